@@ -1,0 +1,204 @@
+//! A process-wide pool of large compute buffers.
+//!
+//! Freeing a large `Vec` hands its pages back to the kernel, and the next
+//! allocation of the same size faults them in again, one 4 KiB page at a time
+//! (on this class of machine that costs PyTorch a large share of its
+//! convolution time). Tensors therefore keep their storage in [`PooledVec`],
+//! which returns its buffer here on drop, and the next request of a similar
+//! size reuses it with its pages already mapped.
+//!
+//! Buffers under [`MIN_POOLED_BYTES`] bypass the pool (the allocator keeps
+//! those mapped anyway). The pool holds at most [`pool_limit_bytes`] bytes;
+//! beyond that, returned buffers are freed.
+
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// Buffers smaller than this are not pooled.
+pub const MIN_POOLED_BYTES: usize = 256 * 1024;
+
+static LIMIT_BYTES: AtomicUsize = AtomicUsize::new(1 << 30);
+static HITS: AtomicUsize = AtomicUsize::new(0);
+static MISSES: AtomicUsize = AtomicUsize::new(0);
+
+/// Element types the pool can hold: plain numbers for which any initialised
+/// bit pattern is a valid value.
+pub trait Poolable: Copy + Default + Send + Sync + 'static {
+    #[doc(hidden)]
+    fn free_list() -> &'static Mutex<FreeList<Self>>;
+}
+
+/// The free buffers of one element type.
+#[doc(hidden)]
+pub struct FreeList<T> {
+    buffers: Vec<Vec<T>>,
+    bytes: usize,
+}
+
+macro_rules! poolable {
+    ($($t:ty => $name:ident),*) => {$(
+        static $name: Mutex<FreeList<$t>> = Mutex::new(FreeList { buffers: Vec::new(), bytes: 0 });
+        impl Poolable for $t {
+            fn free_list() -> &'static Mutex<FreeList<Self>> {
+                &$name
+            }
+        }
+    )*};
+}
+
+poolable!(f32 => F32_FREE, f64 => F64_FREE, u32 => U32_FREE);
+
+/// A `Vec` whose buffer goes back to the pool when dropped.
+#[derive(Debug)]
+pub struct PooledVec<T: Poolable> {
+    vec: Vec<T>,
+}
+
+impl<T: Poolable> PooledVec<T> {
+    /// A buffer of `len` elements with unspecified (but initialised) contents:
+    /// leftovers of an earlier use, or zeros.
+    pub fn uninit_contents(len: usize) -> Self {
+        if len * size_of::<T>() < MIN_POOLED_BYTES {
+            return PooledVec {
+                vec: vec![T::default(); len],
+            };
+        }
+        let reused = {
+            let mut list = T::free_list().lock().unwrap_or_else(|e| e.into_inner());
+            // Best fit among buffers no more than twice as large as needed.
+            let pick = list
+                .buffers
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| b.capacity() >= len && b.capacity() <= 2 * len)
+                .min_by_key(|(_, b)| b.capacity())
+                .map(|(i, _)| i);
+            pick.map(|i| {
+                let buffer = list.buffers.swap_remove(i);
+                list.bytes -= buffer.capacity() * size_of::<T>();
+                buffer
+            })
+        };
+        match reused {
+            Some(mut vec) => {
+                HITS.fetch_add(1, Ordering::Relaxed);
+                if vec.len() >= len {
+                    vec.truncate(len);
+                } else {
+                    vec.resize(len, T::default());
+                }
+                PooledVec { vec }
+            }
+            None => {
+                MISSES.fetch_add(1, Ordering::Relaxed);
+                PooledVec {
+                    vec: vec![T::default(); len],
+                }
+            }
+        }
+    }
+
+    /// A buffer of `len` copies of `value`.
+    pub fn filled(len: usize, value: T) -> Self {
+        let mut buffer = Self::uninit_contents(len);
+        buffer.vec.fill(value);
+        buffer
+    }
+
+    /// Adopts an existing vector (it joins the pool when dropped).
+    pub fn from_vec(vec: Vec<T>) -> Self {
+        PooledVec { vec }
+    }
+
+    /// Takes the vector out, leaving the pool out of it.
+    pub fn into_vec(mut self) -> Vec<T> {
+        std::mem::take(&mut self.vec)
+    }
+}
+
+impl<T: Poolable> Clone for PooledVec<T> {
+    fn clone(&self) -> Self {
+        let mut copy = Self::uninit_contents(self.vec.len());
+        copy.vec.copy_from_slice(&self.vec);
+        copy
+    }
+}
+
+impl<T: Poolable> Deref for PooledVec<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        &self.vec
+    }
+}
+
+impl<T: Poolable> DerefMut for PooledVec<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        &mut self.vec
+    }
+}
+
+impl<T: Poolable> Drop for PooledVec<T> {
+    fn drop(&mut self) {
+        let bytes = self.vec.capacity() * size_of::<T>();
+        if bytes < MIN_POOLED_BYTES {
+            return;
+        }
+        let mut list = T::free_list().lock().unwrap_or_else(|e| e.into_inner());
+        if list.bytes + bytes <= LIMIT_BYTES.load(Ordering::Relaxed) {
+            list.bytes += bytes;
+            list.buffers.push(std::mem::take(&mut self.vec));
+        }
+    }
+}
+
+/// Pool activity since the process started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Requests served from the pool.
+    pub hits: usize,
+    /// Requests that allocated.
+    pub misses: usize,
+    /// Bytes currently held for reuse (f32 + f64 + u32 buffers).
+    pub held_bytes: usize,
+}
+
+/// Current statistics.
+pub fn pool_stats() -> PoolStats {
+    fn held<T: Poolable>() -> usize {
+        T::free_list()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .bytes
+    }
+    PoolStats {
+        hits: HITS.load(Ordering::Relaxed),
+        misses: MISSES.load(Ordering::Relaxed),
+        held_bytes: held::<f32>() + held::<f64>() + held::<u32>(),
+    }
+}
+
+/// The most bytes the pool keeps per element type.
+pub fn pool_limit_bytes() -> usize {
+    LIMIT_BYTES.load(Ordering::Relaxed)
+}
+
+/// Sets the most bytes the pool keeps per element type (0 disables pooling).
+pub fn set_pool_limit_bytes(limit: usize) {
+    LIMIT_BYTES.store(limit, Ordering::Relaxed);
+    if limit == 0 {
+        release_pooled_buffers();
+    }
+}
+
+/// Frees every buffer the pool holds.
+pub fn release_pooled_buffers() {
+    fn clear<T: Poolable>() {
+        let mut list = T::free_list().lock().unwrap_or_else(|e| e.into_inner());
+        list.buffers.clear();
+        list.bytes = 0;
+    }
+    clear::<f32>();
+    clear::<f64>();
+    clear::<u32>();
+}

@@ -1,0 +1,342 @@
+//! General matrix multiply, `C = α·A·B + β·C`, for f32 (fast) and f64.
+//!
+//! The structure follows the BLIS/gemm family: C is cut into `MC × NC` tiles
+//! that threads take independently; for each `KC`-deep slice, the tile's block
+//! of A is packed into `MR`-row panels (kept in L2) and its block of B into
+//! `NR`-column panels (one panel in L1 at a time), and the microkernel sweeps
+//! the `MR × NR` sub-tiles. Operands are [`MatrixSource`]s, so a transposed or
+//! otherwise strided matrix costs nothing extra, and convolution feeds its
+//! image patches straight into the packing step.
+
+mod microkernel;
+mod pack;
+mod source;
+
+use std::cell::RefCell;
+
+use rayon::prelude::*;
+
+pub use source::{MatRef, MatrixSource, Transposed};
+
+use crate::element::Float;
+use microkernel::microkernel;
+pub use microkernel::TileOut;
+
+/// Per-type GEMM parameters and the microkernel instantiation.
+pub trait GemmFloat: Float {
+    /// Rows of C per microkernel call.
+    const MR: usize;
+    /// Columns of C per microkernel call (a whole number of vectors).
+    const NR: usize;
+    /// Depth of one packed slice.
+    const KC: usize;
+    /// Largest row block of A kept packed at once.
+    const MC: usize;
+    /// Largest column block of B kept packed at once.
+    const NC: usize;
+
+    /// Runs the microkernel for this type.
+    ///
+    /// # Safety
+    /// As [`microkernel`]: packed panels of the right length, a valid tile.
+    #[doc(hidden)]
+    unsafe fn run_microkernel(
+        kc: usize,
+        alpha: Self,
+        a: *const Self,
+        b: *const Self,
+        beta: Self,
+        out: &TileOut<Self>,
+    );
+
+    /// Runs `f` with this thread's packing buffers for A and B.
+    #[doc(hidden)]
+    fn with_pack_buffers<R>(
+        len_a: usize,
+        len_b: usize,
+        f: impl FnOnce(&mut [Self], &mut [Self]) -> R,
+    ) -> R;
+}
+
+macro_rules! impl_gemm_float {
+    ($t:ty, $mr:expr, $nv:expr, $kc:expr, $mc:expr, $nc:expr, $buffers:ident) => {
+        thread_local! {
+            static $buffers: RefCell<(Vec<$t>, Vec<$t>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+        }
+        impl GemmFloat for $t {
+            const MR: usize = $mr;
+            const NR: usize = $nv * <$t as Float>::LANES;
+            const KC: usize = $kc;
+            const MC: usize = $mc;
+            const NC: usize = $nc;
+
+            #[inline(always)]
+            unsafe fn run_microkernel(kc: usize, alpha: Self, a: *const Self, b: *const Self, beta: Self, out: &TileOut<Self>) {
+                // SAFETY: forwarded contract.
+                unsafe { microkernel::<$t, $mr, $nv>(kc, alpha, a, b, beta, out) }
+            }
+
+            fn with_pack_buffers<R>(len_a: usize, len_b: usize, f: impl FnOnce(&mut [Self], &mut [Self]) -> R) -> R {
+                $buffers.with(|cell| {
+                    let mut buffers = cell.borrow_mut();
+                    let (a, b) = &mut *buffers;
+                    if a.len() < len_a {
+                        a.resize(len_a, 0.0);
+                    }
+                    if b.len() < len_b {
+                        b.resize(len_b, 0.0);
+                    }
+                    f(&mut a[..len_a], &mut b[..len_b])
+                })
+            }
+        }
+    };
+}
+
+impl_gemm_float!(f32, 6, 4, 384, 240, 2048, F32_PACK_BUFFERS);
+impl_gemm_float!(f64, 6, 4, 256, 240, 1024, F64_PACK_BUFFERS);
+
+/// The output of a GEMM: a mutable matrix given by strides into a slice.
+pub struct MatMut<'a, T> {
+    data: &'a mut [T],
+    rows: usize,
+    cols: usize,
+    row_stride: usize,
+    col_stride: usize,
+}
+
+impl<'a, T: Float> MatMut<'a, T> {
+    /// Views `data` as a `rows × cols` output matrix.
+    ///
+    /// # Panics
+    /// If the matrix reaches outside `data`, or if its strides could map two
+    /// elements to one place (one stride must step over the whole other
+    /// dimension).
+    pub fn new(
+        data: &'a mut [T],
+        rows: usize,
+        cols: usize,
+        row_stride: usize,
+        col_stride: usize,
+    ) -> Self {
+        if rows > 0 && cols > 0 {
+            let last = (rows - 1) * row_stride + (cols - 1) * col_stride;
+            assert!(
+                last < data.len(),
+                "MatMut: a {rows}x{cols} matrix with strides ({row_stride}, {col_stride}) needs {} elements, slice has {}",
+                last + 1,
+                data.len()
+            );
+            let disjoint = rows == 1
+                || cols == 1
+                || (col_stride >= 1 && row_stride >= cols * col_stride)
+                || (row_stride >= 1 && col_stride >= rows * row_stride);
+            assert!(
+                disjoint,
+                "MatMut: strides ({row_stride}, {col_stride}) of a {rows}x{cols} matrix overlap"
+            );
+            assert!(
+                rows == 1 || row_stride > 0,
+                "MatMut: zero row stride with {rows} rows"
+            );
+            assert!(
+                cols == 1 || col_stride > 0,
+                "MatMut: zero column stride with {cols} columns"
+            );
+        }
+        MatMut {
+            data,
+            rows,
+            cols,
+            row_stride,
+            col_stride,
+        }
+    }
+
+    /// A contiguous row-major output.
+    pub fn row_major(data: &'a mut [T], rows: usize, cols: usize) -> Self {
+        Self::new(data, rows, cols, cols, 1)
+    }
+}
+
+/// A raw view of C that tiles of the parallel loop write through.
+#[derive(Clone, Copy)]
+struct SharedOut<T> {
+    ptr: *mut T,
+    row_stride: usize,
+    col_stride: usize,
+}
+// SAFETY: every parallel tile writes a disjoint set of C's elements (tiles
+// partition the index space and `MatMut::new` rejects overlapping strides).
+unsafe impl<T: Send> Send for SharedOut<T> {}
+// SAFETY: as above; the pointer is only used to write disjoint tiles.
+unsafe impl<T: Send> Sync for SharedOut<T> {}
+
+impl<T> SharedOut<T> {
+    /// Pointer to element `(row, col)`.
+    ///
+    /// # Safety
+    /// `(row, col)` must lie inside the matrix this was made from.
+    unsafe fn at(&self, row: usize, col: usize) -> *mut T {
+        // SAFETY: forwarded contract: the offset stays inside the slice.
+        unsafe { self.ptr.add(row * self.row_stride + col * self.col_stride) }
+    }
+}
+
+/// How C is cut into tiles for this problem.
+#[derive(Clone, Copy, Debug)]
+struct Blocking {
+    mc: usize,
+    nc: usize,
+    kc: usize,
+}
+
+/// Chooses tile sizes: the type's defaults, balanced so blocks are even, and
+/// shrunk along N until there are enough tiles to keep every thread busy.
+fn blocking<T: GemmFloat>(m: usize, n: usize, k: usize) -> Blocking {
+    let mr = T::MR;
+    let nr = T::NR;
+    let even = |len: usize, max: usize, unit: usize| {
+        let blocks = len.div_ceil(max).max(1);
+        len.div_ceil(blocks).div_ceil(unit) * unit
+    };
+    let mc = even(m, T::MC, mr);
+    let kc = even(k, T::KC, 1).max(1);
+    let mut nc = even(n, T::NC, nr);
+    let threads = rayon::current_num_threads();
+    let row_blocks = m.div_ceil(mc);
+    while nc > nr && row_blocks * n.div_ceil(nc) < 4 * threads {
+        nc = (nc / 2).div_ceil(nr) * nr;
+    }
+    Blocking { mc, nc, kc }
+}
+
+/// `C = alpha · A · B + beta · C`, with A `m × k`, B `k × n`, C `m × n`.
+///
+/// Runs on the rayon pool. With `beta == 0`, C is only written, never read.
+///
+/// # Panics
+/// If the shapes do not agree.
+pub fn gemm<T, A, B>(alpha: T, a: &A, b: &B, beta: T, c: MatMut<'_, T>)
+where
+    T: GemmFloat,
+    A: MatrixSource<T> + ?Sized,
+    B: MatrixSource<T> + ?Sized,
+{
+    let (m, k, n) = (a.rows(), a.cols(), b.cols());
+    assert!(
+        b.rows() == k && c.rows == m && c.cols == n,
+        "gemm: A is {m}x{k}, B is {}x{}, C is {}x{}",
+        b.rows(),
+        b.cols(),
+        c.rows,
+        c.cols
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 || alpha == T::ZERO {
+        scale_output(c, beta);
+        return;
+    }
+    let (mr, nr) = (T::MR, T::NR);
+    let Blocking { mc, nc, kc } = blocking::<T>(m, n, k);
+    let out = SharedOut {
+        ptr: c.data.as_mut_ptr(),
+        row_stride: c.row_stride,
+        col_stride: c.col_stride,
+    };
+    let row_blocks = m.div_ceil(mc);
+    let tiles = row_blocks * n.div_ceil(nc);
+    let pack_a_len = mc.div_ceil(mr) * mr * kc;
+    let pack_b_len = nc.div_ceil(nr) * nr * kc;
+
+    let run_tile = |tile: usize| {
+        let i0 = (tile % row_blocks) * mc;
+        let j0 = (tile / row_blocks) * nc;
+        let mcur = mc.min(m - i0);
+        let ncur = nc.min(n - j0);
+        T::with_pack_buffers(pack_a_len, pack_b_len, |packed_a, packed_b| {
+            for k0 in (0..k).step_by(kc) {
+                let kcur = kc.min(k - k0);
+                pack::pack_b(b, k0, kcur, j0, ncur, nr, packed_b);
+                pack::pack_a(a, i0, mcur, k0, kcur, mr, packed_a);
+                let beta_here = if k0 == 0 { beta } else { T::ONE };
+                for jr in (0..ncur).step_by(nr) {
+                    let b_panel = &packed_b[(jr / nr) * nr * kcur..];
+                    for ir in (0..mcur).step_by(mr) {
+                        let a_panel = &packed_a[(ir / mr) * mr * kcur..];
+                        let (row, col) = (i0 + ir, j0 + jr);
+                        let tile_out = TileOut {
+                            // SAFETY: (row, col) is inside C, so the offset is
+                            // inside the slice `MatMut::new` checked.
+                            ptr: unsafe { out.at(row, col) },
+                            row_stride: out.row_stride as isize,
+                            col_stride: out.col_stride as isize,
+                            rows: mr.min(mcur - ir),
+                            cols: nr.min(ncur - jr),
+                        };
+                        // SAFETY: panels hold kcur·MR / kcur·NR packed values
+                        // (zero-padded); the tile is inside C and no other
+                        // thread writes it (tiles are disjoint).
+                        unsafe {
+                            T::run_microkernel(
+                                kcur,
+                                alpha,
+                                a_panel.as_ptr(),
+                                b_panel.as_ptr(),
+                                beta_here,
+                                &tile_out,
+                            )
+                        };
+                    }
+                }
+            }
+        })
+    };
+    if tiles == 1 {
+        run_tile(0);
+    } else {
+        (0..tiles).into_par_iter().for_each(run_tile);
+    }
+}
+
+/// `C = beta · C` (C zeroed when `beta == 0`, whatever it held).
+fn scale_output<T: Float>(c: MatMut<'_, T>, beta: T) {
+    for i in 0..c.rows {
+        for j in 0..c.cols {
+            let slot = &mut c.data[i * c.row_stride + j * c.col_stride];
+            *slot = if beta == T::ZERO {
+                T::ZERO
+            } else {
+                beta * *slot
+            };
+        }
+    }
+}
+
+/// Reference GEMM by the definition, for tests: `C = alpha·A·B + beta·C`.
+pub fn gemm_reference<T: Float>(
+    alpha: T,
+    a: &MatRef<'_, T>,
+    b: &MatRef<'_, T>,
+    beta: T,
+    c: MatMut<'_, T>,
+) {
+    let (m, k, n) = (a.rows(), a.cols(), b.cols());
+    for i in 0..m {
+        for j in 0..n {
+            let mut sum = 0.0f64;
+            for p in 0..k {
+                sum += a.at(i, p).to_f64() * b.at(p, j).to_f64();
+            }
+            let slot = &mut c.data[i * c.row_stride + j * c.col_stride];
+            let prior = if beta == T::ZERO {
+                0.0
+            } else {
+                beta.to_f64() * slot.to_f64()
+            };
+            *slot = T::from_f64(alpha.to_f64() * sum + prior);
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! Convolution and its gradients against the definition, on random
+//! geometries (stride, padding, dilation, rectangular kernels).
+//!
+//! The gradients are checked through the adjoint identities that define them:
+//! `⟨dY, conv(X, W)⟩` is linear in X and in W, so
+//! `⟨backward_input(dY), X⟩ = ⟨dY, conv(X, W)⟩ = ⟨backward_weight(X, dY), W⟩`,
+//! and additionally element-wise against a direct reference.
+
+use kernels::conv::*;
+use proptest::prelude::*;
+
+fn geometry() -> impl Strategy<Value = Conv2dGeometry> {
+    (
+        (1usize..3, 1usize..5, 1usize..12, 1usize..12, 1usize..6),
+        (1usize..4, 1usize..4, 1usize..3, 1usize..3),
+        (0usize..3, 0usize..3, 1usize..3, 1usize..3),
+    )
+        .prop_map(
+            |((batch, ci, h, w, co), (kh, kw, sy, sx), (py, px, dy, dx))| Conv2dGeometry {
+                batch,
+                in_channels: ci,
+                in_height: h,
+                in_width: w,
+                out_channels: co,
+                kernel_height: kh,
+                kernel_width: kw,
+                stride: (sy, sx),
+                padding: (py, px),
+                dilation: (dy, dx),
+            },
+        )
+        .prop_filter("kernel must fit", |g| g.validate().is_ok())
+}
+
+fn values(len: usize, seed: u64) -> Vec<f64> {
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..len)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Direct gradient to the input by scattering the definition.
+fn backward_input_reference(g: &Conv2dGeometry, dy: &[f64], w: &[f64]) -> Vec<f64> {
+    let (oh, ow) = (g.out_height(), g.out_width());
+    let mut dx = vec![0.0; g.input_len()];
+    for n in 0..g.batch {
+        for o in 0..g.out_channels {
+            for y in 0..oh {
+                for x in 0..ow {
+                    let go = dy[((n * g.out_channels + o) * oh + y) * ow + x];
+                    for c in 0..g.in_channels {
+                        for ky in 0..g.kernel_height {
+                            for kx in 0..g.kernel_width {
+                                let iy = (y * g.stride.0 + ky * g.dilation.0) as isize
+                                    - g.padding.0 as isize;
+                                let ix = (x * g.stride.1 + kx * g.dilation.1) as isize
+                                    - g.padding.1 as isize;
+                                if iy < 0
+                                    || ix < 0
+                                    || iy >= g.in_height as isize
+                                    || ix >= g.in_width as isize
+                                {
+                                    continue;
+                                }
+                                dx[((n * g.in_channels + c) * g.in_height + iy as usize)
+                                    * g.in_width
+                                    + ix as usize] += go
+                                    * w[((o * g.in_channels + c) * g.kernel_height + ky)
+                                        * g.kernel_width
+                                        + kx];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    dx
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    #[test]
+    fn forward_matches_definition(g in geometry(), seed in any::<u64>(), with_bias in any::<bool>()) {
+        let x = values(g.input_len(), seed);
+        let w = values(g.weight_len(), seed ^ 1);
+        let b = values(g.out_channels, seed ^ 2);
+        let bias = with_bias.then_some(&b[..]);
+        let mut y = vec![f64::NAN; g.output_len()];
+        conv2d_forward(&g, &x, &w, bias, &mut y);
+        let reference = conv2d_forward_reference(&g, &x, &w, bias);
+        for (i, (a, r)) in y.iter().zip(&reference).enumerate() {
+            prop_assert!((a - r).abs() < 1e-12, "element {i}: {a} vs {r}");
+        }
+        // f32 path too.
+        let (x32, w32): (Vec<f32>, Vec<f32>) = (x.iter().map(|&v| v as f32).collect(), w.iter().map(|&v| v as f32).collect());
+        let b32: Vec<f32> = b.iter().map(|&v| v as f32).collect();
+        let mut y32 = vec![f32::NAN; g.output_len()];
+        conv2d_forward(&g, &x32, &w32, with_bias.then_some(&b32[..]), &mut y32);
+        for (a, r) in y32.iter().zip(&reference) {
+            prop_assert!((*a as f64 - r).abs() < 1e-4 * (1.0 + r.abs()));
+        }
+    }
+
+    #[test]
+    fn gradients_match_definition(g in geometry(), seed in any::<u64>()) {
+        let x = values(g.input_len(), seed);
+        let w = values(g.weight_len(), seed ^ 1);
+        let dy = values(g.output_len(), seed ^ 2);
+        let mut dx = vec![f64::NAN; g.input_len()];
+        let mut dw = vec![f64::NAN; g.weight_len()];
+        let mut db = vec![f64::NAN; g.out_channels];
+        conv2d_backward_input(&g, &dy, &w, &mut dx);
+        conv2d_backward_weight(&g, &x, &dy, &mut dw);
+        conv2d_backward_bias(&g, &dy, &mut db);
+        let reference = backward_input_reference(&g, &dy, &w);
+        for (i, (a, r)) in dx.iter().zip(&reference).enumerate() {
+            prop_assert!((a - r).abs() < 1e-12, "dX element {i}: {a} vs {r}");
+        }
+        let y = conv2d_forward_reference(&g, &x, &w, None);
+        let energy = dot(&dy, &y);
+        prop_assert!((dot(&dw, &w) - energy).abs() < 1e-9 * (1.0 + energy.abs()), "<dW, W> {} vs {energy}", dot(&dw, &w));
+        // dW element-wise: the derivative of <dY, conv(X, W)> along a unit W.
+        for probe in 0..g.weight_len().min(7) {
+            let mut unit = vec![0.0; g.weight_len()];
+            unit[probe] = 1.0;
+            let expected = dot(&dy, &conv2d_forward_reference(&g, &x, &unit, None));
+            prop_assert!((dw[probe] - expected).abs() < 1e-9 * (1.0 + expected.abs()), "dW[{probe}] {} vs {expected}", dw[probe]);
+        }
+        let pixels = g.out_height() * g.out_width();
+        for (o, &value) in db.iter().enumerate() {
+            let expected: f64 = (0..g.batch).map(|n| dy[(n * g.out_channels + o) * pixels..][..pixels].iter().sum::<f64>()).sum();
+            prop_assert!((value - expected).abs() < 1e-9);
+        }
+    }
+}
+
+#[test]
+fn vgg_sized_layer_matches_reference_in_f32() {
+    let g = Conv2dGeometry {
+        batch: 1,
+        in_channels: 16,
+        in_height: 40,
+        in_width: 72,
+        out_channels: 20,
+        kernel_height: 3,
+        kernel_width: 3,
+        stride: (1, 1),
+        padding: (1, 1),
+        dilation: (1, 1),
+    };
+    let x: Vec<f32> = values(g.input_len(), 3).iter().map(|&v| v as f32).collect();
+    let w: Vec<f32> = values(g.weight_len(), 4)
+        .iter()
+        .map(|&v| v as f32)
+        .collect();
+    let mut y = vec![0.0f32; g.output_len()];
+    conv2d_forward(&g, &x, &w, None, &mut y);
+    let reference = conv2d_forward_reference(&g, &x, &w, None);
+    let worst = y
+        .iter()
+        .zip(&reference)
+        .map(|(a, r)| (a - r).abs())
+        .fold(0.0, f32::max);
+    assert!(worst < 1e-4, "worst error {worst}");
+}
+
+#[test]
+fn invalid_geometry_is_described() {
+    let g = Conv2dGeometry {
+        batch: 1,
+        in_channels: 1,
+        in_height: 2,
+        in_width: 2,
+        out_channels: 1,
+        kernel_height: 5,
+        kernel_width: 5,
+        stride: (1, 1),
+        padding: (0, 0),
+        dilation: (1, 1),
+    };
+    let message = g.validate().unwrap_err();
+    assert!(message.contains("does not fit"), "{message}");
+}
