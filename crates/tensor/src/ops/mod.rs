@@ -1,0 +1,9 @@
+//! Tensor operations, one file per op family.
+
+mod elementwise;
+mod matmul;
+mod reduce;
+mod shape;
+mod spatial;
+
+pub use spatial::{Conv2dParams, MaxPoolIndices, Pool2dParams};

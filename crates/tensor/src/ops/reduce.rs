@@ -1,0 +1,103 @@
+//! Reductions over any set of axes: sum, mean, max, min.
+
+use kernels::reduce::{reduce, ReduceOp};
+
+use crate::error::{expect, invalid, Result};
+use crate::tensor::{with_float, Tensor};
+
+impl Tensor {
+    /// Reduces over `axes`; with `keepdim` the reduced axes stay as size 1.
+    pub fn try_reduce(&self, op: ReduceOp, axes: &[usize], keepdim: bool) -> Result<Tensor> {
+        let name = match op {
+            ReduceOp::Sum => "sum",
+            ReduceOp::Max => "max",
+            ReduceOp::Min => "min",
+        };
+        let mut reduced = vec![false; self.rank()];
+        for &axis in axes {
+            self.layout.check_dim(name, axis)?;
+            if std::mem::replace(&mut reduced[axis], true) {
+                return Err(invalid(
+                    name,
+                    self.shape(),
+                    format!("axis {axis} listed twice in {axes:?}"),
+                ));
+            }
+        }
+        if op != ReduceOp::Sum && axes.iter().any(|&a| self.shape()[a] == 0) {
+            return Err(invalid(
+                name,
+                self.shape(),
+                "cannot take the max or min of an empty axis",
+            ));
+        }
+        let kept: Vec<usize> = (0..self.rank())
+            .filter(|&d| !reduced[d])
+            .map(|d| self.shape()[d])
+            .collect();
+        let out_shape: Vec<usize> = if keepdim {
+            (0..self.rank())
+                .map(|d| if reduced[d] { 1 } else { self.shape()[d] })
+                .collect()
+        } else {
+            kept.clone()
+        };
+        with_float!(self.dtype(), name, |T| Ok(Tensor::build::<T>(
+            &out_shape,
+            |out| reduce(op, self.shape(), self.strided::<T>(), &reduced, out)
+        )))
+    }
+
+    /// Σ over `axes`.
+    ///
+    /// # Panics
+    /// If an axis is out of range or repeated, or the dtype is storage-only.
+    pub fn sum(&self, axes: &[usize], keepdim: bool) -> Tensor {
+        expect(self.try_reduce(ReduceOp::Sum, axes, keepdim))
+    }
+
+    /// Mean over `axes`.
+    ///
+    /// # Panics
+    /// As [`Tensor::sum`].
+    pub fn mean(&self, axes: &[usize], keepdim: bool) -> Tensor {
+        let count: usize = axes
+            .iter()
+            .map(|&a| self.shape().get(a).copied().unwrap_or(1))
+            .product();
+        self.sum(axes, keepdim)
+            .mul_scalar(1.0 / count.max(1) as f64)
+    }
+
+    /// Maximum over `axes`.
+    ///
+    /// # Panics
+    /// As [`Tensor::sum`], and for an empty axis.
+    pub fn max(&self, axes: &[usize], keepdim: bool) -> Tensor {
+        expect(self.try_reduce(ReduceOp::Max, axes, keepdim))
+    }
+
+    /// Minimum over `axes`.
+    ///
+    /// # Panics
+    /// As [`Tensor::max`].
+    pub fn min(&self, axes: &[usize], keepdim: bool) -> Tensor {
+        expect(self.try_reduce(ReduceOp::Min, axes, keepdim))
+    }
+
+    /// Σ of all elements, as a rank-0 tensor.
+    ///
+    /// # Panics
+    /// If the dtype is storage-only.
+    pub fn sum_all(&self) -> Tensor {
+        self.sum(&(0..self.rank()).collect::<Vec<_>>(), false)
+    }
+
+    /// Mean of all elements, as a rank-0 tensor.
+    ///
+    /// # Panics
+    /// If the dtype is storage-only.
+    pub fn mean_all(&self) -> Tensor {
+        self.mean(&(0..self.rank()).collect::<Vec<_>>(), false)
+    }
+}
