@@ -60,9 +60,7 @@ impl<T: Poolable> PooledVec<T> {
     /// leftovers of an earlier use, or zeros.
     pub fn uninit_contents(len: usize) -> Self {
         if len * size_of::<T>() < MIN_POOLED_BYTES {
-            return PooledVec {
-                vec: vec![T::default(); len],
-            };
+            return PooledVec { vec: vec![T::default(); len] };
         }
         let reused = {
             let mut list = T::free_list().lock().unwrap_or_else(|e| e.into_inner());
@@ -92,9 +90,7 @@ impl<T: Poolable> PooledVec<T> {
             }
             None => {
                 MISSES.fetch_add(1, Ordering::Relaxed);
-                PooledVec {
-                    vec: vec![T::default(); len],
-                }
+                PooledVec { vec: vec![T::default(); len] }
             }
         }
     }
@@ -166,10 +162,7 @@ pub struct PoolStats {
 /// Current statistics.
 pub fn pool_stats() -> PoolStats {
     fn held<T: Poolable>() -> usize {
-        T::free_list()
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .bytes
+        T::free_list().lock().unwrap_or_else(|e| e.into_inner()).bytes
     }
     PoolStats {
         hits: HITS.load(Ordering::Relaxed),

@@ -13,13 +13,7 @@ use half::{bf16, f16};
 /// # Panics
 /// If the lengths differ.
 pub fn f32_to_f16(src: &[f32], dst: &mut [f16]) {
-    assert_eq!(
-        src.len(),
-        dst.len(),
-        "f32_to_f16: {} values into {}",
-        src.len(),
-        dst.len()
-    );
+    assert_eq!(src.len(), dst.len(), "f32_to_f16: {} values into {}", src.len(), dst.len());
     dst.convert_from_f32_slice(src);
 }
 
@@ -28,13 +22,7 @@ pub fn f32_to_f16(src: &[f32], dst: &mut [f16]) {
 /// # Panics
 /// If the lengths differ.
 pub fn f16_to_f32(src: &[f16], dst: &mut [f32]) {
-    assert_eq!(
-        src.len(),
-        dst.len(),
-        "f16_to_f32: {} values into {}",
-        src.len(),
-        dst.len()
-    );
+    assert_eq!(src.len(), dst.len(), "f16_to_f32: {} values into {}", src.len(), dst.len());
     src.convert_to_f32_slice(dst);
 }
 
@@ -59,13 +47,7 @@ const CHUNK: usize = 16;
 /// # Panics
 /// If the lengths differ.
 pub fn f32_to_bf16(src: &[f32], dst: &mut [bf16]) {
-    assert_eq!(
-        src.len(),
-        dst.len(),
-        "f32_to_bf16: {} values into {}",
-        src.len(),
-        dst.len()
-    );
+    assert_eq!(src.len(), dst.len(), "f32_to_bf16: {} values into {}", src.len(), dst.len());
     let mut s = src.chunks_exact(CHUNK);
     let mut d = dst.chunks_exact_mut(CHUNK);
     for (sc, dc) in (&mut s).zip(&mut d) {
@@ -83,13 +65,7 @@ pub fn f32_to_bf16(src: &[f32], dst: &mut [bf16]) {
 /// # Panics
 /// If the lengths differ.
 pub fn bf16_to_f32(src: &[bf16], dst: &mut [f32]) {
-    assert_eq!(
-        src.len(),
-        dst.len(),
-        "bf16_to_f32: {} values into {}",
-        src.len(),
-        dst.len()
-    );
+    assert_eq!(src.len(), dst.len(), "bf16_to_f32: {} values into {}", src.len(), dst.len());
     for (x, y) in src.iter().zip(dst.iter_mut()) {
         *y = f32::from_bits((x.to_bits() as u32) << 16);
     }

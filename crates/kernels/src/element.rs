@@ -124,18 +124,15 @@ macro_rules! impl_simd_vector {
             }
             #[inline(always)]
             fn gt_mask(self, other: Self) -> Self {
-                self.simd_gt(other)
-                    .select(Self::splat(1.0), Self::splat(0.0))
+                self.simd_gt(other).select(Self::splat(1.0), Self::splat(0.0))
             }
             #[inline(always)]
             fn ge_mask(self, other: Self) -> Self {
-                self.simd_ge(other)
-                    .select(Self::splat(1.0), Self::splat(0.0))
+                self.simd_ge(other).select(Self::splat(1.0), Self::splat(0.0))
             }
             #[inline(always)]
             fn eq_mask(self, other: Self) -> Self {
-                self.simd_eq(other)
-                    .select(Self::splat(1.0), Self::splat(0.0))
+                self.simd_eq(other).select(Self::splat(1.0), Self::splat(0.0))
             }
             #[inline(always)]
             fn reduce_sum(self) -> $scalar {
@@ -143,17 +140,11 @@ macro_rules! impl_simd_vector {
             }
             #[inline(always)]
             fn reduce_max(self) -> $scalar {
-                self.to_array()
-                    .iter()
-                    .copied()
-                    .fold(<$scalar>::NEG_INFINITY, <$scalar>::max)
+                self.to_array().iter().copied().fold(<$scalar>::NEG_INFINITY, <$scalar>::max)
             }
             #[inline(always)]
             fn reduce_min(self) -> $scalar {
-                self.to_array()
-                    .iter()
-                    .copied()
-                    .fold(<$scalar>::INFINITY, <$scalar>::min)
+                self.to_array().iter().copied().fold(<$scalar>::INFINITY, <$scalar>::min)
             }
         }
     };

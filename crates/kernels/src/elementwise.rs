@@ -187,54 +187,13 @@ pub fn unary<T: Float>(op: UnaryOp, shape: &[usize], input: Strided<'_, T>, out:
         UnaryOp::Square => unary_with(&SquareK { _t: PhantomData }, shape, input, out),
         UnaryOp::Recip => unary_with(&RecipK { _t: PhantomData }, shape, input, out),
         UnaryOp::Relu => unary_with(&ReluK { _t: PhantomData }, shape, input, out),
-        UnaryOp::LeakyRelu(slope) => unary_with(
-            &LeakyReluK {
-                slope: f(slope),
-                _t: PhantomData,
-            },
-            shape,
-            input,
-            out,
-        ),
+        UnaryOp::LeakyRelu(slope) => unary_with(&LeakyReluK { slope: f(slope), _t: PhantomData }, shape, input, out),
         UnaryOp::Tanh => unary_with(&TanhK { _t: PhantomData }, shape, input, out),
         UnaryOp::Sigmoid => unary_with(&SigmoidK { _t: PhantomData }, shape, input, out),
-        UnaryOp::Powf(p) => unary_with(
-            &PowfK {
-                exponent: f(p),
-                _t: PhantomData,
-            },
-            shape,
-            input,
-            out,
-        ),
-        UnaryOp::Clamp(lo, hi) => unary_with(
-            &ClampK {
-                lo: f(lo),
-                hi: f(hi),
-                _t: PhantomData,
-            },
-            shape,
-            input,
-            out,
-        ),
-        UnaryOp::AddScalar(c) => unary_with(
-            &AddScalarK {
-                c: f(c),
-                _t: PhantomData,
-            },
-            shape,
-            input,
-            out,
-        ),
-        UnaryOp::MulScalar(c) => unary_with(
-            &MulScalarK {
-                c: f(c),
-                _t: PhantomData,
-            },
-            shape,
-            input,
-            out,
-        ),
+        UnaryOp::Powf(p) => unary_with(&PowfK { exponent: f(p), _t: PhantomData }, shape, input, out),
+        UnaryOp::Clamp(lo, hi) => unary_with(&ClampK { lo: f(lo), hi: f(hi), _t: PhantomData }, shape, input, out),
+        UnaryOp::AddScalar(c) => unary_with(&AddScalarK { c: f(c), _t: PhantomData }, shape, input, out),
+        UnaryOp::MulScalar(c) => unary_with(&MulScalarK { c: f(c), _t: PhantomData }, shape, input, out),
         UnaryOp::StepPositive => unary_with(&StepPositiveK { _t: PhantomData }, shape, input, out),
         UnaryOp::Sign => unary_with(&SignK { _t: PhantomData }, shape, input, out),
     }
@@ -245,13 +204,7 @@ pub fn unary<T: Float>(op: UnaryOp, shape: &[usize], input: Strided<'_, T>, out:
 ///
 /// # Panics
 /// If a layout is out of bounds or `out` has the wrong length.
-pub fn binary<T: Float>(
-    op: BinaryOp,
-    shape: &[usize],
-    lhs: Strided<'_, T>,
-    rhs: Strided<'_, T>,
-    out: &mut [T],
-) {
+pub fn binary<T: Float>(op: BinaryOp, shape: &[usize], lhs: Strided<'_, T>, rhs: Strided<'_, T>, out: &mut [T]) {
     match op {
         BinaryOp::Add => binary_with(&AddK, shape, lhs, rhs, out),
         BinaryOp::Sub => binary_with(&SubK, shape, lhs, rhs, out),
@@ -267,15 +220,7 @@ pub fn binary<T: Float>(
 
 /// Copies a strided layout into contiguous `out` (the `contiguous()` kernel).
 pub fn copy_strided<T: Float>(shape: &[usize], input: Strided<'_, T>, out: &mut [T]) {
-    unary_with(
-        &MulScalarK {
-            c: T::ONE,
-            _t: PhantomData,
-        },
-        shape,
-        input,
-        out,
-    )
+    unary_with(&MulScalarK { c: T::ONE, _t: PhantomData }, shape, input, out)
 }
 
 /// Runs `body(row range, out chunk)` over rows of `inner` elements, in
@@ -283,30 +228,16 @@ pub fn copy_strided<T: Float>(shape: &[usize], input: Strided<'_, T>, out: &mut 
 fn for_rows<T: Send>(out: &mut [T], inner: usize, body: impl Fn(usize, &mut [T]) + Sync) {
     let rows_per_chunk = (PARALLEL_THRESHOLD / inner.max(1)).max(1);
     if out.len() < 2 * PARALLEL_THRESHOLD {
-        out.chunks_mut(inner * rows_per_chunk)
-            .enumerate()
-            .for_each(|(i, c)| body(i * rows_per_chunk, c));
+        out.chunks_mut(inner * rows_per_chunk).enumerate().for_each(|(i, c)| body(i * rows_per_chunk, c));
     } else {
-        out.par_chunks_mut(inner * rows_per_chunk)
-            .enumerate()
-            .for_each(|(i, c)| body(i * rows_per_chunk, c));
+        out.par_chunks_mut(inner * rows_per_chunk).enumerate().for_each(|(i, c)| body(i * rows_per_chunk, c));
     }
 }
 
-fn unary_with<T: Float, K: UnaryKernel<T>>(
-    kernel: &K,
-    shape: &[usize],
-    input: Strided<'_, T>,
-    out: &mut [T],
-) {
+fn unary_with<T: Float, K: UnaryKernel<T>>(kernel: &K, shape: &[usize], input: Strided<'_, T>, out: &mut [T]) {
     input.check("unary", shape);
     let count: usize = shape.iter().product();
-    assert_eq!(
-        out.len(),
-        count,
-        "unary: output of {} for shape {shape:?}",
-        out.len()
-    );
+    assert_eq!(out.len(), count, "unary: output of {} for shape {shape:?}", out.len());
     if count == 0 {
         return;
     }
@@ -334,16 +265,9 @@ fn unary_with<T: Float, K: UnaryKernel<T>>(
 fn unary_run<T: Float, K: UnaryKernel<T>>(kernel: &K, src: &[T], dst: &mut [T]) {
     let lanes = T::LANES;
     let body = dst.len() / lanes * lanes;
-    for (d, s) in dst[..body]
-        .chunks_exact_mut(lanes)
-        .zip(src.chunks_exact(lanes))
-    {
+    for (d, s) in dst[..body].chunks_exact_mut(lanes).zip(src.chunks_exact(lanes)) {
         // SAFETY: both chunks hold exactly LANES values.
-        unsafe {
-            kernel
-                .vector(T::Vector::load(s.as_ptr()))
-                .store(d.as_mut_ptr())
-        };
+        unsafe { kernel.vector(T::Vector::load(s.as_ptr())).store(d.as_mut_ptr()) };
     }
     for (d, &s) in dst[body..].iter_mut().zip(&src[body..]) {
         *d = kernel.scalar(s);
@@ -360,12 +284,7 @@ fn binary_with<T: Float, K: BinaryKernel<T>>(
     lhs.check("binary", shape);
     rhs.check("binary", shape);
     let count: usize = shape.iter().product();
-    assert_eq!(
-        out.len(),
-        count,
-        "binary: output of {} for shape {shape:?}",
-        out.len()
-    );
+    assert_eq!(out.len(), count, "binary: output of {} for shape {shape:?}", out.len());
     if count == 0 {
         return;
     }
@@ -378,18 +297,9 @@ fn binary_with<T: Float, K: BinaryKernel<T>>(
             let [lo, ro] = row_offsets(&shape, [&strides[0], &strides[1]], first_row + r);
             let (l0, r0) = (lhs.offset + lo, rhs.offset + ro);
             match (ls, rs) {
-                (1, 1) => binary_run(
-                    kernel,
-                    &lhs.data[l0..l0 + inner],
-                    &rhs.data[r0..r0 + inner],
-                    run,
-                ),
-                (1, 0) => {
-                    binary_run_scalar_rhs(kernel, &lhs.data[l0..l0 + inner], rhs.data[r0], run)
-                }
-                (0, 1) => {
-                    binary_run_scalar_lhs(kernel, lhs.data[l0], &rhs.data[r0..r0 + inner], run)
-                }
+                (1, 1) => binary_run(kernel, &lhs.data[l0..l0 + inner], &rhs.data[r0..r0 + inner], run),
+                (1, 0) => binary_run_scalar_rhs(kernel, &lhs.data[l0..l0 + inner], rhs.data[r0], run),
+                (0, 1) => binary_run_scalar_lhs(kernel, lhs.data[l0], &rhs.data[r0..r0 + inner], run),
                 _ => {
                     for (j, slot) in run.iter_mut().enumerate() {
                         *slot = kernel.scalar(lhs.data[l0 + j * ls], rhs.data[r0 + j * rs]);
@@ -404,17 +314,9 @@ fn binary_with<T: Float, K: BinaryKernel<T>>(
 fn binary_run<T: Float, K: BinaryKernel<T>>(kernel: &K, a: &[T], b: &[T], dst: &mut [T]) {
     let lanes = T::LANES;
     let body = dst.len() / lanes * lanes;
-    for ((d, x), y) in dst[..body]
-        .chunks_exact_mut(lanes)
-        .zip(a.chunks_exact(lanes))
-        .zip(b.chunks_exact(lanes))
-    {
+    for ((d, x), y) in dst[..body].chunks_exact_mut(lanes).zip(a.chunks_exact(lanes)).zip(b.chunks_exact(lanes)) {
         // SAFETY: all three chunks hold exactly LANES values.
-        unsafe {
-            kernel
-                .vector(T::Vector::load(x.as_ptr()), T::Vector::load(y.as_ptr()))
-                .store(d.as_mut_ptr())
-        };
+        unsafe { kernel.vector(T::Vector::load(x.as_ptr()), T::Vector::load(y.as_ptr())).store(d.as_mut_ptr()) };
     }
     for ((d, &x), &y) in dst[body..].iter_mut().zip(&a[body..]).zip(&b[body..]) {
         *d = kernel.scalar(x, y);
@@ -426,16 +328,9 @@ fn binary_run_scalar_rhs<T: Float, K: BinaryKernel<T>>(kernel: &K, a: &[T], b: T
     let lanes = T::LANES;
     let body = dst.len() / lanes * lanes;
     let bv = T::Vector::splat(b);
-    for (d, x) in dst[..body]
-        .chunks_exact_mut(lanes)
-        .zip(a.chunks_exact(lanes))
-    {
+    for (d, x) in dst[..body].chunks_exact_mut(lanes).zip(a.chunks_exact(lanes)) {
         // SAFETY: both chunks hold exactly LANES values.
-        unsafe {
-            kernel
-                .vector(T::Vector::load(x.as_ptr()), bv)
-                .store(d.as_mut_ptr())
-        };
+        unsafe { kernel.vector(T::Vector::load(x.as_ptr()), bv).store(d.as_mut_ptr()) };
     }
     for (d, &x) in dst[body..].iter_mut().zip(&a[body..]) {
         *d = kernel.scalar(x, b);
@@ -447,16 +342,9 @@ fn binary_run_scalar_lhs<T: Float, K: BinaryKernel<T>>(kernel: &K, a: T, b: &[T]
     let lanes = T::LANES;
     let body = dst.len() / lanes * lanes;
     let av = T::Vector::splat(a);
-    for (d, y) in dst[..body]
-        .chunks_exact_mut(lanes)
-        .zip(b.chunks_exact(lanes))
-    {
+    for (d, y) in dst[..body].chunks_exact_mut(lanes).zip(b.chunks_exact(lanes)) {
         // SAFETY: both chunks hold exactly LANES values.
-        unsafe {
-            kernel
-                .vector(av, T::Vector::load(y.as_ptr()))
-                .store(d.as_mut_ptr())
-        };
+        unsafe { kernel.vector(av, T::Vector::load(y.as_ptr())).store(d.as_mut_ptr()) };
     }
     for (d, &y) in dst[body..].iter_mut().zip(&b[body..]) {
         *d = kernel.scalar(a, y);

@@ -32,27 +32,18 @@ pub struct Pad2d {
 impl Pad2d {
     /// The same amount on all four sides.
     pub fn uniform(amount: usize) -> Self {
-        Pad2d {
-            top: amount,
-            bottom: amount,
-            left: amount,
-            right: amount,
-        }
+        Pad2d { top: amount, bottom: amount, left: amount, right: amount }
     }
 
     /// Describes why `mode` cannot pad a `height × width` plane this much.
     pub fn validate(&self, mode: PadMode, height: usize, width: usize) -> Result<(), String> {
         match mode {
-            PadMode::Reflect
-                if self.top.max(self.bottom) >= height || self.left.max(self.right) >= width =>
-            {
-                Err(format!(
-                    "reflection padding {self:?} must be smaller than the plane {height}x{width}"
-                ))
+            PadMode::Reflect if self.top.max(self.bottom) >= height || self.left.max(self.right) >= width => {
+                Err(format!("reflection padding {self:?} must be smaller than the plane {height}x{width}"))
             }
-            PadMode::Replicate | PadMode::Reflect if height == 0 || width == 0 => Err(format!(
-                "{mode:?} padding of an empty {height}x{width} plane"
-            )),
+            PadMode::Replicate | PadMode::Reflect if height == 0 || width == 0 => {
+                Err(format!("{mode:?} padding of an empty {height}x{width} plane"))
+            }
             _ => Ok(()),
         }
     }
@@ -73,13 +64,13 @@ fn source(mode: PadMode, i: usize, before: usize, len: usize) -> Option<usize> {
     }
 }
 
+/// Checks the padding and the buffer lengths: `input` values of
+/// `(planes, height, width)` unpadded, `output` values padded.
 fn check(
     op: &str,
     mode: PadMode,
     pad: &Pad2d,
-    planes: usize,
-    height: usize,
-    width: usize,
+    (planes, height, width): (usize, usize, usize),
     input: usize,
     output: usize,
 ) {
@@ -106,16 +97,7 @@ pub fn pad2d_forward<T: Float>(
     input: &[T],
     output: &mut [T],
 ) {
-    check(
-        "pad2d_forward",
-        mode,
-        pad,
-        planes,
-        height,
-        width,
-        input.len(),
-        output.len(),
-    );
+    check("pad2d_forward", mode, pad, (planes, height, width), input.len(), output.len());
     let (oh, ow) = (height + pad.top + pad.bottom, width + pad.left + pad.right);
     if output.is_empty() {
         return;
@@ -125,25 +107,22 @@ pub fn pad2d_forward<T: Float>(
         return;
     }
     let columns: Vec<Option<usize>> = (0..ow).map(|x| source(mode, x, pad.left, width)).collect();
-    output
-        .par_chunks_mut(oh * ow)
-        .zip(input.par_chunks(height * width))
-        .for_each(|(out, plane)| {
-            for (y, row) in out.chunks_exact_mut(ow).enumerate() {
-                match source(mode, y, pad.top, height) {
-                    None => row.fill(T::ZERO),
-                    Some(sy) => {
-                        let src = &plane[sy * width..(sy + 1) * width];
-                        row[pad.left..pad.left + width].copy_from_slice(src);
-                        for (x, slot) in row.iter_mut().enumerate() {
-                            if x < pad.left || x >= pad.left + width {
-                                *slot = columns[x].map_or(T::ZERO, |sx| src[sx]);
-                            }
+    output.par_chunks_mut(oh * ow).zip(input.par_chunks(height * width)).for_each(|(out, plane)| {
+        for (y, row) in out.chunks_exact_mut(ow).enumerate() {
+            match source(mode, y, pad.top, height) {
+                None => row.fill(T::ZERO),
+                Some(sy) => {
+                    let src = &plane[sy * width..(sy + 1) * width];
+                    row[pad.left..pad.left + width].copy_from_slice(src);
+                    for (x, slot) in row.iter_mut().enumerate() {
+                        if x < pad.left || x >= pad.left + width {
+                            *slot = columns[x].map_or(T::ZERO, |sx| src[sx]);
                         }
                     }
                 }
             }
-        });
+        }
+    });
 }
 
 /// Gradient of [`pad2d_forward`]: every padded position's gradient is added to
@@ -160,35 +139,23 @@ pub fn pad2d_backward<T: Float>(
     grad_output: &[T],
     grad_input: &mut [T],
 ) {
-    check(
-        "pad2d_backward",
-        mode,
-        pad,
-        planes,
-        height,
-        width,
-        grad_input.len(),
-        grad_output.len(),
-    );
+    check("pad2d_backward", mode, pad, (planes, height, width), grad_input.len(), grad_output.len());
     let (oh, ow) = (height + pad.top + pad.bottom, width + pad.left + pad.right);
     if grad_input.is_empty() || grad_output.is_empty() {
         return;
     }
     let columns: Vec<Option<usize>> = (0..ow).map(|x| source(mode, x, pad.left, width)).collect();
-    grad_input
-        .par_chunks_mut(height * width)
-        .zip(grad_output.par_chunks(oh * ow))
-        .for_each(|(gin, gout)| {
-            gin.fill(T::ZERO);
-            for (y, row) in gout.chunks_exact(ow).enumerate() {
-                if let Some(sy) = source(mode, y, pad.top, height) {
-                    let dst = &mut gin[sy * width..(sy + 1) * width];
-                    for (&g, sx) in row.iter().zip(&columns) {
-                        if let Some(sx) = *sx {
-                            dst[sx] += g;
-                        }
+    grad_input.par_chunks_mut(height * width).zip(grad_output.par_chunks(oh * ow)).for_each(|(gin, gout)| {
+        gin.fill(T::ZERO);
+        for (y, row) in gout.chunks_exact(ow).enumerate() {
+            if let Some(sy) = source(mode, y, pad.top, height) {
+                let dst = &mut gin[sy * width..(sy + 1) * width];
+                for (&g, sx) in row.iter().zip(&columns) {
+                    if let Some(sx) = *sx {
+                        dst[sx] += g;
                     }
                 }
             }
-        });
+        }
+    });
 }

@@ -30,16 +30,10 @@ impl Pool2dGeometry {
     pub fn validate(&self) -> Result<(), String> {
         let (kh, kw) = self.kernel;
         if kh == 0 || kw == 0 || self.stride.0 == 0 || self.stride.1 == 0 {
-            return Err(format!(
-                "kernel {:?} and stride {:?} must be positive",
-                self.kernel, self.stride
-            ));
+            return Err(format!("kernel {:?} and stride {:?} must be positive", self.kernel, self.stride));
         }
         if 2 * self.padding.0 > kh || 2 * self.padding.1 > kw {
-            return Err(format!(
-                "padding {:?} must be at most half the kernel {:?}",
-                self.padding, self.kernel
-            ));
+            return Err(format!("padding {:?} must be at most half the kernel {:?}", self.padding, self.kernel));
         }
         if self.in_height + 2 * self.padding.0 < kh || self.in_width + 2 * self.padding.1 < kw {
             return Err(format!(
@@ -69,13 +63,7 @@ impl Pool2dGeometry {
     }
 
     /// The input rows (or columns) window `o` covers, clipped to the image.
-    fn window(
-        o: usize,
-        stride: usize,
-        padding: usize,
-        kernel: usize,
-        len: usize,
-    ) -> (usize, usize) {
+    fn window(o: usize, stride: usize, padding: usize, kernel: usize, len: usize) -> (usize, usize) {
         let start = (o * stride) as isize - padding as isize;
         let lo = start.max(0) as usize;
         let hi = ((start + kernel as isize) as usize).min(len);
@@ -97,12 +85,7 @@ impl Pool2dGeometry {
 ///
 /// # Panics
 /// If the geometry is invalid or a buffer has the wrong length.
-pub fn max_pool2d_forward<T: Float>(
-    geo: &Pool2dGeometry,
-    input: &[T],
-    output: &mut [T],
-    indices: &mut [u32],
-) {
+pub fn max_pool2d_forward<T: Float>(geo: &Pool2dGeometry, input: &[T], output: &mut [T], indices: &mut [u32]) {
     geo.check("max_pool2d_forward", input.len(), output.len());
     assert_eq!(
         indices.len(),
@@ -113,21 +96,11 @@ pub fn max_pool2d_forward<T: Float>(
     );
     let (ow, w) = (geo.out_width(), geo.in_width);
     let (op, ip) = (geo.out_plane(), geo.in_plane());
-    output
-        .par_chunks_mut(op)
-        .zip(indices.par_chunks_mut(op))
-        .zip(input.par_chunks(ip))
-        .for_each(|((out, idx), plane)| {
+    output.par_chunks_mut(op).zip(indices.par_chunks_mut(op)).zip(input.par_chunks(ip)).for_each(
+        |((out, idx), plane)| {
             for (o, (slot, index)) in out.iter_mut().zip(idx.iter_mut()).enumerate() {
-                let (y0, y1) = Pool2dGeometry::window(
-                    o / ow,
-                    geo.stride.0,
-                    geo.padding.0,
-                    geo.kernel.0,
-                    geo.in_height,
-                );
-                let (x0, x1) =
-                    Pool2dGeometry::window(o % ow, geo.stride.1, geo.padding.1, geo.kernel.1, w);
+                let (y0, y1) = Pool2dGeometry::window(o / ow, geo.stride.0, geo.padding.0, geo.kernel.0, geo.in_height);
+                let (x0, x1) = Pool2dGeometry::window(o % ow, geo.stride.1, geo.padding.1, geo.kernel.1, w);
                 let mut best = T::NEG_INFINITY;
                 let mut best_at = y0 * w + x0;
                 'window: for y in y0..y1 {
@@ -147,7 +120,8 @@ pub fn max_pool2d_forward<T: Float>(
                 *slot = best;
                 *index = best_at as u32;
             }
-        });
+        },
+    );
 }
 
 /// Gradient of max pooling: each output gradient goes to the input it took.
@@ -155,24 +129,17 @@ pub fn max_pool2d_forward<T: Float>(
 ///
 /// # Panics
 /// If the geometry is invalid or a buffer has the wrong length.
-pub fn max_pool2d_backward<T: Float>(
-    geo: &Pool2dGeometry,
-    grad_output: &[T],
-    indices: &[u32],
-    grad_input: &mut [T],
-) {
+pub fn max_pool2d_backward<T: Float>(geo: &Pool2dGeometry, grad_output: &[T], indices: &[u32], grad_input: &mut [T]) {
     geo.check("max_pool2d_backward", grad_input.len(), grad_output.len());
     let (op, ip) = (geo.out_plane(), geo.in_plane());
-    grad_input
-        .par_chunks_mut(ip)
-        .zip(grad_output.par_chunks(op))
-        .zip(indices.par_chunks(op))
-        .for_each(|((gin, gout), idx)| {
+    grad_input.par_chunks_mut(ip).zip(grad_output.par_chunks(op)).zip(indices.par_chunks(op)).for_each(
+        |((gin, gout), idx)| {
             gin.fill(T::ZERO);
             for (&g, &i) in gout.iter().zip(idx) {
                 gin[i as usize] += g;
             }
-        });
+        },
+    );
 }
 
 /// Number of inputs averaged by output `(oy, ox)`.
@@ -187,10 +154,8 @@ fn avg_divisor(geo: &Pool2dGeometry, oy: usize, ox: usize, count_include_pad: bo
         span(oy, geo.stride.0, geo.padding.0, geo.kernel.0, geo.in_height)
             * span(ox, geo.stride.1, geo.padding.1, geo.kernel.1, geo.in_width)
     } else {
-        let (y0, y1) =
-            Pool2dGeometry::window(oy, geo.stride.0, geo.padding.0, geo.kernel.0, geo.in_height);
-        let (x0, x1) =
-            Pool2dGeometry::window(ox, geo.stride.1, geo.padding.1, geo.kernel.1, geo.in_width);
+        let (y0, y1) = Pool2dGeometry::window(oy, geo.stride.0, geo.padding.0, geo.kernel.0, geo.in_height);
+        let (x0, x1) = Pool2dGeometry::window(ox, geo.stride.1, geo.padding.1, geo.kernel.1, geo.in_width);
         (y1 - y0) * (x1 - x0)
     }
 }
@@ -199,39 +164,24 @@ fn avg_divisor(geo: &Pool2dGeometry, oy: usize, ox: usize, count_include_pad: bo
 ///
 /// # Panics
 /// If the geometry is invalid or a buffer has the wrong length.
-pub fn avg_pool2d_forward<T: Float>(
-    geo: &Pool2dGeometry,
-    count_include_pad: bool,
-    input: &[T],
-    output: &mut [T],
-) {
+pub fn avg_pool2d_forward<T: Float>(geo: &Pool2dGeometry, count_include_pad: bool, input: &[T], output: &mut [T]) {
     geo.check("avg_pool2d_forward", input.len(), output.len());
     let (ow, w) = (geo.out_width(), geo.in_width);
     let (op, ip) = (geo.out_plane(), geo.in_plane());
-    output
-        .par_chunks_mut(op)
-        .zip(input.par_chunks(ip))
-        .for_each(|(out, plane)| {
-            for (o, slot) in out.iter_mut().enumerate() {
-                let (oy, ox) = (o / ow, o % ow);
-                let (y0, y1) = Pool2dGeometry::window(
-                    oy,
-                    geo.stride.0,
-                    geo.padding.0,
-                    geo.kernel.0,
-                    geo.in_height,
-                );
-                let (x0, x1) =
-                    Pool2dGeometry::window(ox, geo.stride.1, geo.padding.1, geo.kernel.1, w);
-                let mut sum = T::ZERO;
-                for y in y0..y1 {
-                    for &v in &plane[y * w + x0..y * w + x1] {
-                        sum += v;
-                    }
+    output.par_chunks_mut(op).zip(input.par_chunks(ip)).for_each(|(out, plane)| {
+        for (o, slot) in out.iter_mut().enumerate() {
+            let (oy, ox) = (o / ow, o % ow);
+            let (y0, y1) = Pool2dGeometry::window(oy, geo.stride.0, geo.padding.0, geo.kernel.0, geo.in_height);
+            let (x0, x1) = Pool2dGeometry::window(ox, geo.stride.1, geo.padding.1, geo.kernel.1, w);
+            let mut sum = T::ZERO;
+            for y in y0..y1 {
+                for &v in &plane[y * w + x0..y * w + x1] {
+                    sum += v;
                 }
-                *slot = sum / T::from_f64(avg_divisor(geo, oy, ox, count_include_pad) as f64);
             }
-        });
+            *slot = sum / T::from_f64(avg_divisor(geo, oy, ox, count_include_pad) as f64);
+        }
+    });
 }
 
 /// Gradient of average pooling. Overwrites `grad_input`.
@@ -247,28 +197,18 @@ pub fn avg_pool2d_backward<T: Float>(
     geo.check("avg_pool2d_backward", grad_input.len(), grad_output.len());
     let (ow, w) = (geo.out_width(), geo.in_width);
     let (op, ip) = (geo.out_plane(), geo.in_plane());
-    grad_input
-        .par_chunks_mut(ip)
-        .zip(grad_output.par_chunks(op))
-        .for_each(|(gin, gout)| {
-            gin.fill(T::ZERO);
-            for (o, &g) in gout.iter().enumerate() {
-                let (oy, ox) = (o / ow, o % ow);
-                let share = g / T::from_f64(avg_divisor(geo, oy, ox, count_include_pad) as f64);
-                let (y0, y1) = Pool2dGeometry::window(
-                    oy,
-                    geo.stride.0,
-                    geo.padding.0,
-                    geo.kernel.0,
-                    geo.in_height,
-                );
-                let (x0, x1) =
-                    Pool2dGeometry::window(ox, geo.stride.1, geo.padding.1, geo.kernel.1, w);
-                for y in y0..y1 {
-                    for slot in &mut gin[y * w + x0..y * w + x1] {
-                        *slot += share;
-                    }
+    grad_input.par_chunks_mut(ip).zip(grad_output.par_chunks(op)).for_each(|(gin, gout)| {
+        gin.fill(T::ZERO);
+        for (o, &g) in gout.iter().enumerate() {
+            let (oy, ox) = (o / ow, o % ow);
+            let share = g / T::from_f64(avg_divisor(geo, oy, ox, count_include_pad) as f64);
+            let (y0, y1) = Pool2dGeometry::window(oy, geo.stride.0, geo.padding.0, geo.kernel.0, geo.in_height);
+            let (x0, x1) = Pool2dGeometry::window(ox, geo.stride.1, geo.padding.1, geo.kernel.1, w);
+            for y in y0..y1 {
+                for slot in &mut gin[y * w + x0..y * w + x1] {
+                    *slot += share;
                 }
             }
-        });
+        }
+    });
 }

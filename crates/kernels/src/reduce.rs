@@ -83,10 +83,7 @@ fn reduce_run<T: Float>(op: ReduceOp, run: &[T]) -> T {
             *slot = op.combine_vector(*slot, v);
         }
     }
-    let folded = op.combine_vector(
-        op.combine_vector(acc[0], acc[1]),
-        op.combine_vector(acc[2], acc[3]),
-    );
+    let folded = op.combine_vector(op.combine_vector(acc[0], acc[1]), op.combine_vector(acc[2], acc[3]));
     let mut result = op.finish_vector(folded);
     for &x in chunks.remainder() {
         result = op.combine(result, x);
@@ -101,10 +98,7 @@ fn reduce_run<T: Float>(op: ReduceOp, run: &[T]) -> T {
 /// Σ of a slice, vectorised.
 pub fn sum_slice<T: Float>(values: &[T]) -> T {
     if values.len() >= 1 << 16 {
-        values
-            .par_chunks(1 << 15)
-            .map(|c| reduce_run(ReduceOp::Sum, c))
-            .reduce(|| T::ZERO, |a, b| a + b)
+        values.par_chunks(1 << 15).map(|c| reduce_run(ReduceOp::Sum, c)).reduce(|| T::ZERO, |a, b| a + b)
     } else {
         reduce_run(ReduceOp::Sum, values)
     }
@@ -115,43 +109,15 @@ pub fn sum_slice<T: Float>(values: &[T]) -> T {
 ///
 /// # Panics
 /// If the layout is out of bounds or `output` has the wrong length.
-pub fn reduce<T: Float>(
-    op: ReduceOp,
-    shape: &[usize],
-    input: Strided<'_, T>,
-    reduced: &[bool],
-    output: &mut [T],
-) {
+pub fn reduce<T: Float>(op: ReduceOp, shape: &[usize], input: Strided<'_, T>, reduced: &[bool], output: &mut [T]) {
     input.check("reduce", shape);
-    assert_eq!(
-        reduced.len(),
-        shape.len(),
-        "reduce: {} axis flags for shape {shape:?}",
-        reduced.len()
-    );
-    let kept_shape: Vec<usize> = (0..shape.len())
-        .filter(|&d| !reduced[d])
-        .map(|d| shape[d])
-        .collect();
+    assert_eq!(reduced.len(), shape.len(), "reduce: {} axis flags for shape {shape:?}", reduced.len());
+    let kept_shape: Vec<usize> = (0..shape.len()).filter(|&d| !reduced[d]).map(|d| shape[d]).collect();
     let kept_count: usize = kept_shape.iter().product();
-    assert_eq!(
-        output.len(),
-        kept_count,
-        "reduce: output of {} for kept shape {kept_shape:?}",
-        output.len()
-    );
-    let kept_strides: Vec<usize> = (0..shape.len())
-        .filter(|&d| !reduced[d])
-        .map(|d| input.strides[d])
-        .collect();
-    let red_shape: Vec<usize> = (0..shape.len())
-        .filter(|&d| reduced[d])
-        .map(|d| shape[d])
-        .collect();
-    let red_strides: Vec<usize> = (0..shape.len())
-        .filter(|&d| reduced[d])
-        .map(|d| input.strides[d])
-        .collect();
+    assert_eq!(output.len(), kept_count, "reduce: output of {} for kept shape {kept_shape:?}", output.len());
+    let kept_strides: Vec<usize> = (0..shape.len()).filter(|&d| !reduced[d]).map(|d| input.strides[d]).collect();
+    let red_shape: Vec<usize> = (0..shape.len()).filter(|&d| reduced[d]).map(|d| shape[d]).collect();
+    let red_strides: Vec<usize> = (0..shape.len()).filter(|&d| reduced[d]).map(|d| input.strides[d]).collect();
     let red_count: usize = red_shape.iter().product();
     if red_count == 0 {
         output.fill(op.identity());
@@ -188,50 +154,38 @@ pub fn reduce<T: Float>(
     let horizontal = inner_red_stride == 1 || kept_count == 1;
     let grain = (1usize << 15) / red_count.max(1) + 1;
     if horizontal {
-        output
-            .par_iter_mut()
-            .with_min_len(grain)
-            .enumerate()
-            .for_each(|(i, slot)| {
-                let start = base + kept_offset(i);
-                let mut acc = op.identity::<T>();
-                for r in 0..outer_red {
-                    let s = start + red_outer_offset(r);
-                    let value = if inner_red_stride == 1 {
-                        reduce_run(op, &data[s..s + inner_red])
-                    } else {
-                        (0..inner_red).fold(op.identity::<T>(), |a, j| {
-                            op.combine(a, data[s + j * inner_red_stride])
-                        })
-                    };
-                    acc = op.combine(acc, value);
-                }
-                *slot = acc;
-            });
+        output.par_iter_mut().with_min_len(grain).enumerate().for_each(|(i, slot)| {
+            let start = base + kept_offset(i);
+            let mut acc = op.identity::<T>();
+            for r in 0..outer_red {
+                let s = start + red_outer_offset(r);
+                let value = if inner_red_stride == 1 {
+                    reduce_run(op, &data[s..s + inner_red])
+                } else {
+                    (0..inner_red).fold(op.identity::<T>(), |a, j| op.combine(a, data[s + j * inner_red_stride]))
+                };
+                acc = op.combine(acc, value);
+            }
+            *slot = acc;
+        });
     } else {
         // Vertical: output rows along the innermost kept dimension.
         let row_len = *kept_shape.last().unwrap();
         let row_stride = *kept_strides.last().unwrap();
-        output
-            .par_chunks_mut(row_len)
-            .with_min_len(grain.div_ceil(row_len))
-            .enumerate()
-            .for_each(|(row, out)| {
-                out.fill(op.identity());
-                let row_start = base + kept_offset(row * row_len);
-                for r in 0..red_count {
-                    let s = row_start
-                        + red_outer_offset(r / inner_red)
-                        + (r % inner_red) * inner_red_stride;
-                    if row_stride == 1 {
-                        accumulate_run(op, out, &data[s..s + row_len]);
-                    } else {
-                        for (j, slot) in out.iter_mut().enumerate() {
-                            *slot = op.combine(*slot, data[s + j * row_stride]);
-                        }
+        output.par_chunks_mut(row_len).with_min_len(grain.div_ceil(row_len)).enumerate().for_each(|(row, out)| {
+            out.fill(op.identity());
+            let row_start = base + kept_offset(row * row_len);
+            for r in 0..red_count {
+                let s = row_start + red_outer_offset(r / inner_red) + (r % inner_red) * inner_red_stride;
+                if row_stride == 1 {
+                    accumulate_run(op, out, &data[s..s + row_len]);
+                } else {
+                    for (j, slot) in out.iter_mut().enumerate() {
+                        *slot = op.combine(*slot, data[s + j * row_stride]);
                     }
                 }
-            });
+            }
+        });
     }
 }
 
@@ -247,10 +201,7 @@ fn accumulate_run<T: Float>(op: ReduceOp, acc: &mut [T], run: &[T]) {
     let lanes = T::LANES;
     let split = acc.len() / lanes * lanes;
     let (acc_body, acc_tail) = acc.split_at_mut(split);
-    for (a, r) in acc_body
-        .chunks_exact_mut(lanes)
-        .zip(run.chunks_exact(lanes))
-    {
+    for (a, r) in acc_body.chunks_exact_mut(lanes).zip(run.chunks_exact(lanes)) {
         // SAFETY: both chunks hold exactly LANES values.
         unsafe {
             let v = op.combine_vector(T::Vector::load(a.as_ptr()), T::Vector::load(r.as_ptr()));
@@ -258,6 +209,6 @@ fn accumulate_run<T: Float>(op: ReduceOp, acc: &mut [T], run: &[T]) {
         }
     }
     for (a, &r) in acc_tail.iter_mut().zip(&run[split..]) {
-        *a = *a + r;
+        *a += r;
     }
 }

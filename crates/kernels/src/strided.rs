@@ -19,26 +19,12 @@ impl<T> Strided<'_, T> {
     /// # Panics
     /// If the layout reaches outside the slice or has the wrong rank.
     pub fn check(&self, op: &str, shape: &[usize]) {
-        assert_eq!(
-            self.strides.len(),
-            shape.len(),
-            "{op}: {} strides for shape {shape:?}",
-            self.strides.len()
-        );
+        assert_eq!(self.strides.len(), shape.len(), "{op}: {} strides for shape {shape:?}", self.strides.len());
         if shape.contains(&0) {
             return;
         }
-        let last: usize = self.offset
-            + shape
-                .iter()
-                .zip(self.strides)
-                .map(|(&n, &s)| (n - 1) * s)
-                .sum::<usize>();
-        assert!(
-            last < self.data.len(),
-            "{op}: layout reaches element {last} of a {}-element buffer",
-            self.data.len()
-        );
+        let last: usize = self.offset + shape.iter().zip(self.strides).map(|(&n, &s)| (n - 1) * s).sum::<usize>();
+        assert!(last < self.data.len(), "{op}: layout reaches element {last} of a {}-element buffer", self.data.len());
     }
 }
 
@@ -51,12 +37,9 @@ pub fn coalesce(shape: &[usize], strides: &[&[usize]]) -> (Vec<usize>, Vec<Vec<u
         if shape[d] == 1 {
             continue;
         }
-        let mergeable = out_shape.last().is_some_and(|_| {
-            strides
-                .iter()
-                .zip(&out_strides)
-                .all(|(s, o)| *o.last().unwrap() == s[d] * shape[d])
-        });
+        let mergeable = out_shape
+            .last()
+            .is_some_and(|_| strides.iter().zip(&out_strides).all(|(s, o)| *o.last().unwrap() == s[d] * shape[d]));
         if mergeable {
             *out_shape.last_mut().unwrap() *= shape[d];
             for (s, o) in strides.iter().zip(out_strides.iter_mut()) {
@@ -89,11 +72,7 @@ pub fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
 
 /// Offsets of `row` (a linear index over all dims but the last) in each
 /// stride set.
-pub fn row_offsets<const K: usize>(
-    shape: &[usize],
-    strides: [&[usize]; K],
-    mut row: usize,
-) -> [usize; K] {
+pub fn row_offsets<const K: usize>(shape: &[usize], strides: [&[usize]; K], mut row: usize) -> [usize; K] {
     let mut offsets = [0; K];
     for d in (0..shape.len() - 1).rev() {
         let i = row % shape[d];

@@ -15,32 +15,26 @@ fn geometry() -> impl Strategy<Value = Conv2dGeometry> {
         (1usize..4, 1usize..4, 1usize..3, 1usize..3),
         (0usize..3, 0usize..3, 1usize..3, 1usize..3),
     )
-        .prop_map(
-            |((batch, ci, h, w, co), (kh, kw, sy, sx), (py, px, dy, dx))| Conv2dGeometry {
-                batch,
-                in_channels: ci,
-                in_height: h,
-                in_width: w,
-                out_channels: co,
-                kernel_height: kh,
-                kernel_width: kw,
-                stride: (sy, sx),
-                padding: (py, px),
-                dilation: (dy, dx),
-            },
-        )
+        .prop_map(|((batch, ci, h, w, co), (kh, kw, sy, sx), (py, px, dy, dx))| Conv2dGeometry {
+            batch,
+            in_channels: ci,
+            in_height: h,
+            in_width: w,
+            out_channels: co,
+            kernel_height: kh,
+            kernel_width: kw,
+            stride: (sy, sx),
+            padding: (py, px),
+            dilation: (dy, dx),
+        })
         .prop_filter("kernel must fit", |g| g.validate().is_ok())
 }
 
 fn values(len: usize, seed: u64) -> Vec<f64> {
-    let mut state = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
+    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
     (0..len)
         .map(|_| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             ((state >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
         })
         .collect()
@@ -62,23 +56,13 @@ fn backward_input_reference(g: &Conv2dGeometry, dy: &[f64], w: &[f64]) -> Vec<f6
                     for c in 0..g.in_channels {
                         for ky in 0..g.kernel_height {
                             for kx in 0..g.kernel_width {
-                                let iy = (y * g.stride.0 + ky * g.dilation.0) as isize
-                                    - g.padding.0 as isize;
-                                let ix = (x * g.stride.1 + kx * g.dilation.1) as isize
-                                    - g.padding.1 as isize;
-                                if iy < 0
-                                    || ix < 0
-                                    || iy >= g.in_height as isize
-                                    || ix >= g.in_width as isize
-                                {
+                                let iy = (y * g.stride.0 + ky * g.dilation.0) as isize - g.padding.0 as isize;
+                                let ix = (x * g.stride.1 + kx * g.dilation.1) as isize - g.padding.1 as isize;
+                                if iy < 0 || ix < 0 || iy >= g.in_height as isize || ix >= g.in_width as isize {
                                     continue;
                                 }
-                                dx[((n * g.in_channels + c) * g.in_height + iy as usize)
-                                    * g.in_width
-                                    + ix as usize] += go
-                                    * w[((o * g.in_channels + c) * g.kernel_height + ky)
-                                        * g.kernel_width
-                                        + kx];
+                                dx[((n * g.in_channels + c) * g.in_height + iy as usize) * g.in_width + ix as usize] +=
+                                    go * w[((o * g.in_channels + c) * g.kernel_height + ky) * g.kernel_width + kx];
                             }
                         }
                     }
@@ -162,18 +146,11 @@ fn vgg_sized_layer_matches_reference_in_f32() {
         dilation: (1, 1),
     };
     let x: Vec<f32> = values(g.input_len(), 3).iter().map(|&v| v as f32).collect();
-    let w: Vec<f32> = values(g.weight_len(), 4)
-        .iter()
-        .map(|&v| v as f32)
-        .collect();
+    let w: Vec<f32> = values(g.weight_len(), 4).iter().map(|&v| v as f32).collect();
     let mut y = vec![0.0f32; g.output_len()];
     conv2d_forward(&g, &x, &w, None, &mut y);
     let reference = conv2d_forward_reference(&g, &x, &w, None);
-    let worst = y
-        .iter()
-        .zip(&reference)
-        .map(|(a, r)| (a - r).abs())
-        .fold(0.0, f32::max);
+    let worst = y.iter().zip(&reference).map(|(a, r)| (a - r).abs()).fold(0.0, f32::max);
     assert!(worst < 1e-4, "worst error {worst}");
 }
 

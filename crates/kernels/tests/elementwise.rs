@@ -11,10 +11,7 @@ fn layout() -> impl Strategy<Value = (Vec<usize>, Vec<usize>)> {
     prop::collection::vec(1usize..7, 1..5)
         .prop_flat_map(|shape| {
             let rank = shape.len();
-            (
-                Just(shape),
-                Just((0..rank).collect::<Vec<_>>()).prop_shuffle(),
-            )
+            (Just(shape), Just((0..rank).collect::<Vec<_>>()).prop_shuffle())
         })
         .prop_map(|(shape, order)| {
             // Store dimensions in `order` (outermost first), so strides are permuted.
@@ -35,10 +32,7 @@ fn index_offset(index: &[usize], strides: &[usize]) -> usize {
 fn indices(shape: &[usize]) -> Vec<Vec<usize>> {
     let mut all = vec![vec![]];
     for &n in shape {
-        all = all
-            .into_iter()
-            .flat_map(|p| (0..n).map(move |i| [p.clone(), vec![i]].concat()))
-            .collect();
+        all = all.into_iter().flat_map(|p| (0..n).map(move |i| [p.clone(), vec![i]].concat())).collect();
     }
     all
 }
@@ -205,15 +199,7 @@ fn copy_strided_transposes() {
     let data: Vec<f32> = (0..6).map(|i| i as f32).collect();
     let mut out = vec![0.0; 6];
     // A 3x2 view of a 2x3 row-major matrix (its transpose).
-    copy_strided(
-        &[3, 2],
-        Strided {
-            data: &data,
-            offset: 0,
-            strides: &[1, 3],
-        },
-        &mut out,
-    );
+    copy_strided(&[3, 2], Strided { data: &data, offset: 0, strides: &[1, 3] }, &mut out);
     assert_eq!(out, [0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
 }
 
@@ -222,17 +208,7 @@ fn max_propagates_nan_and_large_sums_are_accurate() {
     let mut data = vec![1.0f32; 100_000];
     data[77_777] = f32::NAN;
     let mut out = [0.0f32];
-    reduce(
-        ReduceOp::Max,
-        &[100_000],
-        Strided {
-            data: &data,
-            offset: 0,
-            strides: &[1],
-        },
-        &[true],
-        &mut out,
-    );
+    reduce(ReduceOp::Max, &[100_000], Strided { data: &data, offset: 0, strides: &[1] }, &[true], &mut out);
     assert!(out[0].is_nan());
     let ones = vec![1.0f32; 3_000_001];
     assert_eq!(sum_slice(&ones), 3_000_001.0);
@@ -247,16 +223,8 @@ fn large_parallel_binary_matches_serial() {
     binary(
         BinaryOp::Mul,
         &[n],
-        Strided {
-            data: &a,
-            offset: 0,
-            strides: &[1],
-        },
-        Strided {
-            data: &b,
-            offset: 0,
-            strides: &[0],
-        },
+        Strided { data: &a, offset: 0, strides: &[1] },
+        Strided { data: &b, offset: 0, strides: &[0] },
         &mut out,
     );
     assert!(out.iter().enumerate().all(|(i, &v)| v == i as f32));

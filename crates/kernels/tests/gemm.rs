@@ -18,16 +18,8 @@ struct Stored {
 
 fn stored(rows: usize, cols: usize) -> impl Strategy<Value = Stored> {
     (any::<bool>(), 0usize..3).prop_flat_map(move |(transposed, pad)| {
-        let (row_stride, col_stride) = if transposed {
-            (1, rows + pad)
-        } else {
-            (cols + pad, 1)
-        };
-        let len = if rows == 0 || cols == 0 {
-            0
-        } else {
-            (rows - 1) * row_stride + (cols - 1) * col_stride + 1
-        };
+        let (row_stride, col_stride) = if transposed { (1, rows + pad) } else { (cols + pad, 1) };
+        let len = if rows == 0 || cols == 0 { 0 } else { (rows - 1) * row_stride + (cols - 1) * col_stride + 1 };
         prop::collection::vec(-1.0f64..1.0, len).prop_map(move |data| Stored {
             data,
             rows,
@@ -56,27 +48,11 @@ fn check<T: kernels::gemm::GemmFloat>(
     let bm = MatRef::new(&bd, b.rows, b.cols, b.row_stride, b.col_stride);
     let mut fast = cast::<T>(c0);
     let mut slow = fast.clone();
-    gemm(
-        T::from_f64(alpha),
-        &am,
-        &bm,
-        T::from_f64(beta),
-        MatMut::row_major(&mut fast, m, n),
-    );
-    gemm_reference(
-        T::from_f64(alpha),
-        &am,
-        &bm,
-        T::from_f64(beta),
-        MatMut::row_major(&mut slow, m, n),
-    );
+    gemm(T::from_f64(alpha), &am, &bm, T::from_f64(beta), MatMut::row_major(&mut fast, m, n));
+    gemm_reference(T::from_f64(alpha), &am, &bm, T::from_f64(beta), MatMut::row_major(&mut slow, m, n));
     for (i, (f, s)) in fast.iter().zip(&slow).enumerate() {
         let (f, s) = (f.to_f64(), s.to_f64());
-        prop_assert!(
-            (f - s).abs() <= tol * (1.0 + s.abs()),
-            "{} element {i}: {f} vs {s}",
-            T::NAME
-        );
+        prop_assert!((f - s).abs() <= tol * (1.0 + s.abs()), "{} element {i}: {f} vs {s}", T::NAME);
     }
     Ok(())
 }
@@ -111,22 +87,14 @@ proptest! {
 fn large_square_crosses_every_block_boundary() {
     // 700 > MC, KC and NC/2 blocks, with ragged edges everywhere.
     let (m, k, n) = (701, 777, 689);
-    let a: Vec<f32> = (0..m * k)
-        .map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0)
-        .collect();
-    let b: Vec<f32> = (0..k * n)
-        .map(|i| ((i * 53 % 89) as f32 - 44.0) / 44.0)
-        .collect();
+    let a: Vec<f32> = (0..m * k).map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0).collect();
+    let b: Vec<f32> = (0..k * n).map(|i| ((i * 53 % 89) as f32 - 44.0) / 44.0).collect();
     let (am, bm) = (MatRef::row_major(&a, m, k), MatRef::row_major(&b, k, n));
     let mut fast = vec![f32::NAN; m * n];
     let mut slow = vec![0.0; m * n];
     gemm(1.0, &am, &bm, 0.0, MatMut::row_major(&mut fast, m, n));
     gemm_reference(1.0, &am, &bm, 0.0, MatMut::row_major(&mut slow, m, n));
-    let worst = fast
-        .iter()
-        .zip(&slow)
-        .map(|(f, s)| (f - s).abs() / (1.0 + s.abs()))
-        .fold(0.0f32, f32::max);
+    let worst = fast.iter().zip(&slow).map(|(f, s)| (f - s).abs() / (1.0 + s.abs())).fold(0.0f32, f32::max);
     assert!(worst < 1e-4, "worst relative error {worst}");
 }
 
@@ -134,13 +102,7 @@ fn large_square_crosses_every_block_boundary() {
 fn beta_zero_ignores_nan_in_output() {
     let a = [1.0f32, 2.0, 3.0, 4.0];
     let mut c = [f32::NAN; 4];
-    gemm(
-        1.0,
-        &MatRef::row_major(&a, 2, 2),
-        &MatRef::row_major(&a, 2, 2),
-        0.0,
-        MatMut::row_major(&mut c, 2, 2),
-    );
+    gemm(1.0, &MatRef::row_major(&a, 2, 2), &MatRef::row_major(&a, 2, 2), 0.0, MatMut::row_major(&mut c, 2, 2));
     assert_eq!(c, [7.0, 10.0, 15.0, 22.0]);
 }
 

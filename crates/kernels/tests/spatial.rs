@@ -9,9 +9,7 @@ use proptest::prelude::*;
 
 fn values(len: usize, seed: u64) -> Vec<f64> {
     // Distinct values (no ties for max pooling): a random permutation scaled.
-    let mut v: Vec<f64> = (0..len)
-        .map(|i| i as f64 / len.max(1) as f64 - 0.5)
-        .collect();
+    let mut v: Vec<f64> = (0..len).map(|i| i as f64 / len.max(1) as f64 - 0.5).collect();
     let mut state = seed | 1;
     for i in (1..len).rev() {
         state ^= state << 13;
@@ -27,17 +25,7 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 }
 
 fn pool_geometry() -> impl Strategy<Value = Pool2dGeometry> {
-    (
-        1usize..4,
-        1usize..10,
-        1usize..10,
-        1usize..4,
-        1usize..4,
-        1usize..4,
-        1usize..4,
-        0usize..2,
-        0usize..2,
-    )
+    (1usize..4, 1usize..10, 1usize..10, 1usize..4, 1usize..4, 1usize..4, 1usize..4, 0usize..2, 0usize..2)
         .prop_map(|(planes, h, w, kh, kw, sy, sx, py, px)| Pool2dGeometry {
             planes,
             in_height: h,
@@ -194,8 +182,6 @@ proptest! {
 
 #[test]
 fn reflection_wider_than_the_plane_is_rejected() {
-    let message = Pad2d::uniform(3)
-        .validate(PadMode::Reflect, 3, 10)
-        .unwrap_err();
+    let message = Pad2d::uniform(3).validate(PadMode::Reflect, 3, 10).unwrap_err();
     assert!(message.contains("smaller than the plane"), "{message}");
 }

@@ -96,11 +96,7 @@ pub enum TensorError {
 pub type Result<T> = std::result::Result<T, TensorError>;
 
 pub(crate) fn invalid(op: &'static str, shape: &[usize], detail: impl Into<String>) -> TensorError {
-    TensorError::InvalidArgument {
-        op,
-        shape: shape.to_vec(),
-        detail: detail.into(),
-    }
+    TensorError::InvalidArgument { op, shape: shape.to_vec(), detail: detail.into() }
 }
 
 /// Unwraps a tensor result, panicking with the error's message: the panicking

@@ -21,11 +21,7 @@ pub fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
 impl Layout {
     /// A contiguous row-major layout starting at element 0.
     pub fn contiguous(shape: &[usize]) -> Self {
-        Layout {
-            shape: shape.to_vec(),
-            strides: contiguous_strides(shape),
-            offset: 0,
-        }
+        Layout { shape: shape.to_vec(), strides: contiguous_strides(shape), offset: 0 }
     }
 
     /// The dimensions.
@@ -64,11 +60,7 @@ impl Layout {
         if dim < self.shape.len() {
             Ok(())
         } else {
-            Err(TensorError::DimOutOfRange {
-                op,
-                dim,
-                shape: self.shape.clone(),
-            })
+            Err(TensorError::DimOutOfRange { op, dim, shape: self.shape.clone() })
         }
     }
 
@@ -76,16 +68,8 @@ impl Layout {
     pub(crate) fn permute(&self, order: &[usize]) -> Result<Layout> {
         let rank = self.shape.len();
         let mut seen = vec![false; rank];
-        if order.len() != rank
-            || order
-                .iter()
-                .any(|&d| d >= rank || std::mem::replace(&mut seen[d], true))
-        {
-            return Err(invalid(
-                "permute",
-                &self.shape,
-                format!("{order:?} is not a permutation of 0..{rank}"),
-            ));
+        if order.len() != rank || order.iter().any(|&d| d >= rank || std::mem::replace(&mut seen[d], true)) {
+            return Err(invalid("permute", &self.shape, format!("{order:?} is not a permutation of 0..{rank}")));
         }
         Ok(Layout {
             shape: order.iter().map(|&d| self.shape[d]).collect(),
@@ -101,11 +85,7 @@ impl Layout {
             return Err(invalid(
                 "narrow",
                 &self.shape,
-                format!(
-                    "range {start}..{} of dimension {dim} exceeds its size {}",
-                    start + len,
-                    self.shape[dim]
-                ),
+                format!("range {start}..{} of dimension {dim} exceeds its size {}", start + len, self.shape[dim]),
             ));
         }
         let mut layout = self.clone();
@@ -118,11 +98,7 @@ impl Layout {
 
     /// The view broadcast to `shape` (NumPy rules: align right, expand 1s).
     pub(crate) fn broadcast_to(&self, shape: &[usize]) -> Result<Layout> {
-        let err = || TensorError::Broadcast {
-            op: "broadcast_to",
-            lhs: self.shape.clone(),
-            rhs: shape.to_vec(),
-        };
+        let err = || TensorError::Broadcast { op: "broadcast_to", lhs: self.shape.clone(), rhs: shape.to_vec() };
         if shape.len() < self.shape.len() {
             return Err(err());
         }
@@ -138,22 +114,14 @@ impl Layout {
                 return Err(err());
             };
         }
-        Ok(Layout {
-            shape: shape.to_vec(),
-            strides,
-            offset: self.offset,
-        })
+        Ok(Layout { shape: shape.to_vec(), strides, offset: self.offset })
     }
 
     /// The view as `shape`, if the existing strides allow it without a copy
     /// (always when contiguous).
     pub(crate) fn reshape_view(&self, shape: &[usize]) -> Option<Layout> {
         if self.is_contiguous() {
-            return Some(Layout {
-                shape: shape.to_vec(),
-                strides: contiguous_strides(shape),
-                offset: self.offset,
-            });
+            return Some(Layout { shape: shape.to_vec(), strides: contiguous_strides(shape), offset: self.offset });
         }
         None
     }
@@ -164,26 +132,14 @@ pub fn broadcast_shapes(op: &'static str, lhs: &[usize], rhs: &[usize]) -> Resul
     let rank = lhs.len().max(rhs.len());
     let mut shape = vec![0; rank];
     for (d, slot) in shape.iter_mut().enumerate() {
-        let a = if d + lhs.len() >= rank {
-            lhs[d + lhs.len() - rank]
-        } else {
-            1
-        };
-        let b = if d + rhs.len() >= rank {
-            rhs[d + rhs.len() - rank]
-        } else {
-            1
-        };
+        let a = if d + lhs.len() >= rank { lhs[d + lhs.len() - rank] } else { 1 };
+        let b = if d + rhs.len() >= rank { rhs[d + rhs.len() - rank] } else { 1 };
         *slot = if a == b || b == 1 {
             a
         } else if a == 1 {
             b
         } else {
-            return Err(TensorError::Broadcast {
-                op,
-                lhs: lhs.to_vec(),
-                rhs: rhs.to_vec(),
-            });
+            return Err(TensorError::Broadcast { op, lhs: lhs.to_vec(), rhs: rhs.to_vec() });
         };
     }
     Ok(shape)

@@ -13,9 +13,7 @@ fn mix(mut z: u64) -> u64 {
 /// A uniform value in `[0, 1)` for stream `seed`, position `index`.
 #[inline]
 pub(crate) fn unit_uniform(seed: u64, index: u64) -> f64 {
-    let bits =
-        mix(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            ^ mix(index.wrapping_add(0x632B_E59B_D9B4_E019)));
+    let bits = mix(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ mix(index.wrapping_add(0x632B_E59B_D9B4_E019)));
     (bits >> 11) as f64 / (1u64 << 53) as f64
 }
 

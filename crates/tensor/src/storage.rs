@@ -64,9 +64,7 @@ impl Storage {
 
 /// A compute element type: the link between [`Storage`] variants and the
 /// generic kernels.
-pub trait FloatElement:
-    kernels::gemm::GemmFloat + kernels::buffer_pool::Poolable + crate::Element
-{
+pub trait FloatElement: kernels::gemm::GemmFloat + kernels::buffer_pool::Poolable + crate::Element {
     /// The values of `storage`, if it holds this type.
     fn slice(storage: &Storage) -> Option<&[Self]>;
     /// Wraps a buffer of this type.

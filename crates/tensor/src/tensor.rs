@@ -48,10 +48,7 @@ pub(crate) use with_float;
 impl Tensor {
     pub(crate) fn from_storage(storage: Storage, shape: &[usize]) -> Tensor {
         debug_assert_eq!(storage.len(), shape.iter().product::<usize>());
-        Tensor {
-            storage: Arc::new(storage),
-            layout: Layout::contiguous(shape),
-        }
+        Tensor { storage: Arc::new(storage), layout: Layout::contiguous(shape) }
     }
 
     pub(crate) fn from_buffer<T: FloatElement>(buffer: PooledVec<T>, shape: &[usize]) -> Tensor {
@@ -72,11 +69,7 @@ impl Tensor {
 
     /// This tensor as a strided kernel operand.
     pub(crate) fn strided<T: FloatElement>(&self) -> Strided<'_, T> {
-        Strided {
-            data: self.data::<T>(),
-            offset: self.layout.offset,
-            strides: &self.layout.strides,
-        }
+        Strided { data: self.data::<T>(), offset: self.layout.offset, strides: &self.layout.strides }
     }
 
     /// The values of a contiguous tensor (the caller made it contiguous).
@@ -87,10 +80,7 @@ impl Tensor {
     }
 
     pub(crate) fn with_layout(&self, layout: Layout) -> Tensor {
-        Tensor {
-            storage: Arc::clone(&self.storage),
-            layout,
-        }
+        Tensor { storage: Arc::clone(&self.storage), layout }
     }
 
     // ---- creation -------------------------------------------------------
@@ -146,12 +136,8 @@ impl Tensor {
         // Re-type the vector through the dtype tag (E is one of the four types).
         let any: Box<dyn std::any::Any> = Box::new(values);
         let storage = match E::DTYPE {
-            DType::F32 => Storage::F32(PooledVec::from_vec(
-                *any.downcast::<Vec<f32>>().expect("dtype tag"),
-            )),
-            DType::F64 => Storage::F64(PooledVec::from_vec(
-                *any.downcast::<Vec<f64>>().expect("dtype tag"),
-            )),
+            DType::F32 => Storage::F32(PooledVec::from_vec(*any.downcast::<Vec<f32>>().expect("dtype tag"))),
+            DType::F64 => Storage::F64(PooledVec::from_vec(*any.downcast::<Vec<f64>>().expect("dtype tag"))),
             DType::F16 => Storage::F16(*any.downcast::<Vec<f16>>().expect("dtype tag")),
             DType::BF16 => Storage::BF16(*any.downcast::<Vec<bf16>>().expect("dtype tag")),
         };
@@ -175,37 +161,23 @@ impl Tensor {
     pub fn from_fn(shape: &[usize], dtype: DType, f: impl Fn(usize) -> f64) -> Tensor {
         let n: usize = shape.iter().product();
         match dtype {
-            DType::F32 => Self::build::<f32>(shape, |out| {
-                out.iter_mut()
-                    .enumerate()
-                    .for_each(|(i, v)| *v = f(i) as f32)
-            }),
-            DType::F64 => Self::build::<f64>(shape, |out| {
-                out.iter_mut().enumerate().for_each(|(i, v)| *v = f(i))
-            }),
-            DType::F16 => Self::from_storage(
-                Storage::F16((0..n).map(|i| f16::from_f64(f(i))).collect()),
-                shape,
-            ),
-            DType::BF16 => Self::from_storage(
-                Storage::BF16((0..n).map(|i| bf16::from_f64(f(i))).collect()),
-                shape,
-            ),
+            DType::F32 => {
+                Self::build::<f32>(shape, |out| out.iter_mut().enumerate().for_each(|(i, v)| *v = f(i) as f32))
+            }
+            DType::F64 => Self::build::<f64>(shape, |out| out.iter_mut().enumerate().for_each(|(i, v)| *v = f(i))),
+            DType::F16 => Self::from_storage(Storage::F16((0..n).map(|i| f16::from_f64(f(i))).collect()), shape),
+            DType::BF16 => Self::from_storage(Storage::BF16((0..n).map(|i| bf16::from_f64(f(i))).collect()), shape),
         }
     }
 
     /// Uniform values in `[low, high)`, a pure function of `seed` and the shape.
     pub fn rand_uniform(shape: &[usize], low: f64, high: f64, seed: u64, dtype: DType) -> Tensor {
-        Self::from_fn(shape, dtype, |i| {
-            low + (high - low) * unit_uniform(seed, i as u64)
-        })
+        Self::from_fn(shape, dtype, |i| low + (high - low) * unit_uniform(seed, i as u64))
     }
 
     /// Normal values with `mean` and `std`, a pure function of `seed` and the shape.
     pub fn randn(shape: &[usize], mean: f64, std: f64, seed: u64, dtype: DType) -> Tensor {
-        Self::from_fn(shape, dtype, |i| {
-            mean + std * standard_normal(seed, i as u64)
-        })
+        Self::from_fn(shape, dtype, |i| mean + std * standard_normal(seed, i as u64))
     }
 
     // ---- inspection -----------------------------------------------------
@@ -263,18 +235,9 @@ impl Tensor {
     /// Storage offset of the element at `index`.
     fn offset_of(&self, index: &[usize]) -> Result<usize> {
         if index.len() != self.rank() || index.iter().zip(self.shape()).any(|(&i, &n)| i >= n) {
-            return Err(invalid(
-                "get",
-                self.shape(),
-                format!("index {index:?} is out of bounds"),
-            ));
+            return Err(invalid("get", self.shape(), format!("index {index:?} is out of bounds")));
         }
-        Ok(self.layout.offset
-            + index
-                .iter()
-                .zip(&self.layout.strides)
-                .map(|(i, s)| i * s)
-                .sum::<usize>())
+        Ok(self.layout.offset + index.iter().zip(&self.layout.strides).map(|(i, s)| i * s).sum::<usize>())
     }
 
     /// The element at `index`, as f64.
@@ -293,11 +256,7 @@ impl Tensor {
     /// The value of a one-element tensor, as f64.
     pub fn try_to_scalar(&self) -> Result<f64> {
         if self.numel() != 1 {
-            return Err(invalid(
-                "to_scalar",
-                self.shape(),
-                "tensor does not hold exactly one element",
-            ));
+            return Err(invalid("to_scalar", self.shape(), "tensor does not hold exactly one element"));
         }
         Ok(self.storage.get_f64(self.layout.offset))
     }
@@ -313,11 +272,7 @@ impl Tensor {
     /// The elements in row-major order, as `E` (which must be the dtype).
     pub fn try_to_vec<E: Element>(&self) -> Result<Vec<E>> {
         if E::DTYPE != self.dtype() {
-            return Err(TensorError::DTypeMismatch {
-                op: "to_vec",
-                lhs: self.dtype(),
-                rhs: E::DTYPE,
-            });
+            return Err(TensorError::DTypeMismatch { op: "to_vec", lhs: self.dtype(), rhs: E::DTYPE });
         }
         let values = self.to_f64_vec();
         Ok(values.into_iter().map(E::from_f64).collect())
@@ -374,12 +329,12 @@ impl Tensor {
         }
         let shape = self.shape().to_vec();
         match self.dtype() {
-            DType::F32 => Self::build::<f32>(&shape, |out| {
-                kernels::elementwise::copy_strided(&shape, self.strided::<f32>(), out)
-            }),
-            DType::F64 => Self::build::<f64>(&shape, |out| {
-                kernels::elementwise::copy_strided(&shape, self.strided::<f64>(), out)
-            }),
+            DType::F32 => {
+                Self::build::<f32>(&shape, |out| kernels::elementwise::copy_strided(&shape, self.strided::<f32>(), out))
+            }
+            DType::F64 => {
+                Self::build::<f64>(&shape, |out| kernels::elementwise::copy_strided(&shape, self.strided::<f64>(), out))
+            }
             DType::F16 | DType::BF16 => {
                 let mut offsets = Vec::with_capacity(self.numel());
                 self.for_each_offset(|o| offsets.push(o));
@@ -403,12 +358,12 @@ impl Tensor {
         let start = source.layout.offset;
         let range = start..start + source.numel();
         let storage = match (&*source.storage, dtype) {
-            (Storage::F32(v), DType::F64) => Storage::F64(PooledVec::from_vec(
-                v[range].iter().map(|&x| x as f64).collect(),
-            )),
-            (Storage::F64(v), DType::F32) => Storage::F32(PooledVec::from_vec(
-                v[range].iter().map(|&x| x as f32).collect(),
-            )),
+            (Storage::F32(v), DType::F64) => {
+                Storage::F64(PooledVec::from_vec(v[range].iter().map(|&x| x as f64).collect()))
+            }
+            (Storage::F64(v), DType::F32) => {
+                Storage::F32(PooledVec::from_vec(v[range].iter().map(|&x| x as f32).collect()))
+            }
             (Storage::F32(v), DType::F16) => {
                 let mut out = vec![f16::ZERO; range.len()];
                 kernels::convert::f32_to_f16(&v[range], &mut out);
@@ -469,13 +424,7 @@ impl Tensor {
 
 impl fmt::Debug for Tensor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "Tensor[{:?}, {}, {}]",
-            self.shape(),
-            self.dtype(),
-            self.device()
-        )?;
+        write!(f, "Tensor[{:?}, {}, {}]", self.shape(), self.dtype(), self.device())?;
         if self.numel() <= 16 {
             write!(f, " {:?}", self.to_f64_vec())?;
         }

@@ -3,9 +3,7 @@
 //! narrowed views, dtype conversions round-trip, errors name the op and shapes.
 
 use proptest::prelude::*;
-use tensor::{
-    Conv2dParams, DType, Pad2d, PadMode, Pool2dParams, Tensor, TensorError, UpsampleMode,
-};
+use tensor::{Conv2dParams, DType, Pad2d, PadMode, Pool2dParams, Tensor, TensorError, UpsampleMode};
 
 fn seq(shape: &[usize]) -> Tensor {
     Tensor::from_fn(shape, DType::F64, |i| i as f64 * 0.5 - 3.0)
@@ -63,15 +61,8 @@ fn matmul_matches_reference_on_batched_transposed_views() {
             }
         }
     }
-    let f32_product = a
-        .to_dtype(DType::F32)
-        .matmul(&b.to_dtype(DType::F32).unsqueeze(0));
-    let worst = f32_product
-        .to_dtype(DType::F64)
-        .sub(&c)
-        .abs()
-        .max(&[0, 1, 2], false)
-        .to_scalar();
+    let f32_product = a.to_dtype(DType::F32).matmul(&b.to_dtype(DType::F32).unsqueeze(0));
+    let worst = f32_product.to_dtype(DType::F64).sub(&c).abs().max(&[0, 1, 2], false).to_scalar();
     assert!(worst < 1e-5, "f32 matmul off by {worst}");
 }
 
@@ -87,15 +78,7 @@ fn cat_stack_and_index_select() {
     assert_eq!(s.shape(), &[2, 2, 3]);
     assert_eq!(s.get(&[1, 1, 1]), 2.0 * a.get(&[1, 1]));
     let picked = a.index_select(1, &[2, 0]);
-    assert_eq!(
-        picked.to_f64_vec(),
-        vec![
-            a.get(&[0, 2]),
-            a.get(&[0, 0]),
-            a.get(&[1, 2]),
-            a.get(&[1, 0])
-        ]
-    );
+    assert_eq!(picked.to_f64_vec(), vec![a.get(&[0, 2]), a.get(&[0, 0]), a.get(&[1, 2]), a.get(&[1, 0])]);
 }
 
 #[test]
@@ -105,41 +88,21 @@ fn dtype_round_trips() {
     let err = back.sub(&a).abs().max(&[0, 1], false).to_scalar();
     assert!(err < 3.0 * 12.0 / 1024.0, "f16 round trip error {err}");
     let bf = a.to_dtype(DType::BF16);
-    assert_eq!(
-        bf.to_dtype(DType::F64)
-            .to_dtype(DType::BF16)
-            .to_vec::<half::bf16>(),
-        bf.to_vec::<half::bf16>()
-    );
-    assert_eq!(
-        a.to_dtype(DType::F64).to_dtype(DType::F32).to_vec::<f32>(),
-        a.to_vec::<f32>()
-    );
+    assert_eq!(bf.to_dtype(DType::F64).to_dtype(DType::BF16).to_vec::<half::bf16>(), bf.to_vec::<half::bf16>());
+    assert_eq!(a.to_dtype(DType::F64).to_dtype(DType::F32).to_vec::<f32>(), a.to_vec::<f32>());
     // A permuted f16 view is made contiguous correctly.
     let h = Tensor::from_fn(&[2, 3], DType::F16, |i| i as f64);
-    assert_eq!(
-        h.t().contiguous().to_f64_vec(),
-        vec![0.0, 3.0, 1.0, 4.0, 2.0, 5.0]
-    );
+    assert_eq!(h.t().contiguous().to_f64_vec(), vec![0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
 }
 
 #[test]
 fn random_creation_is_reproducible_and_has_the_right_moments() {
     let a = Tensor::randn(&[100_000], 1.0, 2.0, 42, DType::F64);
-    assert_eq!(
-        a.to_f64_vec(),
-        Tensor::randn(&[100_000], 1.0, 2.0, 42, DType::F64).to_f64_vec()
-    );
-    assert_ne!(
-        a.to_f64_vec(),
-        Tensor::randn(&[100_000], 1.0, 2.0, 43, DType::F64).to_f64_vec()
-    );
+    assert_eq!(a.to_f64_vec(), Tensor::randn(&[100_000], 1.0, 2.0, 42, DType::F64).to_f64_vec());
+    assert_ne!(a.to_f64_vec(), Tensor::randn(&[100_000], 1.0, 2.0, 43, DType::F64).to_f64_vec());
     let mean = a.mean_all().to_scalar();
     let var = a.add_scalar(-mean).square().mean_all().to_scalar();
-    assert!(
-        (mean - 1.0).abs() < 0.03 && (var - 4.0).abs() < 0.1,
-        "mean {mean}, var {var}"
-    );
+    assert!((mean - 1.0).abs() < 0.03 && (var - 4.0).abs() < 0.1, "mean {mean}, var {var}");
     let u = Tensor::rand_uniform(&[10_000], -1.0, 1.0, 3, DType::F32);
     assert!(u.max(&[0], false).to_scalar() < 1.0 && u.min(&[0], false).to_scalar() >= -1.0);
 }
@@ -151,25 +114,13 @@ fn image_ops_have_the_expected_shapes() {
     let b = Tensor::zeros(&[4], DType::F32);
     let y = x.conv2d(&w, Some(&b), Conv2dParams::new(2, 1));
     assert_eq!(y.shape(), &[2, 4, 4, 5]);
-    assert_eq!(
-        y.conv2d_backward_input_shape_check(&w, x.shape()),
-        x.shape()
-    );
+    assert_eq!(y.conv2d_backward_input_shape_check(&w, x.shape()), x.shape());
     let (p, idx) = x.try_max_pool2d(Pool2dParams::new(2, 2)).unwrap();
     assert_eq!(p.shape(), &[2, 3, 4, 5]);
     assert_eq!(p.try_max_pool2d_backward(&idx).unwrap().shape(), x.shape());
-    assert_eq!(
-        x.avg_pool2d(Pool2dParams::new(2, 2), true).shape(),
-        &[2, 3, 4, 5]
-    );
-    assert_eq!(
-        x.upsample2d(2, UpsampleMode::Bilinear).shape(),
-        &[2, 3, 16, 20]
-    );
-    assert_eq!(
-        x.pad2d(Pad2d::uniform(2), PadMode::Reflect).shape(),
-        &[2, 3, 12, 14]
-    );
+    assert_eq!(x.avg_pool2d(Pool2dParams::new(2, 2), true).shape(), &[2, 3, 4, 5]);
+    assert_eq!(x.upsample2d(2, UpsampleMode::Bilinear).shape(), &[2, 3, 16, 20]);
+    assert_eq!(x.pad2d(Pad2d::uniform(2), PadMode::Reflect).shape(), &[2, 3, 12, 14]);
 }
 
 trait ShapeCheck {
@@ -178,10 +129,7 @@ trait ShapeCheck {
 
 impl ShapeCheck for Tensor {
     fn conv2d_backward_input_shape_check(&self, w: &Tensor, input_shape: &[usize]) -> Vec<usize> {
-        self.try_conv2d_backward_input(w, input_shape, Conv2dParams::new(2, 1))
-            .unwrap()
-            .shape()
-            .to_vec()
+        self.try_conv2d_backward_input(w, input_shape, Conv2dParams::new(2, 1)).unwrap().shape().to_vec()
     }
 }
 
@@ -190,35 +138,18 @@ fn errors_name_the_op_and_shapes() {
     let a = Tensor::zeros(&[2, 3], DType::F32);
     let b = Tensor::zeros(&[4, 5], DType::F32);
     let e = a.try_add(&b).unwrap_err();
-    assert_eq!(
-        e.to_string(),
-        "add: shapes [2, 3] and [4, 5] cannot be broadcast together"
-    );
+    assert_eq!(e.to_string(), "add: shapes [2, 3] and [4, 5] cannot be broadcast together");
     let e = a.try_matmul(&b).unwrap_err();
-    assert!(
-        e.to_string()
-            .starts_with("matmul: shapes [2, 3] and [4, 5] do not agree"),
-        "{e}"
-    );
-    let e = a
-        .to_dtype(DType::F16)
-        .try_unary(tensor::UnaryOp::Exp)
-        .unwrap_err();
+    assert!(e.to_string().starts_with("matmul: shapes [2, 3] and [4, 5] do not agree"), "{e}");
+    let e = a.to_dtype(DType::F16).try_unary(tensor::UnaryOp::Exp).unwrap_err();
     assert!(matches!(e, TensorError::UnsupportedDType { .. }), "{e}");
     assert!(e.to_string().contains("f16"));
     let e = Tensor::try_from_vec(vec![1.0f32; 5], &[2, 3]).unwrap_err();
-    assert_eq!(
-        e.to_string(),
-        "from_vec: shape [2, 3] needs 6 elements, got 5"
-    );
+    assert_eq!(e.to_string(), "from_vec: shape [2, 3] needs 6 elements, got 5");
     let x = Tensor::zeros(&[1, 3, 8, 8], DType::F32);
     let w = Tensor::zeros(&[4, 2, 3, 3], DType::F32);
     let e = x.try_conv2d(&w, None, Conv2dParams::default()).unwrap_err();
-    assert!(
-        e.to_string()
-            .contains("input has 3 channels, weight expects 2"),
-        "{e}"
-    );
+    assert!(e.to_string().contains("input has 3 channels, weight expects 2"), "{e}");
     let e = a.try_to_device(tensor::Device::Cuda(0)).unwrap_err();
     assert!(e.to_string().contains("cuda:0"), "{e}");
 }

@@ -45,8 +45,7 @@ impl AxisMap {
     fn unit_window(&self, tap: usize) -> (usize, usize, isize) {
         let shift = tap as isize * self.dilation + self.offset;
         let lo = (-shift).clamp(0, self.target_len as isize) as usize;
-        let hi = (self.source_len as isize - shift).clamp(lo as isize, self.target_len as isize)
-            as usize;
+        let hi = (self.source_len as isize - shift).clamp(lo as isize, self.target_len as isize) as usize;
         (lo, hi, shift)
     }
 
@@ -69,11 +68,7 @@ impl<T: Float> PatchMatrix<'_, T> {
     #[inline(always)]
     fn decode_row(&self, row: usize) -> (usize, usize, usize) {
         let taps = self.kernel_height * self.kernel_width;
-        (
-            row / taps,
-            (row % taps) / self.kernel_width,
-            row % self.kernel_width,
-        )
+        (row / taps, (row % taps) / self.kernel_width, row % self.kernel_width)
     }
 
     #[inline(always)]
@@ -117,11 +112,8 @@ impl<T: Float> PatchMatrix<'_, T> {
                 dst[hi.max(lo) - x0..x1 - x0].fill(T::ZERO);
             } else {
                 for x in x0..x1 {
-                    dst[(x - x0) * stride] = if x >= lo && x < hi {
-                        line[(x as isize + shift) as usize]
-                    } else {
-                        T::ZERO
-                    };
+                    dst[(x - x0) * stride] =
+                        if x >= lo && x < hi { line[(x as isize + shift) as usize] } else { T::ZERO };
                 }
             }
         } else {
@@ -153,16 +145,7 @@ impl<T: Float> MatrixSource<T> for PatchMatrix<'_, T> {
         while col < end {
             let (y, x) = (col / width, col % width);
             let x_end = width.min(x + (end - col));
-            self.fill_segment(
-                plane,
-                ky,
-                kx,
-                y,
-                x,
-                x_end,
-                &mut dst[written * dst_stride..],
-                dst_stride,
-            );
+            self.fill_segment(plane, ky, kx, y, x, x_end, &mut dst[written * dst_stride..], dst_stride);
             written += x_end - x;
             col += x_end - x;
         }

@@ -28,24 +28,12 @@ pub struct Conv2dGeometry {
 impl Conv2dGeometry {
     /// Output height, or `None` when the dilated kernel does not fit.
     pub fn checked_out_height(&self) -> Option<usize> {
-        out_extent(
-            self.in_height,
-            self.kernel_height,
-            self.stride.0,
-            self.padding.0,
-            self.dilation.0,
-        )
+        out_extent(self.in_height, self.kernel_height, self.stride.0, self.padding.0, self.dilation.0)
     }
 
     /// Output width, or `None` when the dilated kernel does not fit.
     pub fn checked_out_width(&self) -> Option<usize> {
-        out_extent(
-            self.in_width,
-            self.kernel_width,
-            self.stride.1,
-            self.padding.1,
-            self.dilation.1,
-        )
+        out_extent(self.in_width, self.kernel_width, self.stride.1, self.padding.1, self.dilation.1)
     }
 
     /// Output height.
@@ -53,8 +41,7 @@ impl Conv2dGeometry {
     /// # Panics
     /// If the kernel does not fit; call [`Conv2dGeometry::validate`] first.
     pub fn out_height(&self) -> usize {
-        self.checked_out_height()
-            .expect("conv2d: kernel larger than padded input")
+        self.checked_out_height().expect("conv2d: kernel larger than padded input")
     }
 
     /// Output width.
@@ -62,18 +49,13 @@ impl Conv2dGeometry {
     /// # Panics
     /// If the kernel does not fit; call [`Conv2dGeometry::validate`] first.
     pub fn out_width(&self) -> usize {
-        self.checked_out_width()
-            .expect("conv2d: kernel larger than padded input")
+        self.checked_out_width().expect("conv2d: kernel larger than padded input")
     }
 
     /// Describes what is wrong with the geometry, if anything.
     pub fn validate(&self) -> Result<(), String> {
-        if self.stride.0 == 0 || self.stride.1 == 0 || self.dilation.0 == 0 || self.dilation.1 == 0
-        {
-            return Err(format!(
-                "stride {:?} and dilation {:?} must be at least 1",
-                self.stride, self.dilation
-            ));
+        if self.stride.0 == 0 || self.stride.1 == 0 || self.dilation.0 == 0 || self.dilation.1 == 0 {
+            return Err(format!("stride {:?} and dilation {:?} must be at least 1", self.stride, self.dilation));
         }
         if self.kernel_height == 0 || self.kernel_width == 0 {
             return Err("kernel must be at least 1x1".into());
@@ -81,12 +63,7 @@ impl Conv2dGeometry {
         if self.checked_out_height().is_none() || self.checked_out_width().is_none() {
             return Err(format!(
                 "kernel {}x{} with dilation {:?} does not fit input {}x{} padded by {:?}",
-                self.kernel_height,
-                self.kernel_width,
-                self.dilation,
-                self.in_height,
-                self.in_width,
-                self.padding
+                self.kernel_height, self.kernel_width, self.dilation, self.in_height, self.in_width, self.padding
             ));
         }
         Ok(())
@@ -126,13 +103,7 @@ impl Conv2dGeometry {
     }
 }
 
-fn out_extent(
-    input: usize,
-    kernel: usize,
-    stride: usize,
-    padding: usize,
-    dilation: usize,
-) -> Option<usize> {
+fn out_extent(input: usize, kernel: usize, stride: usize, padding: usize, dilation: usize) -> Option<usize> {
     let span = dilation.checked_mul(kernel.checked_sub(1)?)? + 1;
     let padded = input + 2 * padding;
     if stride == 0 || padded < span {

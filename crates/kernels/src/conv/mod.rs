@@ -37,56 +37,27 @@ fn forward_patches<'a, T>(geo: &Conv2dGeometry, image: &'a [T]) -> PatchMatrix<'
         channels: geo.in_channels,
         kernel_height: geo.kernel_height,
         kernel_width: geo.kernel_width,
-        rows: axis(
-            geo.in_height,
-            geo.out_height(),
-            geo.stride.0,
-            geo.dilation.0,
-            geo.padding.0,
-        ),
-        cols: axis(
-            geo.in_width,
-            geo.out_width(),
-            geo.stride.1,
-            geo.dilation.1,
-            geo.padding.1,
-        ),
+        rows: axis(geo.in_height, geo.out_height(), geo.stride.0, geo.dilation.0, geo.padding.0),
+        cols: axis(geo.in_width, geo.out_width(), geo.stride.1, geo.dilation.1, geo.padding.1),
     }
 }
 
 fn input_gradient_patches<'a, T>(geo: &Conv2dGeometry, grad_image: &'a [T]) -> PatchMatrix<'a, T> {
-    let axis =
-        |source_len, target_len, stride: usize, dilation: usize, padding: usize, kernel: usize| {
-            AxisMap {
-                source_len,
-                target_len,
-                step: 1,
-                dilation: dilation as isize,
-                offset: padding as isize - ((kernel - 1) * dilation) as isize,
-                divisor: stride as isize,
-            }
-        };
+    let axis = |source_len, target_len, stride: usize, dilation: usize, padding: usize, kernel: usize| AxisMap {
+        source_len,
+        target_len,
+        step: 1,
+        dilation: dilation as isize,
+        offset: padding as isize - ((kernel - 1) * dilation) as isize,
+        divisor: stride as isize,
+    };
     PatchMatrix {
         image: grad_image,
         channels: geo.out_channels,
         kernel_height: geo.kernel_height,
         kernel_width: geo.kernel_width,
-        rows: axis(
-            geo.out_height(),
-            geo.in_height,
-            geo.stride.0,
-            geo.dilation.0,
-            geo.padding.0,
-            geo.kernel_height,
-        ),
-        cols: axis(
-            geo.out_width(),
-            geo.in_width,
-            geo.stride.1,
-            geo.dilation.1,
-            geo.padding.1,
-            geo.kernel_width,
-        ),
+        rows: axis(geo.out_height(), geo.in_height, geo.stride.0, geo.dilation.0, geo.padding.0, geo.kernel_height),
+        cols: axis(geo.out_width(), geo.in_width, geo.stride.1, geo.dilation.1, geo.padding.1, geo.kernel_width),
     }
 }
 
@@ -115,9 +86,8 @@ pub fn conv2d_forward<T: GemmFloat>(
     let pixels = geo.out_height() * geo.out_width();
     let in_image = geo.in_channels * geo.in_height * geo.in_width;
     let weights = MatRef::row_major(weight, geo.out_channels, taps);
-    for (image, out) in input
-        .chunks_exact(in_image.max(1))
-        .zip(output.chunks_exact_mut((geo.out_channels * pixels).max(1)))
+    for (image, out) in
+        input.chunks_exact(in_image.max(1)).zip(output.chunks_exact_mut((geo.out_channels * pixels).max(1)))
     {
         let beta = match bias {
             Some(bias) => {
@@ -128,13 +98,7 @@ pub fn conv2d_forward<T: GemmFloat>(
             }
             None => T::ZERO,
         };
-        gemm(
-            T::ONE,
-            &weights,
-            &forward_patches(geo, image),
-            beta,
-            MatMut::row_major(out, geo.out_channels, pixels),
-        );
+        gemm(T::ONE, &weights, &forward_patches(geo, image), beta, MatMut::row_major(out, geo.out_channels, pixels));
     }
 }
 
@@ -149,12 +113,7 @@ pub fn conv2d_backward_input<T: GemmFloat>(
     weight: &[T],
     grad_input: &mut [T],
 ) {
-    geo.assert_lengths(
-        "conv2d_backward_input",
-        grad_input.len(),
-        weight.len(),
-        grad_output.len(),
-    );
+    geo.assert_lengths("conv2d_backward_input", grad_input.len(), weight.len(), grad_output.len());
     let (kh, kw) = (geo.kernel_height, geo.kernel_width);
     let taps = geo.out_channels * kh * kw;
     // W̃[c][(o, ky, kx)] = W[o][c][KH-1-ky][KW-1-kx]: the transposed, flipped kernel.
@@ -172,18 +131,11 @@ pub fn conv2d_backward_input<T: GemmFloat>(
     let weights = MatRef::row_major(&flipped, geo.in_channels, taps);
     let pixels = geo.in_height * geo.in_width;
     let out_image = geo.out_channels * geo.out_height() * geo.out_width();
-    for (grad_image, grad_in) in grad_output
-        .chunks_exact(out_image.max(1))
-        .zip(grad_input.chunks_exact_mut((geo.in_channels * pixels).max(1)))
+    for (grad_image, grad_in) in
+        grad_output.chunks_exact(out_image.max(1)).zip(grad_input.chunks_exact_mut((geo.in_channels * pixels).max(1)))
     {
         let patches = input_gradient_patches(geo, grad_image);
-        gemm(
-            T::ONE,
-            &weights,
-            &patches,
-            T::ZERO,
-            MatMut::row_major(grad_in, geo.in_channels, pixels),
-        );
+        gemm(T::ONE, &weights, &patches, T::ZERO, MatMut::row_major(grad_in, geo.in_channels, pixels));
     }
 }
 
@@ -198,12 +150,7 @@ pub fn conv2d_backward_weight<T: GemmFloat>(
     grad_output: &[T],
     grad_weight: &mut [T],
 ) {
-    geo.assert_lengths(
-        "conv2d_backward_weight",
-        input.len(),
-        grad_weight.len(),
-        grad_output.len(),
-    );
+    geo.assert_lengths("conv2d_backward_weight", input.len(), grad_weight.len(), grad_output.len());
     let taps = geo.in_channels * geo.kernel_height * geo.kernel_width;
     let pixels = geo.out_height() * geo.out_width();
     let in_image = geo.in_channels * geo.in_height * geo.in_width;
@@ -218,13 +165,7 @@ pub fn conv2d_backward_weight<T: GemmFloat>(
         let grad = MatRef::row_major(grad_image, geo.out_channels, pixels);
         let beta = if b == 0 { T::ZERO } else { T::ONE };
         let patches_t = Transposed(forward_patches(geo, image));
-        gemm(
-            T::ONE,
-            &grad,
-            &patches_t,
-            beta,
-            MatMut::row_major(grad_weight, geo.out_channels, taps),
-        );
+        gemm(T::ONE, &grad, &patches_t, beta, MatMut::row_major(grad_weight, geo.out_channels, taps));
     }
 }
 
@@ -232,11 +173,7 @@ pub fn conv2d_backward_weight<T: GemmFloat>(
 ///
 /// # Panics
 /// If a buffer has the wrong length.
-pub fn conv2d_backward_bias<T: GemmFloat>(
-    geo: &Conv2dGeometry,
-    grad_output: &[T],
-    grad_bias: &mut [T],
-) {
+pub fn conv2d_backward_bias<T: GemmFloat>(geo: &Conv2dGeometry, grad_output: &[T], grad_bias: &mut [T]) {
     let pixels = geo.out_height() * geo.out_width();
     assert!(
         grad_output.len() == geo.output_len() && grad_bias.len() == geo.out_channels,
@@ -269,23 +206,14 @@ pub fn conv2d_forward_reference<T: GemmFloat>(
                     for c in 0..geo.in_channels {
                         for ky in 0..geo.kernel_height {
                             for kx in 0..geo.kernel_width {
-                                let iy = (y * geo.stride.0 + ky * geo.dilation.0) as isize
-                                    - geo.padding.0 as isize;
-                                let ix = (x * geo.stride.1 + kx * geo.dilation.1) as isize
-                                    - geo.padding.1 as isize;
-                                if iy < 0
-                                    || ix < 0
-                                    || iy >= geo.in_height as isize
-                                    || ix >= geo.in_width as isize
-                                {
+                                let iy = (y * geo.stride.0 + ky * geo.dilation.0) as isize - geo.padding.0 as isize;
+                                let ix = (x * geo.stride.1 + kx * geo.dilation.1) as isize - geo.padding.1 as isize;
+                                if iy < 0 || ix < 0 || iy >= geo.in_height as isize || ix >= geo.in_width as isize {
                                     continue;
                                 }
-                                let xi = ((n * geo.in_channels + c) * geo.in_height + iy as usize)
-                                    * geo.in_width
+                                let xi = ((n * geo.in_channels + c) * geo.in_height + iy as usize) * geo.in_width
                                     + ix as usize;
-                                let wi = ((o * geo.in_channels + c) * geo.kernel_height + ky)
-                                    * geo.kernel_width
-                                    + kx;
+                                let wi = ((o * geo.in_channels + c) * geo.kernel_height + ky) * geo.kernel_width + kx;
                                 sum += input[xi].to_f64() * weight[wi].to_f64();
                             }
                         }

@@ -95,9 +95,7 @@ pub(crate) unsafe fn microkernel<T: Float, const MR: usize, const NV: usize>(
             for (j, &value) in row.iter().enumerate().take(out.cols) {
                 // SAFETY: (i, j) lies inside the valid extent of the tile.
                 unsafe {
-                    let q = out
-                        .ptr
-                        .offset(i as isize * out.row_stride + j as isize * out.col_stride);
+                    let q = out.ptr.offset(i as isize * out.row_stride + j as isize * out.col_stride);
                     *q = if read_c { value + beta * *q } else { value };
                 }
             }

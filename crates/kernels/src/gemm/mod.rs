@@ -40,22 +40,11 @@ pub trait GemmFloat: Float {
     /// # Safety
     /// As [`microkernel`]: packed panels of the right length, a valid tile.
     #[doc(hidden)]
-    unsafe fn run_microkernel(
-        kc: usize,
-        alpha: Self,
-        a: *const Self,
-        b: *const Self,
-        beta: Self,
-        out: &TileOut<Self>,
-    );
+    unsafe fn run_microkernel(kc: usize, alpha: Self, a: *const Self, b: *const Self, beta: Self, out: &TileOut<Self>);
 
     /// Runs `f` with this thread's packing buffers for A and B.
     #[doc(hidden)]
-    fn with_pack_buffers<R>(
-        len_a: usize,
-        len_b: usize,
-        f: impl FnOnce(&mut [Self], &mut [Self]) -> R,
-    ) -> R;
+    fn with_pack_buffers<R>(len_a: usize, len_b: usize, f: impl FnOnce(&mut [Self], &mut [Self]) -> R) -> R;
 }
 
 macro_rules! impl_gemm_float {
@@ -71,7 +60,14 @@ macro_rules! impl_gemm_float {
             const NC: usize = $nc;
 
             #[inline(always)]
-            unsafe fn run_microkernel(kc: usize, alpha: Self, a: *const Self, b: *const Self, beta: Self, out: &TileOut<Self>) {
+            unsafe fn run_microkernel(
+                kc: usize,
+                alpha: Self,
+                a: *const Self,
+                b: *const Self,
+                beta: Self,
+                out: &TileOut<Self>,
+            ) {
                 // SAFETY: forwarded contract.
                 unsafe { microkernel::<$t, $mr, $nv>(kc, alpha, a, b, beta, out) }
             }
@@ -112,13 +108,7 @@ impl<'a, T: Float> MatMut<'a, T> {
     /// If the matrix reaches outside `data`, or if its strides could map two
     /// elements to one place (one stride must step over the whole other
     /// dimension).
-    pub fn new(
-        data: &'a mut [T],
-        rows: usize,
-        cols: usize,
-        row_stride: usize,
-        col_stride: usize,
-    ) -> Self {
+    pub fn new(data: &'a mut [T], rows: usize, cols: usize, row_stride: usize, col_stride: usize) -> Self {
         if rows > 0 && cols > 0 {
             let last = (rows - 1) * row_stride + (cols - 1) * col_stride;
             assert!(
@@ -131,26 +121,11 @@ impl<'a, T: Float> MatMut<'a, T> {
                 || cols == 1
                 || (col_stride >= 1 && row_stride >= cols * col_stride)
                 || (row_stride >= 1 && col_stride >= rows * row_stride);
-            assert!(
-                disjoint,
-                "MatMut: strides ({row_stride}, {col_stride}) of a {rows}x{cols} matrix overlap"
-            );
-            assert!(
-                rows == 1 || row_stride > 0,
-                "MatMut: zero row stride with {rows} rows"
-            );
-            assert!(
-                cols == 1 || col_stride > 0,
-                "MatMut: zero column stride with {cols} columns"
-            );
+            assert!(disjoint, "MatMut: strides ({row_stride}, {col_stride}) of a {rows}x{cols} matrix overlap");
+            assert!(rows == 1 || row_stride > 0, "MatMut: zero row stride with {rows} rows");
+            assert!(cols == 1 || col_stride > 0, "MatMut: zero column stride with {cols} columns");
         }
-        MatMut {
-            data,
-            rows,
-            cols,
-            row_stride,
-            col_stride,
-        }
+        MatMut { data, rows, cols, row_stride, col_stride }
     }
 
     /// A contiguous row-major output.
@@ -189,10 +164,14 @@ struct Blocking {
     mc: usize,
     nc: usize,
     kc: usize,
+    /// Slices the depth is split into, each computed separately and summed.
+    k_splits: usize,
 }
 
-/// Chooses tile sizes: the type's defaults, balanced so blocks are even, and
-/// shrunk along N until there are enough tiles to keep every thread busy.
+/// Chooses tile sizes: the type's defaults, balanced so blocks are even. When
+/// C has too few tiles to keep every thread busy, a long depth is split
+/// (split-K: a Gram matrix `F·Fᵀ` of 64 channels over 65536 pixels is one
+/// tile); otherwise tiles shrink along N.
 fn blocking<T: GemmFloat>(m: usize, n: usize, k: usize) -> Blocking {
     let mr = T::MR;
     let nr = T::NR;
@@ -205,10 +184,17 @@ fn blocking<T: GemmFloat>(m: usize, n: usize, k: usize) -> Blocking {
     let mut nc = even(n, T::NC, nr);
     let threads = rayon::current_num_threads();
     let row_blocks = m.div_ceil(mc);
+    let tiles = row_blocks * n.div_ceil(nc);
+    let wanted = 2 * threads;
+    let deep_slices = k / (2 * kc);
+    if tiles < wanted && deep_slices >= 2 && m * n <= 1 << 22 {
+        let k_splits = wanted.div_ceil(tiles).min(deep_slices);
+        return Blocking { mc, nc, kc, k_splits };
+    }
     while nc > nr && row_blocks * n.div_ceil(nc) < 4 * threads {
         nc = (nc / 2).div_ceil(nr) * nr;
     }
-    Blocking { mc, nc, kc }
+    Blocking { mc, nc, kc, k_splits: 1 }
 }
 
 /// `C = alpha · A · B + beta · C`, with A `m × k`, B `k × n`, C `m × n`.
@@ -239,66 +225,96 @@ where
         scale_output(c, beta);
         return;
     }
-    let (mr, nr) = (T::MR, T::NR);
-    let Blocking { mc, nc, kc } = blocking::<T>(m, n, k);
-    let out = SharedOut {
-        ptr: c.data.as_mut_ptr(),
-        row_stride: c.row_stride,
-        col_stride: c.col_stride,
-    };
-    let row_blocks = m.div_ceil(mc);
-    let tiles = row_blocks * n.div_ceil(nc);
-    let pack_a_len = mc.div_ceil(mr) * mr * kc;
-    let pack_b_len = nc.div_ceil(nr) * nr * kc;
+    let plan = blocking::<T>(m, n, k);
+    let out = SharedOut { ptr: c.data.as_mut_ptr(), row_stride: c.row_stride, col_stride: c.col_stride };
+    let row_blocks = m.div_ceil(plan.mc);
+    let tiles = row_blocks * n.div_ceil(plan.nc);
+    let tile_origin = |tile: usize| ((tile % row_blocks) * plan.mc, (tile / row_blocks) * plan.nc);
+    if plan.k_splits == 1 {
+        let run = |tile: usize| {
+            let (i0, j0) = tile_origin(tile);
+            run_tile(a, b, out, alpha, beta, &plan, (i0, j0), 0..k);
+        };
+        if tiles == 1 {
+            run(0);
+        } else {
+            (0..tiles).into_par_iter().for_each(run);
+        }
+        return;
+    }
+    // Split-K: each K slice accumulates into its own m × n partial product,
+    // then the partials are summed into C.
+    let slice = k.div_ceil(plan.k_splits).div_ceil(plan.kc) * plan.kc;
+    let slices = k.div_ceil(slice);
+    let mut partials = vec![T::ZERO; slices * m * n];
+    let partial_out = SharedOut { ptr: partials.as_mut_ptr(), row_stride: n, col_stride: 1 };
+    (0..slices * tiles).into_par_iter().for_each(|job| {
+        let (s, tile) = (job / tiles, job % tiles);
+        let (i0, j0) = tile_origin(tile);
+        // SAFETY: slice s owns rows s·m .. (s+1)·m of `partials`.
+        let out_s = SharedOut { ptr: unsafe { partial_out.at(s * m, 0) }, ..partial_out };
+        run_tile(a, b, out_s, T::ONE, T::ZERO, &plan, (i0, j0), s * slice..k.min((s + 1) * slice));
+    });
+    for i in 0..m {
+        for j in 0..n {
+            let sum = (0..slices).fold(T::ZERO, |acc, s| acc + partials[(s * m + i) * n + j]);
+            let slot = &mut c.data[i * c.row_stride + j * c.col_stride];
+            *slot = if beta == T::ZERO { alpha * sum } else { alpha * sum + beta * *slot };
+        }
+    }
+}
 
-    let run_tile = |tile: usize| {
-        let i0 = (tile % row_blocks) * mc;
-        let j0 = (tile / row_blocks) * nc;
-        let mcur = mc.min(m - i0);
-        let ncur = nc.min(n - j0);
-        T::with_pack_buffers(pack_a_len, pack_b_len, |packed_a, packed_b| {
-            for k0 in (0..k).step_by(kc) {
-                let kcur = kc.min(k - k0);
-                pack::pack_b(b, k0, kcur, j0, ncur, nr, packed_b);
-                pack::pack_a(a, i0, mcur, k0, kcur, mr, packed_a);
-                let beta_here = if k0 == 0 { beta } else { T::ONE };
-                for jr in (0..ncur).step_by(nr) {
-                    let b_panel = &packed_b[(jr / nr) * nr * kcur..];
-                    for ir in (0..mcur).step_by(mr) {
-                        let a_panel = &packed_a[(ir / mr) * mr * kcur..];
-                        let (row, col) = (i0 + ir, j0 + jr);
-                        let tile_out = TileOut {
-                            // SAFETY: (row, col) is inside C, so the offset is
-                            // inside the slice `MatMut::new` checked.
-                            ptr: unsafe { out.at(row, col) },
-                            row_stride: out.row_stride as isize,
-                            col_stride: out.col_stride as isize,
-                            rows: mr.min(mcur - ir),
-                            cols: nr.min(ncur - jr),
-                        };
-                        // SAFETY: panels hold kcur·MR / kcur·NR packed values
-                        // (zero-padded); the tile is inside C and no other
-                        // thread writes it (tiles are disjoint).
-                        unsafe {
-                            T::run_microkernel(
-                                kcur,
-                                alpha,
-                                a_panel.as_ptr(),
-                                b_panel.as_ptr(),
-                                beta_here,
-                                &tile_out,
-                            )
-                        };
-                    }
+/// Computes one `MC × NC` tile of C over the depth range `depth`:
+/// `C_tile = alpha · A_tile · B_tile + beta · C_tile`.
+#[allow(clippy::too_many_arguments)]
+fn run_tile<T, A, B>(
+    a: &A,
+    b: &B,
+    out: SharedOut<T>,
+    alpha: T,
+    beta: T,
+    plan: &Blocking,
+    (i0, j0): (usize, usize),
+    depth: std::ops::Range<usize>,
+) where
+    T: GemmFloat,
+    A: MatrixSource<T> + ?Sized,
+    B: MatrixSource<T> + ?Sized,
+{
+    let (mr, nr, kc) = (T::MR, T::NR, plan.kc);
+    let mcur = plan.mc.min(a.rows() - i0);
+    let ncur = plan.nc.min(b.cols() - j0);
+    let pack_a_len = plan.mc.div_ceil(mr) * mr * kc;
+    let pack_b_len = plan.nc.div_ceil(nr) * nr * kc;
+    T::with_pack_buffers(pack_a_len, pack_b_len, |packed_a, packed_b| {
+        for k0 in depth.clone().step_by(kc) {
+            let kcur = kc.min(depth.end - k0);
+            pack::pack_b(b, k0, kcur, j0, ncur, nr, packed_b);
+            pack::pack_a(a, i0, mcur, k0, kcur, mr, packed_a);
+            let beta_here = if k0 == depth.start { beta } else { T::ONE };
+            for jr in (0..ncur).step_by(nr) {
+                let b_panel = &packed_b[(jr / nr) * nr * kcur..];
+                for ir in (0..mcur).step_by(mr) {
+                    let a_panel = &packed_a[(ir / mr) * mr * kcur..];
+                    let tile_out = TileOut {
+                        // SAFETY: (i0 + ir, j0 + jr) is inside C, so the
+                        // offset is inside the slice `MatMut::new` checked.
+                        ptr: unsafe { out.at(i0 + ir, j0 + jr) },
+                        row_stride: out.row_stride as isize,
+                        col_stride: out.col_stride as isize,
+                        rows: mr.min(mcur - ir),
+                        cols: nr.min(ncur - jr),
+                    };
+                    // SAFETY: panels hold kcur·MR / kcur·NR packed values
+                    // (zero-padded); the tile is inside C and no other
+                    // thread writes it (tiles are disjoint).
+                    unsafe {
+                        T::run_microkernel(kcur, alpha, a_panel.as_ptr(), b_panel.as_ptr(), beta_here, &tile_out)
+                    };
                 }
             }
-        })
-    };
-    if tiles == 1 {
-        run_tile(0);
-    } else {
-        (0..tiles).into_par_iter().for_each(run_tile);
-    }
+        }
+    })
 }
 
 /// `C = beta · C` (C zeroed when `beta == 0`, whatever it held).
@@ -306,23 +322,13 @@ fn scale_output<T: Float>(c: MatMut<'_, T>, beta: T) {
     for i in 0..c.rows {
         for j in 0..c.cols {
             let slot = &mut c.data[i * c.row_stride + j * c.col_stride];
-            *slot = if beta == T::ZERO {
-                T::ZERO
-            } else {
-                beta * *slot
-            };
+            *slot = if beta == T::ZERO { T::ZERO } else { beta * *slot };
         }
     }
 }
 
 /// Reference GEMM by the definition, for tests: `C = alpha·A·B + beta·C`.
-pub fn gemm_reference<T: Float>(
-    alpha: T,
-    a: &MatRef<'_, T>,
-    b: &MatRef<'_, T>,
-    beta: T,
-    c: MatMut<'_, T>,
-) {
+pub fn gemm_reference<T: Float>(alpha: T, a: &MatRef<'_, T>, b: &MatRef<'_, T>, beta: T, c: MatMut<'_, T>) {
     let (m, k, n) = (a.rows(), a.cols(), b.cols());
     for i in 0..m {
         for j in 0..n {
@@ -331,11 +337,7 @@ pub fn gemm_reference<T: Float>(
                 sum += a.at(i, p).to_f64() * b.at(p, j).to_f64();
             }
             let slot = &mut c.data[i * c.row_stride + j * c.col_stride];
-            let prior = if beta == T::ZERO {
-                0.0
-            } else {
-                beta.to_f64() * slot.to_f64()
-            };
+            let prior = if beta == T::ZERO { 0.0 } else { beta.to_f64() * slot.to_f64() };
             *slot = T::from_f64(alpha.to_f64() * sum + prior);
         }
     }

@@ -37,13 +37,7 @@ impl<'a, T: Float> MatRef<'a, T> {
     ///
     /// # Panics
     /// If the furthest element lies outside `data`.
-    pub fn new(
-        data: &'a [T],
-        rows: usize,
-        cols: usize,
-        row_stride: usize,
-        col_stride: usize,
-    ) -> Self {
+    pub fn new(data: &'a [T], rows: usize, cols: usize, row_stride: usize, col_stride: usize) -> Self {
         if rows > 0 && cols > 0 {
             let last = (rows - 1) * row_stride + (cols - 1) * col_stride;
             assert!(
@@ -53,13 +47,7 @@ impl<'a, T: Float> MatRef<'a, T> {
                 data.len()
             );
         }
-        MatRef {
-            data,
-            rows,
-            cols,
-            row_stride,
-            col_stride,
-        }
+        MatRef { data, rows, cols, row_stride, col_stride }
     }
 
     /// A contiguous row-major matrix.
@@ -87,14 +75,7 @@ impl<'a, T: Float> MatRef<'a, T> {
 /// Copies `len` elements starting at `src[start]` with stride `src_stride` into
 /// `dst` with stride `dst_stride`, taking the `memcpy` path when both are 1.
 #[inline]
-fn strided_copy<T: Float>(
-    src: &[T],
-    start: usize,
-    src_stride: usize,
-    len: usize,
-    dst: &mut [T],
-    dst_stride: usize,
-) {
+fn strided_copy<T: Float>(src: &[T], start: usize, src_stride: usize, len: usize, dst: &mut [T], dst_stride: usize) {
     if len == 0 {
         return;
     }

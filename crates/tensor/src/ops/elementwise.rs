@@ -12,31 +12,29 @@ impl Tensor {
     /// Applies a unary kernel op element-wise.
     pub fn try_unary(&self, op: UnaryOp) -> Result<Tensor> {
         let shape = self.shape().to_vec();
-        with_float!(self.dtype(), "unary", |T| Ok(Tensor::build::<T>(
+        with_float!(self.dtype(), "unary", |T| Ok(Tensor::build::<T>(&shape, |out| unary(
+            op,
             &shape,
-            |out| unary(op, &shape, self.strided::<T>(), out)
-        )))
+            self.strided::<T>(),
+            out
+        ))))
     }
 
     /// Applies a binary kernel op element-wise, broadcasting the operands.
     pub fn try_binary(&self, op: BinaryOp, rhs: &Tensor) -> Result<Tensor> {
         let name = binary_name(op);
         if self.dtype() != rhs.dtype() {
-            return Err(TensorError::DTypeMismatch {
-                op: name,
-                lhs: self.dtype(),
-                rhs: rhs.dtype(),
-            });
+            return Err(TensorError::DTypeMismatch { op: name, lhs: self.dtype(), rhs: rhs.dtype() });
         }
         let shape = broadcast_shapes(name, self.shape(), rhs.shape())?;
-        let (a, b) = (
-            self.try_broadcast_to(&shape)?,
-            rhs.try_broadcast_to(&shape)?,
-        );
-        with_float!(self.dtype(), name, |T| Ok(Tensor::build::<T>(
+        let (a, b) = (self.try_broadcast_to(&shape)?, rhs.try_broadcast_to(&shape)?);
+        with_float!(self.dtype(), name, |T| Ok(Tensor::build::<T>(&shape, |out| binary(
+            op,
             &shape,
-            |out| binary(op, &shape, a.strided::<T>(), b.strided::<T>(), out)
-        )))
+            a.strided::<T>(),
+            b.strided::<T>(),
+            out
+        ))))
     }
 }
 

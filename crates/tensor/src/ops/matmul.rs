@@ -20,19 +20,10 @@ impl Tensor {
             ));
         }
         if self.dtype() != rhs.dtype() {
-            return Err(TensorError::DTypeMismatch {
-                op: "matmul",
-                lhs: self.dtype(),
-                rhs: rhs.dtype(),
-            });
+            return Err(TensorError::DTypeMismatch { op: "matmul", lhs: self.dtype(), rhs: rhs.dtype() });
         }
         let (ra, rb) = (self.rank(), rhs.rank());
-        let (m, k, k2, n) = (
-            self.shape()[ra - 2],
-            self.shape()[ra - 1],
-            rhs.shape()[rb - 2],
-            rhs.shape()[rb - 1],
-        );
+        let (m, k, k2, n) = (self.shape()[ra - 2], self.shape()[ra - 1], rhs.shape()[rb - 2], rhs.shape()[rb - 1]);
         if k != k2 {
             return Err(TensorError::ShapeMismatch {
                 op: "matmul",
@@ -45,9 +36,7 @@ impl Tensor {
         let a = self.try_broadcast_to(&[&batch[..], &[m, k]].concat())?;
         let b = rhs.try_broadcast_to(&[&batch[..], &[k, n]].concat())?;
         let out_shape = [&batch[..], &[m, n]].concat();
-        with_float!(self.dtype(), "matmul", |T| Ok(matmul_impl::<T>(
-            &a, &b, &batch, m, k, n, &out_shape
-        )))
+        with_float!(self.dtype(), "matmul", |T| Ok(matmul_impl::<T>(&a, &b, &batch, m, k, n, &out_shape)))
     }
 
     /// As [`Tensor::try_matmul`].

@@ -17,35 +17,25 @@ impl Tensor {
         for &axis in axes {
             self.layout.check_dim(name, axis)?;
             if std::mem::replace(&mut reduced[axis], true) {
-                return Err(invalid(
-                    name,
-                    self.shape(),
-                    format!("axis {axis} listed twice in {axes:?}"),
-                ));
+                return Err(invalid(name, self.shape(), format!("axis {axis} listed twice in {axes:?}")));
             }
         }
         if op != ReduceOp::Sum && axes.iter().any(|&a| self.shape()[a] == 0) {
-            return Err(invalid(
-                name,
-                self.shape(),
-                "cannot take the max or min of an empty axis",
-            ));
+            return Err(invalid(name, self.shape(), "cannot take the max or min of an empty axis"));
         }
-        let kept: Vec<usize> = (0..self.rank())
-            .filter(|&d| !reduced[d])
-            .map(|d| self.shape()[d])
-            .collect();
+        let kept: Vec<usize> = (0..self.rank()).filter(|&d| !reduced[d]).map(|d| self.shape()[d]).collect();
         let out_shape: Vec<usize> = if keepdim {
-            (0..self.rank())
-                .map(|d| if reduced[d] { 1 } else { self.shape()[d] })
-                .collect()
+            (0..self.rank()).map(|d| if reduced[d] { 1 } else { self.shape()[d] }).collect()
         } else {
             kept.clone()
         };
-        with_float!(self.dtype(), name, |T| Ok(Tensor::build::<T>(
-            &out_shape,
-            |out| reduce(op, self.shape(), self.strided::<T>(), &reduced, out)
-        )))
+        with_float!(self.dtype(), name, |T| Ok(Tensor::build::<T>(&out_shape, |out| reduce(
+            op,
+            self.shape(),
+            self.strided::<T>(),
+            &reduced,
+            out
+        ))))
     }
 
     /// Σ over `axes`.
@@ -61,12 +51,8 @@ impl Tensor {
     /// # Panics
     /// As [`Tensor::sum`].
     pub fn mean(&self, axes: &[usize], keepdim: bool) -> Tensor {
-        let count: usize = axes
-            .iter()
-            .map(|&a| self.shape().get(a).copied().unwrap_or(1))
-            .product();
-        self.sum(axes, keepdim)
-            .mul_scalar(1.0 / count.max(1) as f64)
+        let count: usize = axes.iter().map(|&a| self.shape().get(a).copied().unwrap_or(1)).product();
+        self.sum(axes, keepdim).mul_scalar(1.0 / count.max(1) as f64)
     }
 
     /// Maximum over `axes`.

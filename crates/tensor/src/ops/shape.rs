@@ -72,11 +72,7 @@ impl Tensor {
     /// # Panics
     /// If the rank is below 2.
     pub fn t(&self) -> Tensor {
-        assert!(
-            self.rank() >= 2,
-            "t: needs at least 2 dimensions, shape {:?}",
-            self.shape()
-        );
+        assert!(self.rank() >= 2, "t: needs at least 2 dimensions, shape {:?}", self.shape());
         self.transpose(self.rank() - 2, self.rank() - 1)
     }
 
@@ -117,18 +113,10 @@ impl Tensor {
     /// A view with a new dimension of size 1 at `dim`.
     pub fn try_unsqueeze(&self, dim: usize) -> Result<Tensor> {
         if dim > self.rank() {
-            return Err(TensorError::DimOutOfRange {
-                op: "unsqueeze",
-                dim,
-                shape: self.shape().to_vec(),
-            });
+            return Err(TensorError::DimOutOfRange { op: "unsqueeze", dim, shape: self.shape().to_vec() });
         }
         let mut layout = self.layout.clone();
-        let stride = if dim < self.rank() {
-            layout.strides[dim] * layout.shape[dim]
-        } else {
-            1
-        };
+        let stride = if dim < self.rank() { layout.strides[dim] * layout.shape[dim] } else { 1 };
         layout.shape.insert(dim, 1);
         layout.strides.insert(dim, stride);
         Ok(self.with_layout(layout))
@@ -181,20 +169,13 @@ impl Tensor {
 
     /// Joins tensors along `dim`; all other dimensions must agree.
     pub fn try_cat(tensors: &[&Tensor], dim: usize) -> Result<Tensor> {
-        let first = *tensors
-            .first()
-            .ok_or_else(|| invalid("cat", &[], "no tensors to join"))?;
+        let first = *tensors.first().ok_or_else(|| invalid("cat", &[], "no tensors to join"))?;
         first.layout.check_dim("cat", dim)?;
         for t in &tensors[1..] {
             if t.dtype() != first.dtype() {
-                return Err(TensorError::DTypeMismatch {
-                    op: "cat",
-                    lhs: first.dtype(),
-                    rhs: t.dtype(),
-                });
+                return Err(TensorError::DTypeMismatch { op: "cat", lhs: first.dtype(), rhs: t.dtype() });
             }
-            let agree = t.rank() == first.rank()
-                && (0..t.rank()).all(|d| d == dim || t.shape()[d] == first.shape()[d]);
+            let agree = t.rank() == first.rank() && (0..t.rank()).all(|d| d == dim || t.shape()[d] == first.shape()[d]);
             if !agree {
                 return Err(TensorError::ShapeMismatch {
                     op: "cat",
@@ -206,9 +187,7 @@ impl Tensor {
         }
         let mut shape = first.shape().to_vec();
         shape[dim] = tensors.iter().map(|t| t.shape()[dim]).sum();
-        with_float!(first.dtype(), "cat", |T| Ok(cat_impl::<T>(
-            tensors, dim, &shape
-        )))
+        with_float!(first.dtype(), "cat", |T| Ok(cat_impl::<T>(tensors, dim, &shape)))
     }
 
     /// As [`Tensor::try_cat`].
@@ -221,10 +200,7 @@ impl Tensor {
 
     /// Stacks equally shaped tensors along a new dimension `dim`.
     pub fn try_stack(tensors: &[&Tensor], dim: usize) -> Result<Tensor> {
-        let expanded = tensors
-            .iter()
-            .map(|t| t.try_unsqueeze(dim))
-            .collect::<Result<Vec<_>>>()?;
+        let expanded = tensors.iter().map(|t| t.try_unsqueeze(dim)).collect::<Result<Vec<_>>>()?;
         Self::try_cat(&expanded.iter().collect::<Vec<_>>(), dim)
     }
 
@@ -240,16 +216,9 @@ impl Tensor {
     pub fn try_index_select(&self, dim: usize, indices: &[usize]) -> Result<Tensor> {
         self.layout.check_dim("index_select", dim)?;
         if let Some(&bad) = indices.iter().find(|&&i| i >= self.shape()[dim]) {
-            return Err(invalid(
-                "index_select",
-                self.shape(),
-                format!("index {bad} out of range for dimension {dim}"),
-            ));
+            return Err(invalid("index_select", self.shape(), format!("index {bad} out of range for dimension {dim}")));
         }
-        let parts = indices
-            .iter()
-            .map(|&i| self.try_narrow(dim, i, 1))
-            .collect::<Result<Vec<_>>>()?;
+        let parts = indices.iter().map(|&i| self.try_narrow(dim, i, 1)).collect::<Result<Vec<_>>>()?;
         if parts.is_empty() {
             let mut shape = self.shape().to_vec();
             shape[dim] = 0;
@@ -278,8 +247,7 @@ fn cat_impl<T: FloatElement>(tensors: &[&Tensor], dim: usize, shape: &[usize]) -
             let width = part.shape()[dim] * inner;
             let data = part.contiguous_data::<T>();
             for o in 0..outer {
-                out[o * row + column..o * row + column + width]
-                    .copy_from_slice(&data[o * width..(o + 1) * width]);
+                out[o * row + column..o * row + column + width].copy_from_slice(&data[o * width..(o + 1) * width]);
             }
             column += width;
         }

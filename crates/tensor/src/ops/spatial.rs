@@ -26,22 +26,14 @@ pub struct Conv2dParams {
 
 impl Default for Conv2dParams {
     fn default() -> Self {
-        Conv2dParams {
-            stride: (1, 1),
-            padding: (0, 0),
-            dilation: (1, 1),
-        }
+        Conv2dParams { stride: (1, 1), padding: (0, 0), dilation: (1, 1) }
     }
 }
 
 impl Conv2dParams {
     /// Square stride and padding, no dilation.
     pub fn new(stride: usize, padding: usize) -> Self {
-        Conv2dParams {
-            stride: (stride, stride),
-            padding: (padding, padding),
-            dilation: (1, 1),
-        }
+        Conv2dParams { stride: (stride, stride), padding: (padding, padding), dilation: (1, 1) }
     }
 }
 
@@ -59,11 +51,7 @@ pub struct Pool2dParams {
 impl Pool2dParams {
     /// A square window with the given stride and no padding.
     pub fn new(kernel: usize, stride: usize) -> Self {
-        Pool2dParams {
-            kernel: (kernel, kernel),
-            stride: (stride, stride),
-            padding: (0, 0),
-        }
+        Pool2dParams { kernel: (kernel, kernel), stride: (stride, stride), padding: (0, 0) }
     }
 }
 
@@ -93,11 +81,7 @@ fn same_dtype(op: &'static str, a: &Tensor, b: &Tensor) -> Result<()> {
     if a.dtype() == b.dtype() {
         Ok(())
     } else {
-        Err(TensorError::DTypeMismatch {
-            op,
-            lhs: a.dtype(),
-            rhs: b.dtype(),
-        })
+        Err(TensorError::DTypeMismatch { op, lhs: a.dtype(), rhs: b.dtype() })
     }
 }
 
@@ -135,20 +119,14 @@ fn conv_geometry(
         padding: params.padding,
         dilation: params.dilation,
     };
-    geo.validate()
-        .map_err(|detail| invalid(op, input_shape, detail))?;
+    geo.validate().map_err(|detail| invalid(op, input_shape, detail))?;
     Ok(geo)
 }
 
 impl Tensor {
     /// 2-D convolution of an NCHW input with OIHW `weight`, plus `bias` per
     /// output channel.
-    pub fn try_conv2d(
-        &self,
-        weight: &Tensor,
-        bias: Option<&Tensor>,
-        params: Conv2dParams,
-    ) -> Result<Tensor> {
+    pub fn try_conv2d(&self, weight: &Tensor, bias: Option<&Tensor>, params: Conv2dParams) -> Result<Tensor> {
         let geo = conv_geometry("conv2d", self.shape(), weight.shape(), params)?;
         same_dtype("conv2d", self, weight)?;
         if let Some(b) = bias {
@@ -162,29 +140,17 @@ impl Tensor {
                 });
             }
         }
-        let (x, w, b) = (
-            self.contiguous(),
-            weight.contiguous(),
-            bias.map(Tensor::contiguous),
-        );
-        let shape = [
-            geo.batch,
-            geo.out_channels,
-            geo.out_height(),
-            geo.out_width(),
-        ];
-        with_float!(self.dtype(), "conv2d", |T| Ok(Tensor::build::<T>(
-            &shape,
-            |out| {
-                conv::conv2d_forward(
-                    &geo,
-                    x.contiguous_data::<T>(),
-                    w.contiguous_data::<T>(),
-                    b.as_ref().map(|b| b.contiguous_data::<T>()),
-                    out,
-                )
-            }
-        )))
+        let (x, w, b) = (self.contiguous(), weight.contiguous(), bias.map(Tensor::contiguous));
+        let shape = [geo.batch, geo.out_channels, geo.out_height(), geo.out_width()];
+        with_float!(self.dtype(), "conv2d", |T| Ok(Tensor::build::<T>(&shape, |out| {
+            conv::conv2d_forward(
+                &geo,
+                x.contiguous_data::<T>(),
+                w.contiguous_data::<T>(),
+                b.as_ref().map(|b| b.contiguous_data::<T>()),
+                out,
+            )
+        })))
     }
 
     /// As [`Tensor::try_conv2d`].
@@ -206,12 +172,7 @@ impl Tensor {
     ) -> Result<Tensor> {
         let geo = conv_geometry("conv2d_backward_input", input_shape, weight.shape(), params)?;
         same_dtype("conv2d_backward_input", self, weight)?;
-        let expected = [
-            geo.batch,
-            geo.out_channels,
-            geo.out_height(),
-            geo.out_width(),
-        ];
+        let expected = [geo.batch, geo.out_channels, geo.out_height(), geo.out_width()];
         if self.shape() != expected {
             return Err(TensorError::ShapeMismatch {
                 op: "conv2d_backward_input",
@@ -221,16 +182,9 @@ impl Tensor {
             });
         }
         let (g, w) = (self.contiguous(), weight.contiguous());
-        with_float!(self.dtype(), "conv2d_backward_input", |T| Ok(
-            Tensor::build::<T>(input_shape, |out| {
-                conv::conv2d_backward_input(
-                    &geo,
-                    g.contiguous_data::<T>(),
-                    w.contiguous_data::<T>(),
-                    out,
-                )
-            })
-        ))
+        with_float!(self.dtype(), "conv2d_backward_input", |T| Ok(Tensor::build::<T>(input_shape, |out| {
+            conv::conv2d_backward_input(&geo, g.contiguous_data::<T>(), w.contiguous_data::<T>(), out)
+        })))
     }
 
     /// Gradient of a convolution with respect to its weight of `weight_shape`,
@@ -243,12 +197,7 @@ impl Tensor {
     ) -> Result<Tensor> {
         let geo = conv_geometry("conv2d_backward_weight", self.shape(), weight_shape, params)?;
         same_dtype("conv2d_backward_weight", self, grad_output)?;
-        let expected = [
-            geo.batch,
-            geo.out_channels,
-            geo.out_height(),
-            geo.out_width(),
-        ];
+        let expected = [geo.batch, geo.out_channels, geo.out_height(), geo.out_width()];
         if grad_output.shape() != expected {
             return Err(TensorError::ShapeMismatch {
                 op: "conv2d_backward_weight",
@@ -258,16 +207,9 @@ impl Tensor {
             });
         }
         let (x, g) = (self.contiguous(), grad_output.contiguous());
-        with_float!(self.dtype(), "conv2d_backward_weight", |T| Ok(
-            Tensor::build::<T>(weight_shape, |out| {
-                conv::conv2d_backward_weight(
-                    &geo,
-                    x.contiguous_data::<T>(),
-                    g.contiguous_data::<T>(),
-                    out,
-                )
-            })
-        ))
+        with_float!(self.dtype(), "conv2d_backward_weight", |T| Ok(Tensor::build::<T>(weight_shape, |out| {
+            conv::conv2d_backward_weight(&geo, x.contiguous_data::<T>(), g.contiguous_data::<T>(), out)
+        })))
     }
 
     /// Max pooling of an NCHW tensor; returns the pooled values and the
@@ -282,25 +224,14 @@ impl Tensor {
             stride: params.stride,
             padding: params.padding,
         };
-        geo.validate()
-            .map_err(|d| invalid("max_pool2d", self.shape(), d))?;
+        geo.validate().map_err(|d| invalid("max_pool2d", self.shape(), d))?;
         let shape = [n, c, geo.out_height(), geo.out_width()];
         let x = self.contiguous();
         let mut indices = PooledVec::<u32>::uninit_contents(shape.iter().product());
-        let pooled = with_float!(self.dtype(), "max_pool2d", |T| Ok(Tensor::build::<T>(
-            &shape,
-            |out| {
-                pooling::max_pool2d_forward(&geo, x.contiguous_data::<T>(), out, &mut indices)
-            }
-        )))?;
-        Ok((
-            pooled,
-            MaxPoolIndices {
-                indices: Arc::new(indices),
-                geometry: geo,
-                input_shape: self.shape().to_vec(),
-            },
-        ))
+        let pooled = with_float!(self.dtype(), "max_pool2d", |T| Ok(Tensor::build::<T>(&shape, |out| {
+            pooling::max_pool2d_forward(&geo, x.contiguous_data::<T>(), out, &mut indices)
+        })))?;
+        Ok((pooled, MaxPoolIndices { indices: Arc::new(indices), geometry: geo, input_shape: self.shape().to_vec() }))
     }
 
     /// As [`Tensor::try_max_pool2d`], values only.
@@ -321,24 +252,12 @@ impl Tensor {
                 format!("{} recorded indices", indices.indices.len()),
             ));
         }
-        with_float!(self.dtype(), "max_pool2d_backward", |T| Ok(
-            Tensor::build::<T>(&indices.input_shape, |out| {
-                pooling::max_pool2d_backward(
-                    &indices.geometry,
-                    g.contiguous_data::<T>(),
-                    &indices.indices,
-                    out,
-                )
-            })
-        ))
+        with_float!(self.dtype(), "max_pool2d_backward", |T| Ok(Tensor::build::<T>(&indices.input_shape, |out| {
+            pooling::max_pool2d_backward(&indices.geometry, g.contiguous_data::<T>(), &indices.indices, out)
+        })))
     }
 
-    fn pool_geometry(
-        &self,
-        op: &'static str,
-        params: Pool2dParams,
-        input_shape: &[usize],
-    ) -> Result<Pool2dGeometry> {
+    fn pool_geometry(&self, op: &'static str, params: Pool2dParams, input_shape: &[usize]) -> Result<Pool2dGeometry> {
         let [n, c, h, w] = *input_shape else {
             return Err(invalid(op, input_shape, "expected a 4-D NCHW shape"));
         };
@@ -357,19 +276,11 @@ impl Tensor {
     /// Average pooling of an NCHW tensor (PyTorch's `count_include_pad`).
     pub fn try_avg_pool2d(&self, params: Pool2dParams, count_include_pad: bool) -> Result<Tensor> {
         let geo = self.pool_geometry("avg_pool2d", params, self.shape())?;
-        let shape = [
-            self.shape()[0],
-            self.shape()[1],
-            geo.out_height(),
-            geo.out_width(),
-        ];
+        let shape = [self.shape()[0], self.shape()[1], geo.out_height(), geo.out_width()];
         let x = self.contiguous();
-        with_float!(self.dtype(), "avg_pool2d", |T| Ok(Tensor::build::<T>(
-            &shape,
-            |out| {
-                pooling::avg_pool2d_forward(&geo, count_include_pad, x.contiguous_data::<T>(), out)
-            }
-        )))
+        with_float!(self.dtype(), "avg_pool2d", |T| Ok(Tensor::build::<T>(&shape, |out| {
+            pooling::avg_pool2d_forward(&geo, count_include_pad, x.contiguous_data::<T>(), out)
+        })))
     }
 
     /// As [`Tensor::try_avg_pool2d`].
@@ -389,12 +300,7 @@ impl Tensor {
         count_include_pad: bool,
     ) -> Result<Tensor> {
         let geo = self.pool_geometry("avg_pool2d_backward", params, input_shape)?;
-        let expected = [
-            input_shape[0],
-            input_shape[1],
-            geo.out_height(),
-            geo.out_width(),
-        ];
+        let expected = [input_shape[0], input_shape[1], geo.out_height(), geo.out_width()];
         if self.shape() != expected {
             return Err(TensorError::ShapeMismatch {
                 op: "avg_pool2d_backward",
@@ -404,28 +310,21 @@ impl Tensor {
             });
         }
         let g = self.contiguous();
-        with_float!(self.dtype(), "avg_pool2d_backward", |T| Ok(
-            Tensor::build::<T>(input_shape, |out| {
-                pooling::avg_pool2d_backward(&geo, count_include_pad, g.contiguous_data::<T>(), out)
-            })
-        ))
+        with_float!(self.dtype(), "avg_pool2d_backward", |T| Ok(Tensor::build::<T>(input_shape, |out| {
+            pooling::avg_pool2d_backward(&geo, count_include_pad, g.contiguous_data::<T>(), out)
+        })))
     }
 
     /// Upsamples an NCHW tensor by an integer `factor`.
     pub fn try_upsample2d(&self, factor: usize, mode: UpsampleMode) -> Result<Tensor> {
         let (n, c, h, w) = nchw("upsample2d", self)?;
         if factor == 0 {
-            return Err(invalid(
-                "upsample2d",
-                self.shape(),
-                "scale factor must be at least 1",
-            ));
+            return Err(invalid("upsample2d", self.shape(), "scale factor must be at least 1"));
         }
         let x = self.contiguous();
-        with_float!(self.dtype(), "upsample2d", |T| Ok(Tensor::build::<T>(
-            &[n, c, h * factor, w * factor],
-            |out| { upsample2d_forward(mode, n * c, h, w, factor, x.contiguous_data::<T>(), out) }
-        )))
+        with_float!(self.dtype(), "upsample2d", |T| Ok(Tensor::build::<T>(&[n, c, h * factor, w * factor], |out| {
+            upsample2d_forward(mode, n * c, h, w, factor, x.contiguous_data::<T>(), out)
+        })))
     }
 
     /// As [`Tensor::try_upsample2d`].
@@ -440,32 +339,24 @@ impl Tensor {
     pub fn try_upsample2d_backward(&self, factor: usize, mode: UpsampleMode) -> Result<Tensor> {
         let (n, c, oh, ow) = nchw("upsample2d_backward", self)?;
         if factor == 0 || oh % factor != 0 || ow % factor != 0 {
-            return Err(invalid(
-                "upsample2d_backward",
-                self.shape(),
-                format!("not a {factor}x upsampled shape"),
-            ));
+            return Err(invalid("upsample2d_backward", self.shape(), format!("not a {factor}x upsampled shape")));
         }
         let (h, w) = (oh / factor, ow / factor);
         let g = self.contiguous();
-        with_float!(self.dtype(), "upsample2d_backward", |T| Ok(
-            Tensor::build::<T>(&[n, c, h, w], |out| {
-                upsample2d_backward(mode, n * c, h, w, factor, g.contiguous_data::<T>(), out)
-            })
-        ))
+        with_float!(self.dtype(), "upsample2d_backward", |T| Ok(Tensor::build::<T>(&[n, c, h, w], |out| {
+            upsample2d_backward(mode, n * c, h, w, factor, g.contiguous_data::<T>(), out)
+        })))
     }
 
     /// Pads the last two dimensions of an NCHW tensor.
     pub fn try_pad2d(&self, pad: Pad2d, mode: PadMode) -> Result<Tensor> {
         let (n, c, h, w) = nchw("pad2d", self)?;
-        pad.validate(mode, h, w)
-            .map_err(|d| invalid("pad2d", self.shape(), d))?;
+        pad.validate(mode, h, w).map_err(|d| invalid("pad2d", self.shape(), d))?;
         let x = self.contiguous();
         let shape = [n, c, h + pad.top + pad.bottom, w + pad.left + pad.right];
-        with_float!(self.dtype(), "pad2d", |T| Ok(Tensor::build::<T>(
-            &shape,
-            |out| { pad2d_forward(mode, &pad, n * c, h, w, x.contiguous_data::<T>(), out) }
-        )))
+        with_float!(self.dtype(), "pad2d", |T| Ok(Tensor::build::<T>(&shape, |out| {
+            pad2d_forward(mode, &pad, n * c, h, w, x.contiguous_data::<T>(), out)
+        })))
     }
 
     /// As [`Tensor::try_pad2d`].
@@ -479,22 +370,13 @@ impl Tensor {
     /// Gradient of padding, given the output gradient (`self`).
     pub fn try_pad2d_backward(&self, pad: Pad2d, mode: PadMode) -> Result<Tensor> {
         let (n, c, oh, ow) = nchw("pad2d_backward", self)?;
-        let (Some(h), Some(w)) = (
-            oh.checked_sub(pad.top + pad.bottom),
-            ow.checked_sub(pad.left + pad.right),
-        ) else {
-            return Err(invalid(
-                "pad2d_backward",
-                self.shape(),
-                format!("smaller than the padding {pad:?}"),
-            ));
+        let (Some(h), Some(w)) = (oh.checked_sub(pad.top + pad.bottom), ow.checked_sub(pad.left + pad.right)) else {
+            return Err(invalid("pad2d_backward", self.shape(), format!("smaller than the padding {pad:?}")));
         };
-        pad.validate(mode, h, w)
-            .map_err(|d| invalid("pad2d_backward", self.shape(), d))?;
+        pad.validate(mode, h, w).map_err(|d| invalid("pad2d_backward", self.shape(), d))?;
         let g = self.contiguous();
-        with_float!(self.dtype(), "pad2d_backward", |T| Ok(Tensor::build::<T>(
-            &[n, c, h, w],
-            |out| { pad2d_backward(mode, &pad, n * c, h, w, g.contiguous_data::<T>(), out) }
-        )))
+        with_float!(self.dtype(), "pad2d_backward", |T| Ok(Tensor::build::<T>(&[n, c, h, w], |out| {
+            pad2d_backward(mode, &pad, n * c, h, w, g.contiguous_data::<T>(), out)
+        })))
     }
 }
