@@ -2,14 +2,24 @@
 //! the SIMD vector that goes with each.
 //!
 //! Kernels are written once, generic over [`Float`]; the vector type carries
-//! the lane count, so an f32 kernel runs 16 lanes per AVX-512 register and the
-//! same kernel in f64 runs 8.
+//! the lane count. The width follows the CPU the crate is compiled for
+//! (`.cargo/config.toml` asks for the native one): with AVX-512 an f32 kernel
+//! runs 16 lanes per register and f64 runs 8; elsewhere (AVX2, or the
+//! x86-64-v3 builds carried to other machines) 8 and 4. A 16-lane vector on an
+//! AVX2 machine would be emulated as two registers, which doubles register
+//! pressure and wrecks the GEMM microkernel's tiling.
 
 use std::fmt::Debug;
 use std::iter::Sum;
 use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Neg, Sub, SubAssign};
 
-use wide::{f32x16, f64x8};
+#[cfg(target_feature = "avx512f")]
+use wide::{f32x16 as F32Vector, f64x8 as F64Vector};
+#[cfg(not(target_feature = "avx512f"))]
+use wide::{f32x8 as F32Vector, f64x4 as F64Vector};
+
+/// Lanes of the f32 vector on the compilation target.
+const F32_LANES: usize = if cfg!(target_feature = "avx512f") { 16 } else { 8 };
 
 /// Operations every SIMD vector we compute with provides.
 pub trait SimdVector:
@@ -150,8 +160,8 @@ macro_rules! impl_simd_vector {
     };
 }
 
-impl_simd_vector!(f32x16, f32, 16);
-impl_simd_vector!(f64x8, f64, 8);
+impl_simd_vector!(F32Vector, f32, F32_LANES);
+impl_simd_vector!(F64Vector, f64, F32_LANES / 2);
 
 /// A floating-point type the kernels compute in: `f32` (fast path) or `f64`
 /// (gradient checks).
@@ -270,5 +280,5 @@ macro_rules! impl_float {
     };
 }
 
-impl_float!(f32, f32x16, "f32");
-impl_float!(f64, f64x8, "f64");
+impl_float!(f32, F32Vector, "f32");
+impl_float!(f64, F64Vector, "f64");

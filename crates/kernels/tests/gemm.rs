@@ -99,6 +99,23 @@ fn large_square_crosses_every_block_boundary() {
 }
 
 #[test]
+fn large_transposed_operands_cross_every_packing_run() {
+    // Aᵀ stored column-major and B row-major with M and N past the 256-value
+    // packing runs and MC, so runs split mid-panel; beta ≠ 0 reads C back.
+    let (m, k, n) = (530, 70, 611);
+    let a: Vec<f32> = (0..m * k).map(|i| ((i * 29 % 97) as f32 - 48.0) / 48.0).collect();
+    let b: Vec<f32> = (0..k * n).map(|i| ((i * 31 % 83) as f32 - 41.0) / 41.0).collect();
+    let at = MatRef::row_major(&a, k, m).t();
+    let bm = MatRef::row_major(&b, k, n);
+    let c0: Vec<f32> = (0..m * n).map(|i| (i % 7) as f32 - 3.0).collect();
+    let (mut fast, mut slow) = (c0.clone(), c0);
+    gemm(0.5, &at, &bm, -1.5, MatMut::row_major(&mut fast, m, n));
+    gemm_reference(0.5, &at, &bm, -1.5, MatMut::row_major(&mut slow, m, n));
+    let worst = fast.iter().zip(&slow).map(|(f, s)| (f - s).abs() / (1.0 + s.abs())).fold(0.0f32, f32::max);
+    assert!(worst < 1e-4, "worst relative error {worst}");
+}
+
+#[test]
 fn beta_zero_ignores_nan_in_output() {
     let a = [1.0f32, 2.0, 3.0, 4.0];
     let mut c = [f32::NAN; 4];

@@ -2,11 +2,11 @@
 //! registers while it runs down `kc` packed columns of A and rows of B.
 //!
 //! NR is `NV` vectors wide, so each k step does `NV` vector loads of B, `MR`
-//! broadcasts of A and `NV·MR` fused multiply-adds. The f32 choice, `MR = 6`
-//! and `NV = 4` (6 × 64 with AVX-512), keeps 24 accumulators, 4 B vectors and
-//! a broadcast in the 32 vector registers; it measured best among 12×2, 14×2,
-//! 8×3 and 6×4 on 1024³ and on VGG's convolution shapes (where M = 64 pads
-//! to 66 rows, against 72 with MR = 12).
+//! broadcasts of A and `NV·MR` fused multiply-adds. With AVX-512, `MR = 6`
+//! and `NV = 4` (6 × 64) keeps 24 accumulators, 4 B vectors and a broadcast
+//! in the 32 vector registers; it measured best among 12×2, 14×2, 8×3 and 6×4
+//! on 1024³ and on VGG's convolution shapes (where M = 64 pads to 66 rows,
+//! against 72 with MR = 12). With AVX2's 16 registers, 6 × 2 vectors (6 × 16).
 
 use crate::element::{Float, SimdVector};
 
@@ -18,6 +18,18 @@ pub struct TileOut<T> {
     pub(crate) col_stride: isize,
     pub(crate) rows: usize,
     pub(crate) cols: usize,
+}
+
+/// Hints the CPU to bring the cache line holding `p` into L1.
+#[inline(always)]
+fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint: it never faults, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p as *const i8)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 /// `C_tile = alpha · (A_panel · B_panel) + beta · C_tile`.
@@ -42,6 +54,12 @@ pub(crate) unsafe fn microkernel<T: Float, const MR: usize, const NV: usize>(
     let nr = NV * lanes;
     let zero = T::Vector::splat(T::ZERO);
     let mut acc = [[zero; NV]; MR];
+    // Touch the tile's rows of C now, so their cache misses overlap the k
+    // loop instead of stalling the stores at its end (rows of a wide C sit a
+    // page apart and tend to be cold).
+    for i in 0..out.rows {
+        prefetch(out.ptr.wrapping_offset(i as isize * out.row_stride));
+    }
     let mut a = a;
     let mut b = b;
     for _ in 0..kc {
@@ -68,7 +86,7 @@ pub(crate) unsafe fn microkernel<T: Float, const MR: usize, const NV: usize>(
     let read_c = beta != T::ZERO;
     if out.rows == MR && out.cols == nr && out.col_stride == 1 {
         for (i, row) in acc.iter().enumerate() {
-            // SAFETY: full tile, unit column stride: 2·LANES contiguous values per row.
+            // SAFETY: full tile, unit column stride: NV·LANES contiguous values per row.
             unsafe {
                 let p = out.ptr.offset(i as isize * out.row_stride);
                 for (h, &v) in row.iter().enumerate() {

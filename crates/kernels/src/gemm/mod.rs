@@ -89,8 +89,13 @@ macro_rules! impl_gemm_float {
     };
 }
 
-impl_gemm_float!(f32, 6, 4, 384, 240, 2048, F32_PACK_BUFFERS);
-impl_gemm_float!(f64, 6, 4, 256, 240, 1024, F64_PACK_BUFFERS);
+/// Vectors per microkernel row: 6 × 4 vectors fill 24 of AVX-512's 32
+/// registers with accumulators; AVX2 has 16, so 6 × 2 (the BLIS Haswell
+/// shape, 12 accumulators + 2 B vectors + 1 broadcast).
+const NV: usize = if cfg!(target_feature = "avx512f") { 4 } else { 2 };
+
+impl_gemm_float!(f32, 6, NV, 384, 240, 2048, F32_PACK_BUFFERS);
+impl_gemm_float!(f64, 6, NV, 256, 240, 1024, F64_PACK_BUFFERS);
 
 /// The output of a GEMM: a mutable matrix given by strides into a slice.
 pub struct MatMut<'a, T> {
@@ -289,8 +294,8 @@ fn run_tile<T, A, B>(
     T::with_pack_buffers(pack_a_len, pack_b_len, |packed_a, packed_b| {
         for k0 in depth.clone().step_by(kc) {
             let kcur = kc.min(depth.end - k0);
-            pack::pack_b(b, k0, kcur, j0, ncur, nr, packed_b);
-            pack::pack_a(a, i0, mcur, k0, kcur, mr, packed_a);
+            pack::pack_b(b, k0, kcur, j0, ncur, packed_b);
+            pack::pack_a(a, i0, mcur, k0, kcur, packed_a);
             let beta_here = if k0 == depth.start { beta } else { T::ONE };
             for jr in (0..ncur).step_by(nr) {
                 let b_panel = &packed_b[(jr / nr) * nr * kcur..];
