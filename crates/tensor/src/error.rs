@@ -96,7 +96,15 @@ pub enum TensorError {
 pub type Result<T> = std::result::Result<T, TensorError>;
 
 pub(crate) fn invalid(op: &'static str, shape: &[usize], detail: impl Into<String>) -> TensorError {
-    TensorError::InvalidArgument { op, shape: shape.to_vec(), detail: detail.into() }
+    TensorError::invalid_argument(op, shape, detail)
+}
+
+impl TensorError {
+    /// An [`TensorError::InvalidArgument`]: for ops built on tensors in other
+    /// crates, so their errors read like the tensor ops' own.
+    pub fn invalid_argument(op: &'static str, shape: &[usize], detail: impl Into<String>) -> TensorError {
+        TensorError::InvalidArgument { op, shape: shape.to_vec(), detail: detail.into() }
+    }
 }
 
 /// Unwraps a tensor result, panicking with the error's message: the panicking
