@@ -1,0 +1,167 @@
+//! The optimisers on problems with known minima.
+
+use autograd::{Gradients, Var};
+use nn::optim::{Adam, AdamConfig, Lbfgs, LbfgsConfig, Sgd};
+use nn::{Init, Param, ParamStore};
+use tensor::{DType, Tensor};
+
+/// Rosenbrock's function `(1 − x)² + 100(y − x²)²`, minimum 0 at (1, 1).
+fn rosenbrock(p: &Param) -> (f64, Gradients) {
+    let v = p.var();
+    let x = v.narrow(0, 0, 1);
+    let y = v.narrow(0, 1, 1);
+    let loss = (x.neg().add_scalar(1.0).square() + (y - x.square()).square().mul_scalar(100.0)).sum_all();
+    (loss.to_scalar(), loss.backward())
+}
+
+fn start(store: &mut ParamStore, name: &str, values: Vec<f64>) -> Param {
+    let n = values.len();
+    let p = store.param(name, &[n], Init::Zeros).unwrap();
+    p.set(Tensor::from_vec(values, &[n]));
+    p
+}
+
+fn distance_to_one(p: &Param) -> f64 {
+    p.value().to_f64_vec().iter().map(|v| (v - 1.0).abs()).fold(0.0, f64::max)
+}
+
+/// Evaluations Adam needs to bring Rosenbrock within `tol` of (1, 1).
+fn adam_evaluations(tol: f64) -> Option<usize> {
+    let mut store = ParamStore::new(0, DType::F64);
+    let p = start(&mut store, "xy", vec![-1.5, 2.0]);
+    let mut adam = Adam::new(AdamConfig { lr: 0.02, ..Default::default() });
+    for evaluation in 1..=50_000 {
+        let (_, grads) = rosenbrock(&p);
+        adam.step(std::slice::from_ref(&p), &grads);
+        if distance_to_one(&p) < tol {
+            return Some(evaluation);
+        }
+    }
+    None
+}
+
+fn lbfgs_evaluations(line_search: bool, tol: f64) -> (usize, f64) {
+    let mut store = ParamStore::new(0, DType::F64);
+    let p = start(&mut store, "xy", vec![-1.5, 2.0]);
+    let config =
+        LbfgsConfig { line_search, lr: if line_search { 1.0 } else { 0.1 }, ..LbfgsConfig::default().iterations(500) };
+    let mut lbfgs = Lbfgs::new(config);
+    let params = [p.clone()];
+    while lbfgs.total_evaluations() < 5000 && distance_to_one(&p) >= tol {
+        let outcome = lbfgs.step(&params, || Ok(rosenbrock(&p))).unwrap();
+        if outcome.iterations == 0 {
+            break;
+        }
+    }
+    (lbfgs.total_evaluations(), distance_to_one(&p))
+}
+
+#[test]
+fn lbfgs_with_line_search_solves_rosenbrock_in_fewer_evaluations_than_adam() {
+    let tol = 1e-4;
+    let (lbfgs_evals, distance) = lbfgs_evaluations(true, tol);
+    assert!(distance < tol, "L-BFGS ended {distance} from the minimum after {lbfgs_evals} evaluations");
+    let adam_evals = adam_evaluations(tol).expect("Adam reaches the minimum within 50,000 steps");
+    println!("Rosenbrock to within {tol:e}: L-BFGS + strong Wolfe {lbfgs_evals} evaluations, Adam {adam_evals}");
+    assert!(lbfgs_evals < adam_evals, "L-BFGS used {lbfgs_evals} evaluations, Adam {adam_evals}");
+    assert!(lbfgs_evals < 200, "L-BFGS with line search used {lbfgs_evals} evaluations");
+}
+
+#[test]
+fn lbfgs_with_fixed_steps_makes_progress_on_rosenbrock() {
+    let (_, distance) = lbfgs_evaluations(false, 1e-3);
+    assert!(distance < 1e-3, "ended {distance} from the minimum");
+}
+
+/// `min ‖A·x − b‖²` for a well-conditioned A with a known solution.
+fn least_squares() -> (Tensor, Tensor, Vec<f64>) {
+    let (m, n) = (12, 5);
+    let a = Tensor::from_fn(&[m, n], DType::F64, |i| {
+        let (r, c) = (i / n, i % n);
+        if r == c {
+            3.0
+        } else {
+            ((r * 7 + c * 3) % 11) as f64 / 11.0 - 0.5
+        }
+    });
+    let solution: Vec<f64> = (0..n).map(|i| i as f64 * 0.5 - 1.0).collect();
+    let b = a.matmul(&Tensor::from_vec(solution.clone(), &[n, 1]));
+    (a, b, solution)
+}
+
+fn residual_loss(p: &Param, a: &Tensor, b: &Tensor) -> (f64, Gradients) {
+    let x = p.var().reshape(&[a.shape()[1], 1]);
+    let loss = Var::constant(a.clone()).matmul(&x).mse(&Var::constant(b.clone()));
+    (loss.to_scalar(), loss.backward())
+}
+
+#[test]
+fn every_optimiser_solves_least_squares() {
+    let (a, b, solution) = least_squares();
+    let close =
+        |p: &Param| p.value().to_f64_vec().iter().zip(&solution).map(|(x, s)| (x - s).abs()).fold(0.0, f64::max);
+
+    let mut store = ParamStore::new(0, DType::F64);
+    let p = store.param("sgd", &[5], Init::Zeros).unwrap();
+    let mut sgd = Sgd::new(0.05, 0.9);
+    for _ in 0..2000 {
+        let (_, g) = residual_loss(&p, &a, &b);
+        sgd.step(std::slice::from_ref(&p), &g);
+    }
+    assert!(close(&p) < 1e-6, "SGD: {}", close(&p));
+
+    let p = store.param("adam", &[5], Init::Zeros).unwrap();
+    let mut adam = Adam::new(AdamConfig { lr: 0.05, ..Default::default() });
+    for _ in 0..3000 {
+        let (_, g) = residual_loss(&p, &a, &b);
+        adam.step(std::slice::from_ref(&p), &g);
+    }
+    assert!(close(&p) < 1e-4, "Adam: {}", close(&p));
+
+    let p = store.param("lbfgs", &[5], Init::Zeros).unwrap();
+    // Tight tolerances: torch's defaults stop once the loss changes by < 1e-9.
+    let config = LbfgsConfig {
+        line_search: true,
+        tolerance_change: 1e-20,
+        tolerance_grad: 1e-12,
+        ..LbfgsConfig::default().iterations(100)
+    };
+    let mut lbfgs = Lbfgs::new(config);
+    let outcome = lbfgs.step(std::slice::from_ref(&p), || Ok(residual_loss(&p, &a, &b))).unwrap();
+    assert!(close(&p) < 1e-8, "L-BFGS: {} after {outcome:?}", close(&p));
+    assert!(outcome.evaluations < 30, "L-BFGS needed {} evaluations for a 5-variable quadratic", outcome.evaluations);
+}
+
+#[test]
+fn lbfgs_reports_a_non_finite_loss() {
+    let mut store = ParamStore::new(0, DType::F64);
+    let p = store.param("x", &[1], Init::Ones).unwrap();
+    let mut lbfgs = Lbfgs::new(LbfgsConfig::default());
+    let error = lbfgs
+        .step(std::slice::from_ref(&p), || {
+            let loss = p.var().log().mul_scalar(f64::NAN).sum_all();
+            Ok((loss.to_scalar(), loss.backward()))
+        })
+        .unwrap_err();
+    assert!(error.to_string().contains("not finite"), "{error}");
+}
+
+#[test]
+fn adam_state_round_trips() {
+    let mut store = ParamStore::new(0, DType::F64);
+    let p = start(&mut store, "xy", vec![-1.5, 2.0]);
+    let mut adam = Adam::new(AdamConfig::default());
+    for _ in 0..3 {
+        adam.step(std::slice::from_ref(&p), &rosenbrock(&p).1);
+    }
+    let state = adam.state("opt");
+    let mut restored = Adam::new(AdamConfig::default());
+    restored.load_state("opt", &state, std::path::Path::new("memory")).unwrap();
+    let q = start(&mut store, "copy", p.value().to_f64_vec());
+    adam.step(std::slice::from_ref(&p), &rosenbrock(&p).1);
+    // The copy has another name, so give the restored state its moments.
+    let renamed = state.into_iter().map(|(k, v)| (k.replace(".xy", ".copy"), v)).collect();
+    restored.load_state("opt", &renamed, std::path::Path::new("memory")).unwrap();
+    restored.step(std::slice::from_ref(&q), &rosenbrock(&q).1);
+    assert_eq!(p.value().to_f64_vec(), q.value().to_f64_vec());
+}
