@@ -3,7 +3,7 @@
 //! Throughput is in FLOPs (2·Cout·Cin·9·H·W per pass).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use fresco::bench::conv3x3;
+use fresco::bench::kernels::conv3x3;
 use kernels::conv::{conv2d_backward_input, conv2d_backward_weight, conv2d_forward};
 
 fn conv(c: &mut Criterion) {

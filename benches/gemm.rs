@@ -2,7 +2,7 @@
 //! 256² (forward and input-gradient). `cargo bench --bench gemm`.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use fresco::bench::{square_shapes, vgg_backward_shapes, vgg_forward_shapes};
+use fresco::bench::kernels::{square_shapes, vgg_backward_shapes, vgg_forward_shapes};
 use kernels::gemm::{gemm, MatMut, MatRef};
 
 fn sgemm(c: &mut Criterion) {

@@ -2,9 +2,13 @@
 //! and the benches share.
 //!
 //! The engine itself lives in the workspace crates: [`kernels`] (SIMD CPU
-//! kernels over slices) and [`tensor`] (the tensor type).
+//! kernels over slices), [`tensor`] (the tensor type), [`autograd`]
+//! (reverse-mode differentiation) and [`nn`] (layers, VGG, optimisers).
 
 pub mod bench;
+pub mod weights;
 
+pub use autograd;
 pub use kernels;
+pub use nn;
 pub use tensor;

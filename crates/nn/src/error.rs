@@ -9,12 +9,12 @@ use tensor::{DType, TensorError};
 #[derive(Debug, thiserror::Error)]
 pub enum NnError {
     /// Reading or writing a file failed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
+        /// The OS error (shown in the message, so not chained as a source).
+        error: std::io::Error,
     },
     /// The file is not a valid safetensors file.
     #[error("{}: not a valid safetensors file: {detail}", path.display())]
@@ -112,6 +112,6 @@ pub type Result<T> = std::result::Result<T, NnError>;
 
 impl NnError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> NnError {
-        NnError::Io { path: path.into(), source }
+        NnError::Io { path: path.into(), error: source }
     }
 }

@@ -21,7 +21,10 @@ pub fn write_atomically(path: &Path, write: impl FnOnce(&mut std::fs::File) -> s
         _ => PathBuf::from("."),
     };
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "output".into());
-    let temporary = directory.join(format!(".{name}.{}.tmp", std::process::id()));
+    // Unique per call: threads of one process may write side by side.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let serial = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let temporary = directory.join(format!(".{name}.{}-{serial}.tmp", std::process::id()));
     let result = (|| {
         let mut file = std::fs::File::create(&temporary)?;
         write(&mut file)?;

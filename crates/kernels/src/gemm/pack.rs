@@ -11,7 +11,7 @@ use super::GemmFloat;
 
 /// Values read per call along an operand's cheap direction: long enough that
 /// a source's per-call cost (an image patch row decodes its channel and tap)
-/// is amortised, short enough to stay on the stack. A multiple of every NR.
+/// is amortised, short enough to stay on the stack.
 const RUN: usize = 256;
 
 /// Packs rows `i0..i0+mc`, columns `k0..k0+kc` of `a` into `MR`-row panels.
@@ -74,8 +74,9 @@ pub(crate) fn pack_b<T: GemmFloat, S: MatrixSource<T> + ?Sized>(
         // the panels in NR-wide pieces (a constant-length copy: a few vector
         // moves, not a memmove call per piece).
         let mut run = [T::ZERO; RUN];
-        for chunk0 in (0..nc).step_by(RUN) {
-            let len = RUN.min(nc - chunk0);
+        let whole = RUN / nr * nr;
+        for chunk0 in (0..nc).step_by(whole) {
+            let len = whole.min(nc - chunk0);
             let padded = len.div_ceil(nr) * nr;
             run[len..padded].fill(T::ZERO);
             for k in 0..kc {
