@@ -6,6 +6,7 @@
 //! (reverse-mode differentiation) and [`nn`] (layers, VGG, optimisers).
 
 pub mod bench;
+pub mod commands;
 pub mod weights;
 
 pub use autograd;

@@ -23,6 +23,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Style transfer by optimisation (Gatys et al.): content image + style image(s) -> output.
+    Gatys(Box<fresco::commands::gatys::GatysArgs>),
     /// Pretrained VGG weights: fetch, import from ONNX, inspect.
     Weights {
         #[command(subcommand)]
@@ -182,6 +184,7 @@ fn weights_command(what: WeightsCommand) -> Result<()> {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Gatys(args) => fresco::commands::gatys::run(*args),
         Command::Weights { what } => weights_command(what),
         Command::Bench { what: BenchTarget::Kernels { quick } } => {
             print_kernel_report(if quick { BenchConfig::quick() } else { BenchConfig::standard() });

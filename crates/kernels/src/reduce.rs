@@ -95,10 +95,13 @@ fn reduce_run<T: Float>(op: ReduceOp, run: &[T]) -> T {
     result
 }
 
-/// Σ of a slice, vectorised.
+/// Σ of a slice, vectorised. Large slices are summed in fixed chunks whose
+/// partial sums are added in order, so the result does not depend on how
+/// threads happened to split the work (runs are reproducible bit for bit).
 pub fn sum_slice<T: Float>(values: &[T]) -> T {
     if values.len() >= 1 << 16 {
-        values.par_chunks(1 << 15).map(|c| reduce_run(ReduceOp::Sum, c)).reduce(|| T::ZERO, |a, b| a + b)
+        let partials: Vec<T> = values.par_chunks(1 << 15).map(|c| reduce_run(ReduceOp::Sum, c)).collect();
+        partials.into_iter().fold(T::ZERO, |a, b| a + b)
     } else {
         reduce_run(ReduceOp::Sum, values)
     }

@@ -171,3 +171,45 @@ fn invalid_geometry_is_described() {
     let message = g.validate().unwrap_err();
     assert!(message.contains("does not fit"), "{message}");
 }
+
+/// The Winograd path (3×3, stride 1, ≥ 16 channels) against the definition:
+/// odd and even sizes, every padding it takes, batches, f64 and f32.
+#[test]
+fn winograd_path_matches_definition() {
+    for (batch, ci, co, h, w, pad) in
+        [(1, 16, 16, 5, 7, 1), (2, 17, 19, 8, 8, 0), (1, 16, 20, 9, 6, 2), (1, 32, 16, 3, 3, 1)]
+    {
+        let g = Conv2dGeometry {
+            batch,
+            in_channels: ci,
+            in_height: h,
+            in_width: w,
+            out_channels: co,
+            kernel_height: 3,
+            kernel_width: 3,
+            stride: (1, 1),
+            padding: (pad, pad),
+            dilation: (1, 1),
+        };
+        let (x, wt, b) = (values(g.input_len(), 11), values(g.weight_len(), 12), values(co, 13));
+        let mut y = vec![0.0f64; g.output_len()];
+        conv2d_forward(&g, &x, &wt, Some(&b), &mut y);
+        let reference = conv2d_forward_reference(&g, &x, &wt, Some(&b));
+        let worst = y.iter().zip(&reference).map(|(a, r)| (a - r).abs()).fold(0.0, f64::max);
+        assert!(worst < 1e-12, "{g:?}: worst error {worst}");
+
+        let cast = |v: &[f64]| v.iter().map(|&v| v as f32).collect::<Vec<f32>>();
+        let mut y32 = vec![0.0f32; g.output_len()];
+        conv2d_forward(&g, &cast(&x), &cast(&wt), Some(&cast(&b)), &mut y32);
+        let worst = y32.iter().zip(&reference).map(|(a, r)| (*a as f64 - r).abs()).fold(0.0, f64::max);
+        assert!(worst < 1e-4, "{g:?}: worst f32 error {worst}");
+
+        // The input gradient takes the same path with the flipped kernel.
+        let dy = values(g.output_len(), 14);
+        let mut dx = vec![0.0f64; g.input_len()];
+        conv2d_backward_input(&g, &dy, &wt, &mut dx);
+        let reference = backward_input_reference(&g, &dy, &wt);
+        let worst = dx.iter().zip(&reference).map(|(a, r)| (a - r).abs()).fold(0.0, f64::max);
+        assert!(worst < 1e-12, "{g:?}: worst input-gradient error {worst}");
+    }
+}

@@ -48,7 +48,7 @@ fn lbfgs_evaluations(line_search: bool, tol: f64) -> (usize, f64) {
     let mut lbfgs = Lbfgs::new(config);
     let params = [p.clone()];
     while lbfgs.total_evaluations() < 5000 && distance_to_one(&p) >= tol {
-        let outcome = lbfgs.step(&params, || Ok(rosenbrock(&p))).unwrap();
+        let outcome = lbfgs.step(&params, || nn::Result::Ok(rosenbrock(&p))).unwrap();
         if outcome.iterations == 0 {
             break;
         }
@@ -127,7 +127,7 @@ fn every_optimiser_solves_least_squares() {
         ..LbfgsConfig::default().iterations(100)
     };
     let mut lbfgs = Lbfgs::new(config);
-    let outcome = lbfgs.step(std::slice::from_ref(&p), || Ok(residual_loss(&p, &a, &b))).unwrap();
+    let outcome = lbfgs.step(std::slice::from_ref(&p), || nn::Result::Ok(residual_loss(&p, &a, &b))).unwrap();
     assert!(close(&p) < 1e-8, "L-BFGS: {} after {outcome:?}", close(&p));
     assert!(outcome.evaluations < 30, "L-BFGS needed {} evaluations for a 5-variable quadratic", outcome.evaluations);
 }
@@ -140,7 +140,7 @@ fn lbfgs_reports_a_non_finite_loss() {
     let error = lbfgs
         .step(std::slice::from_ref(&p), || {
             let loss = p.var().log().mul_scalar(f64::NAN).sum_all();
-            Ok((loss.to_scalar(), loss.backward()))
+            nn::Result::Ok((loss.to_scalar(), loss.backward()))
         })
         .unwrap_err();
     assert!(error.to_string().contains("not finite"), "{error}");

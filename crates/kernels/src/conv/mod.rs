@@ -15,6 +15,7 @@
 
 mod gather;
 mod geometry;
+mod winograd;
 
 pub use geometry::Conv2dGeometry;
 
@@ -82,6 +83,10 @@ pub fn conv2d_forward<T: GemmFloat>(
             geo.out_channels
         );
     }
+    if winograd::applies(geo) {
+        winograd::conv2d_winograd(geo, input, weight, bias, output);
+        return;
+    }
     let taps = geo.in_channels * geo.kernel_height * geo.kernel_width;
     let pixels = geo.out_height() * geo.out_width();
     let in_image = geo.in_channels * geo.in_height * geo.in_width;
@@ -127,6 +132,21 @@ pub fn conv2d_backward_input<T: GemmFloat>(
                 }
             }
         }
+    }
+    // A 3×3 stride-1 convolution's input gradient is itself a 3×3 stride-1
+    // convolution of the output gradient with W̃, padded by 2 − p.
+    let adjoint = Conv2dGeometry {
+        in_channels: geo.out_channels,
+        in_height: geo.out_height(),
+        in_width: geo.out_width(),
+        out_channels: geo.in_channels,
+        padding: (kh.saturating_sub(1 + geo.padding.0), kw.saturating_sub(1 + geo.padding.1)),
+        ..*geo
+    };
+    if winograd::applies(geo) && winograd::applies(&adjoint) {
+        debug_assert_eq!((adjoint.out_height(), adjoint.out_width()), (geo.in_height, geo.in_width));
+        winograd::conv2d_winograd(&adjoint, grad_output, &flipped, None, grad_input);
+        return;
     }
     let weights = MatRef::row_major(&flipped, geo.in_channels, taps);
     let pixels = geo.in_height * geo.in_width;

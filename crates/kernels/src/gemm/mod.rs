@@ -23,7 +23,7 @@ use microkernel::microkernel;
 pub use microkernel::TileOut;
 
 /// Per-type GEMM parameters and the microkernel instantiation.
-pub trait GemmFloat: Float {
+pub trait GemmFloat: Float + crate::buffer_pool::Poolable {
     /// Rows of C per microkernel call.
     const MR: usize;
     /// Columns of C per microkernel call (a whole number of vectors).

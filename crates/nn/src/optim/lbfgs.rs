@@ -12,7 +12,7 @@ use tensor::Tensor;
 
 use super::gradient_of;
 use super::line_search::{dot, strong_wolfe, MaxAbs, Probe};
-use crate::error::{NnError, Result};
+use crate::error::NnError;
 use crate::params::Param;
 
 /// L-BFGS settings (torch.optim.LBFGS's names and defaults).
@@ -151,25 +151,23 @@ impl Lbfgs {
     }
 
     /// Runs up to `max_iter` iterations. `closure` evaluates the loss at the
-    /// parameters' current values and returns it with its gradients.
-    pub fn step(
+    /// parameters' current values and returns it with its gradients; its
+    /// errors (any type that an [`NnError`] converts into) end the step.
+    pub fn step<E: From<NnError>>(
         &mut self,
         params: &[Param],
-        mut closure: impl FnMut() -> Result<(f64, Gradients)>,
-    ) -> Result<LbfgsOutcome> {
+        mut closure: impl FnMut() -> std::result::Result<(f64, Gradients), E>,
+    ) -> std::result::Result<LbfgsOutcome, E> {
         let params: Vec<Param> = params.iter().filter(|p| p.trainable()).cloned().collect();
         let config = self.config;
         let iteration_base = self.iterations;
-        let mut evaluate = |evaluations: &mut usize| -> Result<(f64, Tensor)> {
+        let mut evaluate = |evaluations: &mut usize| -> std::result::Result<(f64, Tensor), E> {
             let (loss, grads) = closure()?;
             *evaluations += 1;
             if !loss.is_finite() {
-                return Err(NnError::NotFinite {
-                    optimizer: "lbfgs",
-                    what: "loss",
-                    value: loss,
-                    iteration: iteration_base,
-                });
+                let error =
+                    NnError::NotFinite { optimizer: "lbfgs", what: "loss", value: loss, iteration: iteration_base };
+                return Err(error.into());
             }
             Ok((loss, flat_gradient(&params, &grads)))
         };

@@ -7,8 +7,6 @@
 
 use tensor::Tensor;
 
-use crate::error::Result;
-
 /// Sufficient-decrease constant.
 const C1: f64 = 1e-4;
 /// Curvature constant.
@@ -59,15 +57,15 @@ fn interpolate(a: &Probe, b: &Probe, bounds: Option<(f64, f64)>) -> f64 {
 /// Searches along `d` from `start` (step 0) with first trial step `t`.
 /// `evaluate(t)` returns the loss and gradient at `x + t·d`. Returns the
 /// accepted probe.
-pub(crate) fn strong_wolfe(
-    mut evaluate: impl FnMut(f64) -> Result<(f64, Tensor)>,
+pub(crate) fn strong_wolfe<E>(
+    mut evaluate: impl FnMut(f64) -> Result<(f64, Tensor), E>,
     d: &Tensor,
     start: &Probe,
     t: f64,
     tolerance_change: f64,
-) -> Result<Probe> {
+) -> Result<Probe, E> {
     let d_norm = d.abs().max_all_f64();
-    let mut probe = |t: f64| -> Result<Probe> {
+    let mut probe = |t: f64| -> Result<Probe, E> {
         let (loss, grad) = evaluate(t)?;
         let slope = dot(&grad, d);
         Ok(Probe { t, loss, grad, slope })

@@ -1,0 +1,3 @@
+//! The `fresco` subcommands that run style transfer, with their arguments.
+
+pub mod gatys;
