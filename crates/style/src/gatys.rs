@@ -462,6 +462,30 @@ impl Gatys {
             ));
         }
         let dims = self.scale_dims(content.shape()[2], content.shape()[3]);
+        // Each block halves the image: the deepest layer used must keep at
+        // least one pixel per side at the smallest scale.
+        let names = self.vgg.layer_names();
+        let (deepest, _) = c
+            .content_layers
+            .iter()
+            .chain(&c.style_layers)
+            .map(|(n, _)| (n, names.iter().position(|m| m == n).unwrap_or(0)))
+            .max_by_key(|&(_, i)| i)
+            .expect("layers checked in build");
+        let pools = names[..names.iter().position(|m| m == deepest).unwrap_or(0)]
+            .iter()
+            .filter(|n| n.starts_with("pool"))
+            .count();
+        let (h0, w0) = dims[0];
+        if h0.min(w0) >> pools == 0 {
+            return Err(setting(
+                "size",
+                format!(
+                    "the smallest scale is {w0}x{h0} px, too small for {deepest} ({pools} poolings deep needs {} px per side); use a larger size or fewer scales",
+                    1 << pools
+                ),
+            ));
+        }
         let total_iterations = c.iterations * dims.len();
         let start = Instant::now();
         let mut iteration = 0;
