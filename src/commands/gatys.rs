@@ -62,10 +62,10 @@ pub struct GatysArgs {
     #[arg(long, default_value_t = 1.0)]
     pub content_weight: f64,
     /// Weight of the style loss.
-    #[arg(long, default_value_t = 1e5)]
+    #[arg(long, default_value_t = 10.0)]
     pub style_weight: f64,
     /// Weight of the total-variation (smoothness) loss.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = 10.0)]
     pub tv_weight: f64,
     /// Content layers, comma-separated, each optionally `layer:weight`.
     #[arg(long, default_value = DEFAULT_CONTENT_LAYERS)]

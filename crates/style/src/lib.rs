@@ -8,6 +8,7 @@
 
 pub mod color;
 mod error;
+pub mod gan;
 pub mod gatys;
 pub mod image_io;
 pub mod plot;

@@ -1,0 +1,63 @@
+//! Using a trained generator: load the model file (its metadata holds the
+//! architecture) and stylise images of any size.
+
+use std::path::Path;
+
+use autograd::Var;
+use nn::io::TensorFile;
+use nn::ParamStore;
+use tensor::{DType, Pad2d, PadMode, Tensor};
+
+use super::nets::{Generator, GeneratorConfig};
+use crate::error::{setting, Result};
+
+/// A generator read from a model file.
+pub struct StyleModel {
+    generator: Generator,
+    _store: ParamStore,
+    /// The model's description.
+    pub description: String,
+}
+
+impl StyleModel {
+    /// Reads a model written by `Trainer::save_model`.
+    pub fn load(path: &Path) -> Result<StyleModel> {
+        let file = TensorFile::read(path)?;
+        if file.metadata.get("fresco").map(String::as_str) != Some("gan-generator") {
+            return Err(setting(
+                "--model",
+                format!("{}: not a fresco GAN model (no `fresco: gan-generator` metadata)", path.display()),
+            ));
+        }
+        let config = GeneratorConfig::from_metadata(&file.metadata).ok_or_else(|| {
+            setting("--model", format!("{}: the generator's architecture is missing from the metadata", path.display()))
+        })?;
+        let mut store = ParamStore::new(0, DType::F32);
+        let generator = Generator::new(&mut store, "generator", config)?;
+        store.load_from(&file)?;
+        let description = file.metadata.get("description").cloned().unwrap_or_default();
+        Ok(StyleModel { generator, _store: store, description })
+    }
+
+    /// The generator.
+    pub fn generator(&self) -> &Generator {
+        &self.generator
+    }
+
+    /// Stylises one image (`[1, 3, H, W]`, any size).
+    pub fn apply(&self, image: &Tensor) -> Result<Tensor> {
+        apply_generator(&self.generator, image)
+    }
+}
+
+/// Runs `generator` on an image of any size: reflection-pads it to sides
+/// that are multiples of 4 (the two downsamplings need that), then crops the
+/// result back. No graph is recorded.
+pub fn apply_generator(generator: &Generator, image: &Tensor) -> Result<Tensor> {
+    let (h, w) = (image.shape()[2], image.shape()[3]);
+    let (ph, pw) = ((4 - h % 4) % 4, (4 - w % 4) % 4);
+    let mode = if h > ph && w > pw { PadMode::Reflect } else { PadMode::Replicate };
+    let padded = image.to_dtype(DType::F32).try_pad2d(Pad2d { top: 0, bottom: ph, left: 0, right: pw }, mode)?;
+    let out = generator.forward(&Var::constant(padded))?;
+    Ok(out.value().narrow(2, 0, h).narrow(3, 0, w).contiguous())
+}

@@ -1,0 +1,445 @@
+//! Training the generator against the discriminator, with perceptual losses
+//! from a frozen VGG, checkpoints that resume bit for bit, and the model file
+//! that `apply` reads.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use autograd::Var;
+use nn::io::{write_safetensors, TensorFile};
+use nn::optim::{Adam, AdamConfig};
+use nn::{ParamStore, Vgg};
+use tensor::{DType, Tensor};
+
+use super::data::{batch, stream, FakePool};
+use super::nets::{Discriminator, DiscriminatorConfig, Generator, GeneratorConfig};
+use crate::error::{setting, Result, StyleError};
+use crate::gatys::parse_layers;
+
+/// The adversarial objective.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdversarialLoss {
+    /// Least squares (LSGAN): real → 1, fake → 0.
+    LeastSquares,
+    /// Hinge: `max(0, 1 − D(real)) + max(0, 1 + D(fake))`.
+    Hinge,
+}
+
+/// Everything that fixes a training run.
+#[derive(Clone, Debug)]
+pub struct GanConfig {
+    /// Generator size.
+    pub generator: GeneratorConfig,
+    /// Discriminator size.
+    pub discriminator: DiscriminatorConfig,
+    /// Training steps (one generator and one discriminator update each).
+    pub steps: usize,
+    /// Crops per batch.
+    pub batch_size: usize,
+    /// Side of the square training crops (a multiple of 4).
+    pub crop_size: usize,
+    /// Weight of the content loss.
+    pub content_weight: f64,
+    /// Weight of the style loss.
+    pub style_weight: f64,
+    /// Weight of the total variation.
+    pub tv_weight: f64,
+    /// Weight of the adversarial term.
+    pub adversarial_weight: f64,
+    /// Content layers, `name[:weight],…`.
+    pub content_layers: String,
+    /// Style layers, `name[:weight],…`.
+    pub style_layers: String,
+    /// LSGAN or hinge.
+    pub loss: AdversarialLoss,
+    /// Adam learning rate of both networks.
+    pub lr: f64,
+    /// Adam β₁ of both networks.
+    pub beta1: f64,
+    /// Step from which the learning rate falls linearly to 0 at `steps`.
+    pub decay_from: Option<usize>,
+    /// Past fakes kept for the discriminator.
+    pub pool_size: usize,
+    /// Seed of initialisation and sampling.
+    pub seed: u64,
+}
+
+impl Default for GanConfig {
+    /// Adam 2e-4 with β₁ = 0.5, LSGAN, Johnson et al.'s layers (content
+    /// relu2_2; style relu1_2, relu2_2, relu3_3, relu4_3), 256-px crops.
+    fn default() -> Self {
+        GanConfig {
+            generator: GeneratorConfig::default(),
+            discriminator: DiscriminatorConfig::default(),
+            steps: 2000,
+            batch_size: 4,
+            crop_size: 256,
+            content_weight: 1.0,
+            style_weight: 10.0,
+            tv_weight: 10.0,
+            adversarial_weight: 0.1,
+            content_layers: "relu2_2".into(),
+            style_layers: "relu1_2,relu2_2,relu3_3,relu4_3".into(),
+            loss: AdversarialLoss::LeastSquares,
+            lr: 2e-4,
+            beta1: 0.5,
+            decay_from: None,
+            pool_size: 50,
+            seed: 0,
+        }
+    }
+}
+
+impl GanConfig {
+    /// The settings as safetensors metadata.
+    pub fn to_metadata(&self) -> HashMap<String, String> {
+        let mut m: HashMap<String, String> = self.generator.to_metadata().into_iter().collect();
+        let mut put = |k: &str, v: String| {
+            m.insert(format!("gan.{k}"), v);
+        };
+        put("discriminator.width", self.discriminator.width.to_string());
+        put("discriminator.layers", self.discriminator.layers.to_string());
+        put("steps", self.steps.to_string());
+        put("batch_size", self.batch_size.to_string());
+        put("crop_size", self.crop_size.to_string());
+        put("content_weight", format!("{:e}", self.content_weight));
+        put("style_weight", format!("{:e}", self.style_weight));
+        put("tv_weight", format!("{:e}", self.tv_weight));
+        put("adversarial_weight", format!("{:e}", self.adversarial_weight));
+        put("content_layers", self.content_layers.clone());
+        put("style_layers", self.style_layers.clone());
+        put("loss", if self.loss == AdversarialLoss::Hinge { "hinge" } else { "lsgan" }.into());
+        put("lr", format!("{:e}", self.lr));
+        put("beta1", format!("{:e}", self.beta1));
+        put("decay_from", self.decay_from.map_or("none".into(), |d| d.to_string()));
+        put("pool_size", self.pool_size.to_string());
+        put("seed", self.seed.to_string());
+        m
+    }
+
+    /// Reads what [`GanConfig::to_metadata`] wrote.
+    pub fn from_metadata(m: &HashMap<String, String>, path: &Path) -> Result<GanConfig> {
+        let missing =
+            |k: &str| setting("checkpoint", format!("{}: metadata `gan.{k}` is missing or unreadable", path.display()));
+        let get = |k: &str| m.get(&format!("gan.{k}")).ok_or_else(|| missing(k));
+        let num = |k: &str| get(k)?.parse::<f64>().map_err(|_| missing(k));
+        let int = |k: &str| get(k)?.parse::<usize>().map_err(|_| missing(k));
+        Ok(GanConfig {
+            generator: GeneratorConfig::from_metadata(m).ok_or_else(|| missing("generator"))?,
+            discriminator: DiscriminatorConfig {
+                width: int("discriminator.width")?,
+                layers: int("discriminator.layers")?,
+            },
+            steps: int("steps")?,
+            batch_size: int("batch_size")?,
+            crop_size: int("crop_size")?,
+            content_weight: num("content_weight")?,
+            style_weight: num("style_weight")?,
+            tv_weight: num("tv_weight")?,
+            adversarial_weight: num("adversarial_weight")?,
+            content_layers: get("content_layers")?.clone(),
+            style_layers: get("style_layers")?.clone(),
+            loss: if get("loss")? == "hinge" { AdversarialLoss::Hinge } else { AdversarialLoss::LeastSquares },
+            lr: num("lr")?,
+            beta1: num("beta1")?,
+            decay_from: get("decay_from")?.parse().ok(),
+            pool_size: int("pool_size")?,
+            seed: get("seed")?.parse().map_err(|_| missing("seed"))?,
+        })
+    }
+}
+
+/// The losses of one training step (weights applied).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct StepLosses {
+    /// Generator's content term.
+    pub content: f64,
+    /// Generator's style term.
+    pub style: f64,
+    /// Generator's total variation.
+    pub tv: f64,
+    /// Generator's adversarial term.
+    pub adversarial: f64,
+    /// The generator's whole loss.
+    pub generator: f64,
+    /// The discriminator's loss.
+    pub discriminator: f64,
+}
+
+/// A checksum of a tensor's values, to tell a resumed run it has the same
+/// style image.
+fn digest(t: &Tensor) -> String {
+    let h = t
+        .to_dtype(DType::F32)
+        .to_vec::<f32>()
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, v| (h ^ v.to_bits() as u64).wrapping_mul(0x0100_0000_01b3));
+    format!("{h:016x}")
+}
+
+/// A training run in progress.
+pub struct Trainer {
+    config: GanConfig,
+    vgg: Vgg,
+    generator_store: ParamStore,
+    generator: Generator,
+    discriminator_store: ParamStore,
+    discriminator: Discriminator,
+    adam_g: Adam,
+    adam_d: Adam,
+    contents: Vec<Tensor>,
+    style: Tensor,
+    layers: Vec<String>,
+    content_layers: Vec<(usize, f64)>,
+    style_targets: Vec<(usize, Tensor, f64)>,
+    pool: FakePool,
+    step: usize,
+}
+
+impl Trainer {
+    /// A fresh run on `contents` (photos, each at least `crop_size` on both
+    /// sides) toward `style` (also at least `crop_size`), with `vgg` frozen.
+    pub fn new(config: GanConfig, vgg: Vgg, style: Tensor, contents: Vec<Tensor>) -> Result<Trainer> {
+        if config.crop_size < 16 || config.crop_size % 4 != 0 {
+            return Err(setting(
+                "crop size",
+                format!("must be a multiple of 4 and at least 16, got {}", config.crop_size),
+            ));
+        }
+        if config.batch_size == 0 || config.steps == 0 {
+            return Err(setting("steps and batch size", "must be at least 1"));
+        }
+        if contents.is_empty() {
+            return Err(setting("content images", "none to train on"));
+        }
+        for image in contents.iter().chain([&style]) {
+            let (h, w) = (image.shape()[2], image.shape()[3]);
+            if h.min(w) < config.crop_size {
+                return Err(setting(
+                    "crop size",
+                    format!("an image of {w}x{h} px is smaller than the {} px crops", config.crop_size),
+                ));
+            }
+        }
+        let content_spec = parse_layers("content layers", &config.content_layers)?;
+        let style_spec = parse_layers("style layers", &config.style_layers)?;
+        let mut layers: Vec<String> = Vec::new();
+        let mut index = |name: &str| -> Result<usize> {
+            if !vgg.layer_names().iter().any(|n| n == name) {
+                return Err(setting("layers", format!("`{name}` is not a layer of {}", vgg.kind().name())));
+            }
+            Ok(layers.iter().position(|l| l == name).unwrap_or_else(|| {
+                layers.push(name.to_string());
+                layers.len() - 1
+            }))
+        };
+        let content_layers = content_spec.iter().map(|(n, w)| Ok((index(n)?, *w))).collect::<Result<Vec<_>>>()?;
+        let style_idx = style_spec.iter().map(|(n, w)| Ok((index(n)?, *w))).collect::<Result<Vec<_>>>()?;
+        let names: Vec<&str> = layers.iter().map(String::as_str).collect();
+        let features = vgg.forward_features(&Var::constant(style.clone()), &names)?;
+        let style_targets = style_idx
+            .into_iter()
+            .map(|(i, w)| {
+                let gram = features[i].gram().value().clone();
+                let w = w / gram.square().mean_all().to_scalar().max(1e-12);
+                (i, gram, w)
+            })
+            .collect();
+        let mut generator_store = ParamStore::new(config.seed, DType::F32);
+        let generator = Generator::new(&mut generator_store, "generator", config.generator)?;
+        let mut discriminator_store = ParamStore::new(config.seed ^ 0xD15C, DType::F32);
+        let discriminator = Discriminator::new(&mut discriminator_store, "discriminator", config.discriminator)?;
+        let adam = AdamConfig { lr: config.lr, beta1: config.beta1, ..AdamConfig::default() };
+        let pool = FakePool { capacity: config.pool_size, images: Vec::new() };
+        Ok(Trainer {
+            vgg,
+            generator_store,
+            generator,
+            discriminator_store,
+            discriminator,
+            adam_g: Adam::new(adam),
+            adam_d: Adam::new(adam),
+            contents,
+            style,
+            layers,
+            content_layers,
+            style_targets,
+            pool,
+            step: 0,
+            config,
+        })
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &GanConfig {
+        &self.config
+    }
+
+    /// Steps done.
+    pub fn step_count(&self) -> usize {
+        self.step
+    }
+
+    /// The generator being trained.
+    pub fn generator(&self) -> &Generator {
+        &self.generator
+    }
+
+    /// The generator's parameters.
+    pub fn generator_store(&self) -> &ParamStore {
+        &self.generator_store
+    }
+
+    /// The discriminator's parameters.
+    pub fn discriminator_store(&self) -> &ParamStore {
+        &self.discriminator_store
+    }
+
+    /// The learning rate at the current step (linear decay if configured).
+    fn learning_rate(&self) -> f64 {
+        let c = &self.config;
+        match c.decay_from {
+            Some(from) if self.step >= from && c.steps > from => {
+                c.lr * (1.0 - (self.step - from) as f64 / (c.steps - from) as f64)
+            }
+            _ => c.lr,
+        }
+    }
+
+    /// The generator's weighted losses for `outputs` of `inputs`, without
+    /// the adversarial term.
+    fn perceptual(&self, inputs: &Tensor, outputs: &Var) -> Result<(Var, Var, Var)> {
+        let c = &self.config;
+        let names: Vec<&str> = self.layers.iter().map(String::as_str).collect();
+        let out_features = self.vgg.forward_features(outputs, &names)?;
+        let in_features = self.vgg.forward_features(&Var::constant(inputs.clone()), &names)?;
+        let zero = || Var::constant(Tensor::scalar(0.0, DType::F32));
+        let mut content = zero();
+        for &(i, w) in &self.content_layers {
+            let target = in_features[i].value();
+            let scale = w / target.square().mean_all().to_scalar().max(1e-12);
+            content = content + out_features[i].try_mse(&in_features[i])?.mul_scalar(scale);
+        }
+        let mut style = zero();
+        for (i, gram, w) in &self.style_targets {
+            let g = out_features[*i].try_gram()?;
+            let target = Var::constant(gram.broadcast_to(g.shape()));
+            style = style + g.try_mse(&target)?.mul_scalar(*w);
+        }
+        let tv = outputs.try_total_variation()?;
+        Ok((content.mul_scalar(c.content_weight), style.mul_scalar(c.style_weight), tv.mul_scalar(c.tv_weight)))
+    }
+
+    /// One generator update and one discriminator update.
+    pub fn step(&mut self) -> Result<StepLosses> {
+        let c = self.config.clone();
+        let lr = self.learning_rate();
+        self.adam_g.config.lr = lr;
+        self.adam_d.config.lr = lr;
+        let inputs = batch(&self.contents, c.batch_size, c.crop_size, c.seed, self.step, stream::CONTENT);
+
+        // Generator: perceptual losses plus fooling the discriminator.
+        let outputs = self.generator.forward(&Var::constant(inputs.clone()))?;
+        let (content, style, tv) = self.perceptual(&inputs, &outputs)?;
+        let scores = self.discriminator.forward(&outputs)?;
+        let adversarial = match c.loss {
+            AdversarialLoss::LeastSquares => scores.add_scalar(-1.0).square().mean_all(),
+            AdversarialLoss::Hinge => scores.mean_all().neg(),
+        }
+        .mul_scalar(c.adversarial_weight);
+        let total = &(&(&content + &style) + &tv) + &adversarial;
+        if !total.to_scalar().is_finite() {
+            return Err(StyleError::Diverged { value: total.to_scalar(), iteration: self.step + 1, scale: 1 });
+        }
+        let grads = total.backward();
+        self.adam_g.step(&self.generator_store.trainable(), &grads);
+
+        // Discriminator: style crops are real, (pooled) generator outputs fake.
+        let real =
+            batch(std::slice::from_ref(&self.style), c.batch_size, c.crop_size, c.seed, self.step, stream::STYLE);
+        let fake = self.pool.exchange(outputs.value(), c.seed, self.step);
+        let real_scores = self.discriminator.forward(&Var::constant(real))?;
+        let fake_scores = self.discriminator.forward(&Var::constant(fake))?;
+        let d_loss = match c.loss {
+            AdversarialLoss::LeastSquares => {
+                (real_scores.add_scalar(-1.0).square().mean_all() + fake_scores.square().mean_all()).mul_scalar(0.5)
+            }
+            AdversarialLoss::Hinge => {
+                real_scores.neg().add_scalar(1.0).relu().mean_all() + fake_scores.add_scalar(1.0).relu().mean_all()
+            }
+        };
+        let d_grads = d_loss.backward();
+        self.adam_d.step(&self.discriminator_store.trainable(), &d_grads);
+        self.step += 1;
+        Ok(StepLosses {
+            content: content.to_scalar(),
+            style: style.to_scalar(),
+            tv: tv.to_scalar(),
+            adversarial: adversarial.to_scalar(),
+            generator: total.to_scalar(),
+            discriminator: d_loss.to_scalar(),
+        })
+    }
+
+    /// The generator's style loss (weighted) on a fixed batch, for
+    /// monitoring and tests.
+    pub fn style_loss_on(&self, inputs: &Tensor) -> Result<f64> {
+        let outputs = self.generator.forward(&Var::constant(inputs.clone()))?;
+        Ok(self.perceptual(inputs, &outputs)?.1.to_scalar())
+    }
+
+    /// Saves everything a resumed run needs, atomically: both networks,
+    /// both optimisers, the pool of fakes, the step and the settings.
+    pub fn save_checkpoint(&self, path: &Path) -> Result<()> {
+        let mut tensors: BTreeMap<String, Tensor> = self.generator_store.values();
+        tensors.extend(self.discriminator_store.values());
+        tensors.extend(self.adam_g.state("adam_g"));
+        tensors.extend(self.adam_d.state("adam_d"));
+        for (i, fake) in self.pool.images.iter().enumerate() {
+            tensors.insert(format!("pool.{i:04}"), fake.clone());
+        }
+        let mut metadata = self.config.to_metadata();
+        metadata.insert("fresco".into(), "gan-checkpoint".into());
+        metadata.insert("step".into(), self.step.to_string());
+        metadata.insert("style_digest".into(), digest(&self.style));
+        Ok(write_safetensors(path, &tensors, &metadata)?)
+    }
+
+    /// Continues the run saved at `path`, with the same style image and
+    /// photos it was started with.
+    pub fn resume(path: &Path, vgg: Vgg, style: Tensor, contents: Vec<Tensor>) -> Result<Trainer> {
+        let file = TensorFile::read(path)?;
+        if file.metadata.get("fresco").map(String::as_str) != Some("gan-checkpoint") {
+            return Err(setting("--resume", format!("{}: not a fresco GAN checkpoint", path.display())));
+        }
+        let config = GanConfig::from_metadata(&file.metadata, path)?;
+        if file.metadata.get("style_digest") != Some(&digest(&style)) {
+            return Err(setting(
+                "--resume",
+                format!("{}: was trained with another style image (or crop size)", path.display()),
+            ));
+        }
+        let mut trainer = Trainer::new(config, vgg, style, contents)?;
+        trainer.generator_store.load_from(&file)?;
+        trainer.discriminator_store.load_from(&file)?;
+        trainer.adam_g.load_state("adam_g", &file.tensors, path)?;
+        trainer.adam_d.load_state("adam_d", &file.tensors, path)?;
+        trainer.pool.images =
+            file.tensors.iter().filter(|(k, _)| k.starts_with("pool.")).map(|(_, t)| t.to_dtype(DType::F32)).collect();
+        trainer.step = file
+            .metadata
+            .get("step")
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| setting("--resume", format!("{}: the step count is missing", path.display())))?;
+        Ok(trainer)
+    }
+
+    /// Writes the generator alone, with its architecture, for `apply`.
+    pub fn save_model(&self, path: &Path, description: &str) -> Result<()> {
+        let mut metadata: HashMap<String, String> = self.config.generator.to_metadata().into_iter().collect();
+        metadata.insert("fresco".into(), "gan-generator".into());
+        metadata.insert("trained_steps".into(), self.step.to_string());
+        metadata.insert("description".into(), description.into());
+        Ok(write_safetensors(path, &self.generator_store.values(), &metadata)?)
+    }
+}
