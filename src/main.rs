@@ -25,6 +25,11 @@ struct Cli {
 enum Command {
     /// Style transfer by optimisation (Gatys et al.): content image + style image(s) -> output.
     Gatys(Box<fresco::commands::gatys::GatysArgs>),
+    /// GAN-based transfer: train a feed-forward stylizer, apply it in one pass.
+    Gan {
+        #[command(subcommand)]
+        what: fresco::commands::gan::GanCommand,
+    },
     /// Pretrained VGG weights: fetch, import from ONNX, inspect.
     Weights {
         #[command(subcommand)]
@@ -185,6 +190,8 @@ fn weights_command(what: WeightsCommand) -> Result<()> {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Gatys(args) => fresco::commands::gatys::run(*args),
+        Command::Gan { what: fresco::commands::gan::GanCommand::Train(args) } => fresco::commands::gan::train(*args),
+        Command::Gan { what: fresco::commands::gan::GanCommand::Apply(args) } => fresco::commands::gan::apply(args),
         Command::Weights { what } => weights_command(what),
         Command::Bench { what: BenchTarget::Kernels { quick } } => {
             print_kernel_report(if quick { BenchConfig::quick() } else { BenchConfig::standard() });

@@ -1,0 +1,164 @@
+//! `fresco gan train` and `fresco gan apply` end to end on generated photos
+//! and a tiny network: the model, samples, checkpoints and log appear; apply
+//! handles a file and a folder; bad inputs fail in one line.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use image::{Rgb, RgbImage};
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("fresco-gan-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn fresco(args: &[&str], cache: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fresco")).args(args).env("FRESCO_CACHE", cache).output().unwrap()
+}
+
+fn s(p: &Path) -> String {
+    p.to_str().unwrap().to_string()
+}
+
+/// Three photos and a painting, as files.
+fn data(dir: &Path) -> (PathBuf, PathBuf) {
+    let photos = dir.join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    for k in 0..3u32 {
+        RgbImage::from_fn(30 + 4 * k, 26, |x, y| Rgb([(x * 7 + k * 40) as u8, (y * 9) as u8, 90]))
+            .save(photos.join(format!("p{k}.png")))
+            .unwrap();
+    }
+    std::fs::write(photos.join("notes.txt"), "not an image, ignored").unwrap();
+    let painting = dir.join("painting.png");
+    RgbImage::from_fn(24, 24, |x, y| if (x / 3 + y / 3) % 2 == 0 { Rgb([240, 180, 20]) } else { Rgb([20, 30, 140]) })
+        .save(&painting)
+        .unwrap();
+    (photos, painting)
+}
+
+const TINY: [&str; 16] = [
+    "--steps",
+    "4",
+    "--batch-size",
+    "2",
+    "--crop-size",
+    "16",
+    "--width",
+    "4",
+    "--res-blocks",
+    "1",
+    "--disc-width",
+    "4",
+    "--disc-layers",
+    "2",
+    "--quiet",
+    "--lr",
+];
+
+fn train_args(photos: &Path, painting: &Path, model: &Path, extra: &[&str]) -> Vec<String> {
+    let mut args = vec![
+        "gan".to_string(),
+        "train".into(),
+        "--style".into(),
+        s(painting),
+        "--content-dir".into(),
+        s(photos),
+        "-o".into(),
+        s(model),
+    ];
+    args.extend(TINY.iter().map(|a| a.to_string()));
+    args.push("1e-3".into());
+    args.extend(extra.iter().map(|a| a.to_string()));
+    args
+}
+
+#[test]
+fn train_then_apply_to_a_file_and_a_folder() {
+    let dir = temp("run");
+    let (photos, painting) = data(&dir);
+    let model = dir.join("model.safetensors");
+    let log = dir.join("train.jsonl");
+    let args =
+        train_args(&photos, &painting, &model, &["--sample-every", "2", "--checkpoint-every", "2", "--log", &s(&log)]);
+    let out = fresco(&args.iter().map(String::as_str).collect::<Vec<_>>(), &dir);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(model.exists());
+    assert!(dir.join("model-samples/step000002.png").exists() && dir.join("model-samples/step000004.png").exists());
+    assert!(dir.join("model.checkpoint.safetensors").exists());
+    assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 4);
+
+    let single = dir.join("single.jpg");
+    let out = fresco(
+        &["gan", "apply", "--model", &s(&model), "--content", &s(&photos.join("p1.png")), "-o", &s(&single)],
+        &dir,
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let image = image::open(&single).unwrap();
+    assert_eq!((image.width(), image.height()), (34, 26));
+
+    let folder = dir.join("stylised");
+    let out = fresco(&["gan", "apply", "--model", &s(&model), "--content", &s(&photos), "-o", &s(&folder)], &dir);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for k in 0..3 {
+        assert!(folder.join(format!("p{k}.png")).exists());
+    }
+}
+
+#[test]
+fn resuming_from_a_checkpoint_finishes_the_run() {
+    let dir = temp("resume");
+    let (photos, painting) = data(&dir);
+    let model = dir.join("model.safetensors");
+    let args = train_args(&photos, &painting, &model, &["--checkpoint-every", "2"]);
+    let full = fresco(&args.iter().map(String::as_str).collect::<Vec<_>>(), &dir);
+    assert!(full.status.success(), "{}", String::from_utf8_lossy(&full.stderr));
+    let straight = nn::io::TensorFile::read(&model).unwrap().tensors;
+    std::fs::remove_file(&model).unwrap();
+    // The checkpoint of step 2 continues to the same model.
+    let checkpoint = dir.join("model.checkpoint.safetensors");
+    let args = train_args(&photos, &painting, &model, &["--resume", &s(&checkpoint)]);
+    let resumed = fresco(&args.iter().map(String::as_str).collect::<Vec<_>>(), &dir);
+    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    // Tensors, not bytes: the metadata's order in the file is not fixed.
+    let resumed = nn::io::TensorFile::read(&model).unwrap().tensors;
+    assert_eq!(resumed.len(), straight.len());
+    for (name, value) in &straight {
+        let same = resumed[name].to_f64_vec().iter().zip(value.to_f64_vec()).all(|(a, b)| a.to_bits() == b.to_bits());
+        assert!(same, "{name} differs between the resumed and the uninterrupted run");
+    }
+}
+
+#[test]
+fn bad_inputs_fail_in_one_line() {
+    let dir = temp("errors");
+    let (photos, painting) = data(&dir);
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let model = dir.join("never.safetensors");
+    let one_line = |out: Output| {
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let lines: Vec<&str> = stderr.lines().filter(|l| !l.starts_with("note:")).collect();
+        assert_eq!(lines.len(), 1, "{stderr}");
+        lines[0].to_string()
+    };
+    let args = train_args(&empty, &painting, &model, &[]);
+    let message = one_line(fresco(&args.iter().map(String::as_str).collect::<Vec<_>>(), &dir));
+    assert!(message.contains("no images in this folder"), "{message}");
+    let args = train_args(&photos, &dir.join("absent.jpg"), &model, &[]);
+    let message = one_line(fresco(&args.iter().map(String::as_str).collect::<Vec<_>>(), &dir));
+    assert!(message.contains("absent.jpg"), "{message}");
+    let args = train_args(&photos, &painting, &model, &["--content-layers", "relu9_1"]);
+    let message = one_line(fresco(&args.iter().map(String::as_str).collect::<Vec<_>>(), &dir));
+    assert!(message.contains("relu9_1"), "{message}");
+    assert!(!model.exists());
+
+    let message = one_line(fresco(
+        &["gan", "apply", "--model", &s(&painting), "--content", &s(&painting), "-o", &s(&dir.join("o.png"))],
+        &dir,
+    ));
+    assert!(message.contains("painting.png"), "{message}");
+    assert!(!dir.join("o.png").exists());
+}
