@@ -116,6 +116,15 @@ enum BenchTarget {
         #[arg(long)]
         quick: bool,
     },
+    /// Gatys transfer with VGG-19 layers: seconds per L-BFGS evaluation and working set.
+    Gatys {
+        /// Input side in pixels (repeat for several).
+        #[arg(long = "size", default_values_t = [256, 512])]
+        sizes: Vec<usize>,
+        /// Evaluations per size.
+        #[arg(long, default_value_t = 30)]
+        evals: usize,
+    },
     /// VGG-19 to conv5_1: forward and forward+backward to the input, seconds and working set.
     Vgg {
         /// Input side in pixels (repeat for several).
@@ -195,6 +204,11 @@ fn run(cli: Cli) -> Result<()> {
         Command::Weights { what } => weights_command(what),
         Command::Bench { what: BenchTarget::Kernels { quick } } => {
             print_kernel_report(if quick { BenchConfig::quick() } else { BenchConfig::standard() });
+            Ok(())
+        }
+        Command::Bench { what: BenchTarget::Gatys { sizes, evals } } => {
+            let runs: Vec<(usize, usize)> = sizes.iter().map(|&s| (s, evals)).collect();
+            fresco::bench::gatys::print_gatys_report(&runs);
             Ok(())
         }
         Command::Bench { what: BenchTarget::Vgg { sizes, quick } } => {
