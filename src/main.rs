@@ -116,6 +116,21 @@ enum BenchTarget {
         #[arg(long)]
         quick: bool,
     },
+    /// GAN transfer: training steps per second, apply time at 512 and 1024 px.
+    Gan {
+        /// Training crop side.
+        #[arg(long, default_value_t = 256)]
+        crop_size: usize,
+        /// Training batch size.
+        #[arg(long, default_value_t = 4)]
+        batch_size: usize,
+        /// Training steps timed.
+        #[arg(long, default_value_t = 5)]
+        steps: usize,
+        /// Image sides for apply (repeat for several).
+        #[arg(long = "apply-size", default_values_t = [512, 1024])]
+        apply_sizes: Vec<usize>,
+    },
     /// Gatys transfer with VGG-19 layers: seconds per L-BFGS evaluation and working set.
     Gatys {
         /// Input side in pixels (repeat for several).
@@ -204,6 +219,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Weights { what } => weights_command(what),
         Command::Bench { what: BenchTarget::Kernels { quick } } => {
             print_kernel_report(if quick { BenchConfig::quick() } else { BenchConfig::standard() });
+            Ok(())
+        }
+        Command::Bench { what: BenchTarget::Gan { crop_size, batch_size, steps, apply_sizes } } => {
+            fresco::bench::gan::print_gan_report(crop_size, batch_size, steps, &apply_sizes);
             Ok(())
         }
         Command::Bench { what: BenchTarget::Gatys { sizes, evals } } => {

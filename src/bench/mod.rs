@@ -5,6 +5,7 @@
 //! lasting at least `min_sample_s` each; the median sample is reported, with
 //! the spread `(max − min) / median`.
 
+pub mod gan;
 pub mod gatys;
 pub mod kernels;
 pub mod memory;
