@@ -240,13 +240,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
     let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
 
     let steps = trainer.config().steps;
-    let bar = if args.quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(steps as u64) };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}, {per_sec}] {msg}",
-        )
-        .expect("valid template"),
-    );
+    let bar = super::progress_bar(steps as u64, args.quiet);
     bar.set_position(trainer.step_count() as u64);
     let mut log = match &args.log {
         Some(path) => Some(std::io::BufWriter::new(

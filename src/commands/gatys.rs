@@ -185,13 +185,7 @@ pub fn run(args: GatysArgs) -> Result<()> {
         None => None,
     };
     let total = (args.iters * args.scales) as u64;
-    let bar = if args.quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(total) };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}, {per_sec}] {msg}",
-        )
-        .expect("valid template"),
-    );
+    let bar = super::progress_bar(total, args.quiet);
     let mut curves: [Vec<(f64, f64)>; 4] = Default::default();
     let result = gatys.run(&content, &styles, |p| {
         let l = p.losses;
