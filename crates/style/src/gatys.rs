@@ -432,6 +432,17 @@ impl Gatys {
         Ok((total, parts))
     }
 
+    /// The weighted losses of an image `[1, 3, H, W]` against `content` and
+    /// `styles` (resized to its size as in a run): how well any stylised
+    /// image, from this method or another, meets this method's objective.
+    pub fn measure(&self, image: &Tensor, content: &Tensor, styles: &[Tensor]) -> Result<LossParts> {
+        let (h, w) = (image.shape()[2], image.shape()[3]);
+        let style_side = ((h.max(w) as f64) * self.config.style_scale).round().max(16.0) as usize;
+        let styles: Vec<Tensor> = styles.iter().map(|s| resize_longest(s, style_side)).collect();
+        let targets = self.targets(&resize(content, h, w), &styles)?;
+        Ok(self.loss(&Var::constant(image.to_dtype(DType::F32)), &targets)?.1)
+    }
+
     /// The image as it is shown and saved: clamped to 0–1, with the content's
     /// colours when `preserve_colors` is set (`content` is resized to match).
     pub fn presentable(&self, image: &Tensor, content: &Tensor) -> Tensor {
