@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use nn::{Vgg, VggKind};
 use style::gan::{apply_generator, GanConfig, Trainer};
-use tensor::{DType, Tensor};
+use tensor::{DType, Device, Tensor};
 
 use super::memory::{current_rss_mib, mib, peak_rss_mib, reset_peak};
 use super::print_table;
@@ -36,13 +36,13 @@ pub fn print_gan_report(crop_size: usize, batch_size: usize, steps: usize, apply
     let mut rows = Vec::new();
     for &size in apply_sizes {
         let image = Tensor::rand_uniform(&[1, 3, size, size], 0.0, 1.0, 5, DType::F32);
-        apply_generator(trainer.generator(), &image).expect("apply"); // warm-up
+        apply_generator(trainer.generator(), &image, Device::Cpu).expect("apply"); // warm-up
         let base = current_rss_mib();
         reset_peak();
         let mut times: Vec<f64> = (0..3)
             .map(|_| {
                 let start = Instant::now();
-                apply_generator(trainer.generator(), &image).expect("apply");
+                apply_generator(trainer.generator(), &image, Device::Cpu).expect("apply");
                 start.elapsed().as_secs_f64()
             })
             .collect();

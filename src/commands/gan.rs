@@ -12,7 +12,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use style::gan::{AdversarialLoss, DiscriminatorConfig, GanConfig, GeneratorConfig, StyleModel, Trainer};
 use style::image_io::{load_image, resize, resize_longest, save_image};
 use style::plot::{plot_curves, Series};
-use tensor::Tensor;
+use tensor::{Device, Tensor};
 
 use super::gatys::{check_directory, check_output};
 use crate::weights::load_vgg;
@@ -131,6 +131,9 @@ pub struct TrainArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Where to compute: cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: Device,
 }
 
 /// Arguments of `fresco gan apply`.
@@ -148,6 +151,9 @@ pub struct ApplyArgs {
     /// Resize inputs so their longest side is this many pixels first.
     #[arg(long)]
     pub size: Option<usize>,
+    /// Where to compute: cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: Device,
 }
 
 const IMAGE_EXTENSIONS: [&str; 8] = ["png", "jpg", "jpeg", "bmp", "gif", "tif", "tiff", "webp"];
@@ -206,7 +212,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
     );
     let sample_input = photos[0].clone();
     let mut trainer = match &args.resume {
-        Some(path) => Trainer::resume(path, vgg, style, photos)?,
+        Some(path) => Trainer::resume(path, vgg, style, photos, args.device)?,
         None => {
             let config = GanConfig {
                 generator: GeneratorConfig { width: args.width, res_blocks: args.res_blocks },
@@ -229,6 +235,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
                 decay_from: args.decay_from,
                 pool_size: args.pool_size,
                 seed: args.seed,
+                device: args.device,
             };
             Trainer::new(config, vgg, style, photos)?
         }
@@ -294,7 +301,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
         }
         if args.sample_every > 0 && step % args.sample_every == 0 {
             std::fs::create_dir_all(&samples).with_context(|| format!("{}: cannot create", samples.display()))?;
-            let image = style::gan::apply_generator(trainer.generator(), &sample_input)?;
+            let image = style::gan::apply_generator(trainer.generator(), &sample_input, args.device)?;
             save_image(&samples.join(format!("step{step:06}.png")), &image)?;
         }
         if args.checkpoint_every > 0 && step % args.checkpoint_every == 0 && step < steps {
@@ -322,7 +329,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
 
 /// Runs `fresco gan apply`.
 pub fn apply(args: ApplyArgs) -> Result<()> {
-    let model = StyleModel::load(&args.model)?;
+    let model = StyleModel::load(&args.model, args.device)?;
     let stylise = |input: &Path, output: &Path| -> Result<()> {
         let image = load_image(input, None)?;
         let image = match args.size {

@@ -106,6 +106,9 @@ pub struct GatysArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Where to compute: cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: tensor::Device,
 }
 
 /// `NAME.iterN.EXT` beside `output`.
@@ -172,7 +175,8 @@ pub fn run(args: GatysArgs) -> Result<()> {
         .style_scale(args.style_scale)
         .style_blend(args.style_blend.clone())
         .preserve_colors(args.preserve_colors)
-        .scales(args.scales);
+        .scales(args.scales)
+        .device(args.device);
     if let Some(lr) = args.lr {
         builder = builder.learning_rate(lr);
     }

@@ -134,7 +134,7 @@ impl Var {
             "backward: needs a one-element loss, got shape {:?}; use backward_with for a seed gradient",
             self.shape()
         );
-        self.backward_with(Tensor::ones(self.shape(), self.dtype()))
+        self.backward_with(self.value().ones_like())
     }
 
     /// Back-propagates a seed gradient `∂L/∂self` of this var's shape.

@@ -21,6 +21,7 @@
 pub mod buffer_pool;
 pub mod conv;
 pub mod convert;
+pub mod cuda;
 pub mod element;
 pub mod elementwise;
 pub mod gemm;

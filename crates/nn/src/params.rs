@@ -176,6 +176,14 @@ impl ParamStore {
         self.get_or_create(name, shape, init, false)
     }
 
+    /// Moves every parameter and buffer to `device`.
+    pub fn to_device(&self, device: tensor::Device) -> Result<()> {
+        for param in self.params.values() {
+            param.set(param.value().try_to_device(device)?);
+        }
+        Ok(())
+    }
+
     /// Every parameter and buffer, by name.
     pub fn all(&self) -> impl Iterator<Item = &Param> {
         self.params.values()
@@ -206,7 +214,8 @@ impl ParamStore {
     /// file are allowed: checkpoints hold optimiser state too).
     pub fn load_from(&self, file: &TensorFile) -> Result<()> {
         for (name, param) in &self.params {
-            param.set(file.take(name, &param.shape(), self.dtype)?);
+            let device = param.value().device();
+            param.set(file.take(name, &param.shape(), self.dtype)?.try_to_device(device)?);
         }
         Ok(())
     }

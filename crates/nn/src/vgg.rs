@@ -357,21 +357,43 @@ impl Vgg {
         Vgg { layers, names: self.names.clone(), description: self.description.clone(), ..*self }
     }
 
+    /// The same network with its weights on `device` (fails with the
+    /// device's error when it is not available).
+    pub fn to_device(&self, device: tensor::Device) -> Result<Vgg> {
+        let layers = self
+            .layers
+            .iter()
+            .map(|l| {
+                Ok(match l {
+                    Layer::Conv { weight, bias } => Layer::Conv {
+                        weight: Var::constant(weight.value().try_to_device(device)?),
+                        bias: Var::constant(bias.value().try_to_device(device)?),
+                    },
+                    Layer::Relu => Layer::Relu,
+                    Layer::Pool => Layer::Pool,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Vgg { layers, names: self.names.clone(), description: self.description.clone(), ..*self })
+    }
+
     /// Maps an RGB image in 0–1 (`[N, 3, H, W]`) to the network's input
     /// convention, differentiably.
     pub fn preprocess(&self, image: &Var) -> Result<Var> {
-        let dtype = image.dtype();
-        let per_channel = |values: [f64; 3]| Var::constant(Tensor::from_fn(&[1, 3, 1, 1], dtype, |c| values[c]));
+        let (dtype, device) = (image.dtype(), image.value().device());
+        let per_channel = |values: [f64; 3]| -> Result<Var> {
+            Ok(Var::constant(Tensor::from_fn(&[1, 3, 1, 1], dtype, |c| values[c]).try_to_device(device)?))
+        };
         Ok(match self.convention {
             InputConvention::Torchvision => {
                 let scale = TORCHVISION_STD.map(|s| 1.0 / s);
                 let shift = [0, 1, 2].map(|c| -TORCHVISION_MEAN[c] / TORCHVISION_STD[c]);
-                image.try_mul(&per_channel(scale))?.try_add(&per_channel(shift))?
+                image.try_mul(&per_channel(scale)?)?.try_add(&per_channel(shift)?)?
             }
             InputConvention::Caffe { mean_bgr } => {
                 let channel = |c| image.try_narrow(1, c, 1);
                 let bgr = Var::try_cat(&[&channel(2)?, &channel(1)?, &channel(0)?], 1)?;
-                bgr.mul_scalar(255.0).try_sub(&per_channel(mean_bgr))?
+                bgr.mul_scalar(255.0).try_sub(&per_channel(mean_bgr)?)?
             }
         })
     }

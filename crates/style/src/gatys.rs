@@ -12,7 +12,7 @@
 //! ```
 //! use style::gatys::{Gatys, Initial};
 //! use nn::{Vgg, VggKind};
-//! use tensor::{DType, Tensor};
+//! use tensor::{DType, Device, Tensor};
 //!
 //! // A tiny random-feature VGG and procedural images keep the example fast.
 //! let vgg = Vgg::random_with_widths(VggKind::Vgg19, [8, 8, 16, 16, 16], 1);
@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use autograd::Var;
 use nn::optim::{Adam, AdamConfig, Lbfgs, LbfgsConfig};
 use nn::{Init, ParamStore, Pooling, Vgg};
-use tensor::{DType, Tensor};
+use tensor::{DType, Device, Tensor};
 
 use crate::color::transfer_luminance;
 use crate::error::{setting, Result, StyleError};
@@ -91,6 +91,8 @@ pub struct GatysConfig {
     pub preserve_colors: bool,
     /// Number of scales, coarse to fine, each half the next.
     pub scales: usize,
+    /// Where the network and the image compute.
+    pub device: Device,
 }
 
 /// Parses `relu1_1,relu2_1:0.5` into layers with weights (1 when omitted).
@@ -152,6 +154,7 @@ impl Default for GatysBuilder {
                 style_blend: Vec::new(),
                 preserve_colors: false,
                 scales: 1,
+                device: Device::Cpu,
             },
             learning_rate_set: false,
         }
@@ -198,6 +201,8 @@ impl GatysBuilder {
         preserve_colors: bool;
         /// Number of coarse-to-fine scales.
         scales: usize;
+        /// Where to compute (`Device::Cuda(n)` for a GPU).
+        device: Device;
     }
 
     /// The optimiser (its default learning rate follows unless one is set).
@@ -220,7 +225,7 @@ impl GatysBuilder {
     }
 
     /// Checks the settings against `vgg` and returns the runnable method.
-    pub fn build(self, mut vgg: Vgg) -> Result<Gatys> {
+    pub fn build(self, vgg: Vgg) -> Result<Gatys> {
         let c = &self.config;
         let positive = |name: &str, v: f64| {
             if v.is_finite() && v > 0.0 {
@@ -267,6 +272,7 @@ impl GatysBuilder {
                 ));
             }
         }
+        let mut vgg = vgg.to_device(c.device)?;
         vgg.set_pooling(c.pooling);
         Ok(Gatys { config: self.config, vgg })
     }
@@ -365,7 +371,8 @@ impl Gatys {
         let style_idx: Vec<(usize, f64)> = c.style_layers.iter().map(|(n, w)| (index_of(n), *w)).collect();
         let names: Vec<&str> = layers.iter().map(String::as_str).collect();
 
-        let content_features = self.vgg.forward_features(&Var::constant(content.clone()), &names)?;
+        let content = content.try_to_device(c.device)?;
+        let content_features = self.vgg.forward_features(&Var::constant(content), &names)?;
         // Each layer's loss is divided by its target's mean square, so every
         // layer starts near 1 whatever its depth, width or the network's
         // input scale (Caffe's 0-255 inputs make raw Gram losses ~10⁷ times
@@ -384,7 +391,7 @@ impl Gatys {
         let blend_sum: f64 = blend.iter().sum();
         let mut grams: Vec<Option<Tensor>> = vec![None; style_idx.len()];
         for (style, &b) in styles.iter().zip(&blend) {
-            let features = self.vgg.forward_features(&Var::constant(style.clone()), &names)?;
+            let features = self.vgg.forward_features(&Var::constant(style.try_to_device(c.device)?), &names)?;
             for (slot, &(i, _)) in grams.iter_mut().zip(&style_idx) {
                 let g = features[i].gram().value().mul_scalar(b / blend_sum);
                 *slot = Some(match slot.take() {
@@ -410,12 +417,12 @@ impl Gatys {
         let c = &self.config;
         let names: Vec<&str> = targets.layers.iter().map(String::as_str).collect();
         let features = self.vgg.forward_features(image, &names)?;
-        let zero = || Var::constant(Tensor::scalar(0.0, DType::F32));
-        let mut content = zero();
+        let zero = || -> Result<Var> { Ok(Var::constant(Tensor::scalar(0.0, DType::F32).try_to_device(c.device)?)) };
+        let mut content = zero()?;
         for (i, target, w) in &targets.content {
             content = content + features[*i].try_mse(target)?.mul_scalar(*w);
         }
-        let mut style = zero();
+        let mut style = zero()?;
         for (i, target, w) in &targets.style {
             style = style + features[*i].try_gram()?.try_mse(target)?.mul_scalar(*w);
         }
@@ -440,13 +447,17 @@ impl Gatys {
         let style_side = ((h.max(w) as f64) * self.config.style_scale).round().max(16.0) as usize;
         let styles: Vec<Tensor> = styles.iter().map(|s| resize_longest(s, style_side)).collect();
         let targets = self.targets(&resize(content, h, w), &styles)?;
-        Ok(self.loss(&Var::constant(image.to_dtype(DType::F32)), &targets)?.1)
+        let image = image.to_dtype(DType::F32).try_to_device(self.config.device)?;
+        Ok(self.loss(&Var::constant(image), &targets)?.1)
     }
 
     /// The image as it is shown and saved: clamped to 0–1, with the content's
     /// colours when `preserve_colors` is set (`content` is resized to match).
+    ///
+    /// # Panics
+    /// If a device image cannot be copied back to the host.
     pub fn presentable(&self, image: &Tensor, content: &Tensor) -> Tensor {
-        let image = image.clamp(0.0, 1.0);
+        let image = image.to_device(Device::Cpu).clamp(0.0, 1.0);
         if !self.config.preserve_colors {
             return image;
         }
@@ -517,7 +528,7 @@ impl Gatys {
             };
             let mut store = ParamStore::new(c.seed, DType::F32);
             let pixels = store.param("image", &[1, 3, h, w], Init::Zeros)?;
-            pixels.set(start_image);
+            pixels.set(start_image.try_to_device(c.device)?);
             // One evaluation: loss, gradients, and the observer's look.
             let mut evaluate = |iteration: &mut usize| -> Result<(f64, autograd::Gradients)> {
                 let (loss, parts) = self.loss(&pixels.var(), &targets)?;

@@ -4,7 +4,7 @@
 
 use nn::{Vgg, VggKind};
 use style::gan::{apply_generator, DiscriminatorConfig, GanConfig, GeneratorConfig, StyleModel, Trainer};
-use tensor::{DType, Tensor};
+use tensor::{DType, Device, Tensor};
 
 fn vgg() -> Vgg {
     Vgg::random_with_widths(VggKind::Vgg16, [6, 8, 8, 8, 8], 5)
@@ -79,7 +79,7 @@ fn a_checkpoint_resumes_to_identical_parameters() {
     let path = temp("checkpoint.safetensors");
     first.save_checkpoint(&path).unwrap();
     drop(first);
-    let mut resumed = Trainer::resume(&path, vgg(), painting(), photos()).unwrap();
+    let mut resumed = Trainer::resume(&path, vgg(), painting(), photos(), Device::Cpu).unwrap();
     assert_eq!(resumed.step_count(), 3);
     for _ in 0..3 {
         resumed.step().unwrap();
@@ -101,11 +101,11 @@ fn apply_reproduces_the_training_time_output_at_any_size() {
     trainer.step().unwrap();
     let path = temp("model.safetensors");
     trainer.save_model(&path, "test model").unwrap();
-    let model = StyleModel::load(&path).unwrap();
+    let model = StyleModel::load(&path, Device::Cpu).unwrap();
     assert_eq!(model.description, "test model");
     // 22 × 27 is not a multiple of 4: apply pads and crops back.
     let image = photos()[1].narrow(2, 0, 22).narrow(3, 0, 27).contiguous();
-    let expected = apply_generator(trainer.generator(), &image).unwrap();
+    let expected = apply_generator(trainer.generator(), &image, Device::Cpu).unwrap();
     let got = model.apply(&image).unwrap();
     assert_eq!(got.shape(), [1, 3, 22, 27]);
     assert_eq!(got.to_vec::<f32>(), expected.to_vec::<f32>());
@@ -123,9 +123,9 @@ fn bad_inputs_are_refused() {
     let path = temp("for-another-style.safetensors");
     trainer.save_checkpoint(&path).unwrap();
     let other = painting().mul_scalar(0.5);
-    let message = Trainer::resume(&path, vgg(), other, photos()).err().unwrap().to_string();
+    let message = Trainer::resume(&path, vgg(), other, photos(), Device::Cpu).err().unwrap().to_string();
     assert!(message.contains("another style image"), "{message}");
 
-    let message = StyleModel::load(&path).err().unwrap().to_string();
+    let message = StyleModel::load(&path, Device::Cpu).err().unwrap().to_string();
     assert!(message.contains("not a fresco GAN model"), "{message}");
 }

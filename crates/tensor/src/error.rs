@@ -80,6 +80,16 @@ pub enum TensorError {
         /// What is wrong.
         detail: String,
     },
+    /// Operands on different devices.
+    #[error("{op}: operands are on different devices ({lhs} and {rhs}); move one with to_device")]
+    DeviceMismatch {
+        /// The operation.
+        op: &'static str,
+        /// First operand's device.
+        lhs: Device,
+        /// The other device.
+        rhs: Device,
+    },
     /// A device this build or this machine cannot use.
     #[error("{op}: device {device} is not available: {detail}")]
     DeviceUnavailable {

@@ -39,6 +39,11 @@ impl Layout {
         self.offset
     }
 
+    /// A layout from its parts (for views built by the device backend).
+    pub(crate) fn from_parts(shape: Vec<usize>, strides: Vec<usize>, offset: usize) -> Self {
+        Layout { shape, strides, offset }
+    }
+
     /// Number of elements.
     pub fn numel(&self) -> usize {
         self.shape.iter().product()

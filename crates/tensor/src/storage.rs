@@ -18,6 +18,8 @@ pub enum Storage {
     F16(Vec<f16>),
     /// bf16 values in host memory.
     BF16(Vec<bf16>),
+    /// f32 values on a CUDA device.
+    Cuda(crate::cuda::CudaStorage),
 }
 
 impl Storage {
@@ -28,12 +30,16 @@ impl Storage {
             Storage::F64(_) => DType::F64,
             Storage::F16(_) => DType::F16,
             Storage::BF16(_) => DType::BF16,
+            Storage::Cuda(_) => DType::F32,
         }
     }
 
     /// Where the memory lives.
     pub fn device(&self) -> Device {
-        Device::Cpu
+        match self {
+            Storage::Cuda(s) => Device::Cuda(s.device.ordinal()),
+            _ => Device::Cpu,
+        }
     }
 
     /// Element count.
@@ -43,6 +49,7 @@ impl Storage {
             Storage::F64(v) => v.len(),
             Storage::F16(v) => v.len(),
             Storage::BF16(v) => v.len(),
+            Storage::Cuda(s) => s.buffer.len(),
         }
     }
 
@@ -51,13 +58,15 @@ impl Storage {
         self.len() == 0
     }
 
-    /// Element `i` as f64.
+    /// Element `i` as f64 (host storage; device tensors are brought to the
+    /// host first by the callers).
     pub(crate) fn get_f64(&self, i: usize) -> f64 {
         match self {
             Storage::F32(v) => v[i] as f64,
             Storage::F64(v) => v[i],
             Storage::F16(v) => v[i].to_f64(),
             Storage::BF16(v) => v[i].to_f64(),
+            Storage::Cuda(_) => unreachable!("device storage is read through Tensor::to_cpu"),
         }
     }
 }

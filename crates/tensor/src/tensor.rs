@@ -107,14 +107,34 @@ impl Tensor {
         Self::full(shape, 1.0, dtype)
     }
 
-    /// Zeros with this tensor's shape and dtype.
+    /// Zeros with this tensor's shape, dtype and device.
     pub fn zeros_like(&self) -> Tensor {
-        Self::zeros(self.shape(), self.dtype())
+        self.new_full(self.shape(), 0.0)
     }
 
-    /// Ones with this tensor's shape and dtype.
+    /// Ones with this tensor's shape, dtype and device.
     pub fn ones_like(&self) -> Tensor {
-        Self::ones(self.shape(), self.dtype())
+        self.new_full(self.shape(), 1.0)
+    }
+
+    /// A tensor of `shape` filled with `value`, with this tensor's dtype and
+    /// on its device (what gradient rules use to make new values).
+    ///
+    /// # Panics
+    /// If the device fails (it held this tensor a moment ago).
+    pub fn new_full(&self, shape: &[usize], value: f64) -> Tensor {
+        match self.cuda_storage() {
+            Some(s) => expect(crate::cuda::full(&s.device, shape, value as f32)),
+            None => Self::full(shape, value, self.dtype()),
+        }
+    }
+
+    /// This tensor on the host (itself when it is there already).
+    pub fn try_to_cpu(&self) -> Result<Tensor> {
+        match self.cuda_storage() {
+            Some(_) => crate::cuda::download(self),
+            None => Ok(self.clone()),
+        }
     }
 
     /// A rank-0 tensor holding `value`.
@@ -242,6 +262,9 @@ impl Tensor {
 
     /// The element at `index`, as f64.
     pub fn try_get(&self, index: &[usize]) -> Result<f64> {
+        if self.cuda_storage().is_some() {
+            return self.try_to_cpu()?.try_get(index);
+        }
         Ok(self.storage.get_f64(self.offset_of(index)?))
     }
 
@@ -257,6 +280,9 @@ impl Tensor {
     pub fn try_to_scalar(&self) -> Result<f64> {
         if self.numel() != 1 {
             return Err(invalid("to_scalar", self.shape(), "tensor does not hold exactly one element"));
+        }
+        if self.cuda_storage().is_some() {
+            return self.try_to_cpu()?.try_to_scalar();
         }
         Ok(self.storage.get_f64(self.layout.offset))
     }
@@ -287,7 +313,13 @@ impl Tensor {
     }
 
     /// The elements in row-major order, converted to f64 (any dtype).
+    ///
+    /// # Panics
+    /// If the tensor is on a device that fails to copy it back.
     pub fn to_f64_vec(&self) -> Vec<f64> {
+        if self.cuda_storage().is_some() {
+            return expect(self.try_to_cpu()).to_f64_vec();
+        }
         let mut out = Vec::with_capacity(self.numel());
         self.for_each_offset(|offset| out.push(self.storage.get_f64(offset)));
         out
@@ -327,6 +359,9 @@ impl Tensor {
         if self.is_contiguous() {
             return self.clone();
         }
+        if self.cuda_storage().is_some() {
+            return expect(crate::cuda::unary(self, None));
+        }
         let shape = self.shape().to_vec();
         match self.dtype() {
             DType::F32 => {
@@ -349,9 +384,15 @@ impl Tensor {
     }
 
     /// The tensor converted to `dtype` (this tensor itself when it already is).
+    ///
+    /// Device tensors hold f32: converting one to another dtype brings the
+    /// result to the host.
     pub fn to_dtype(&self, dtype: DType) -> Tensor {
         if dtype == self.dtype() {
             return self.clone();
+        }
+        if self.cuda_storage().is_some() {
+            return expect(self.try_to_cpu()).to_dtype(dtype);
         }
         let source = self.contiguous();
         let shape = self.shape();
@@ -390,23 +431,32 @@ impl Tensor {
         Self::from_storage(storage, shape)
     }
 
-    /// The tensor on `device`.
+    /// The tensor on `device` (a copy when it moves; itself when it is
+    /// there already). Device tensors hold f32.
     pub fn try_to_device(&self, device: Device) -> Result<Tensor> {
-        match device {
-            Device::Cpu => Ok(self.clone()),
-            Device::Cuda(_) => Err(TensorError::DeviceUnavailable {
-                op: "to_device",
-                device,
-                detail: "this build computes on the CPU only".into(),
-            }),
+        if device == self.device() {
+            return Ok(self.clone());
         }
+        let host = self.try_to_cpu()?;
+        match device {
+            Device::Cpu => Ok(host),
+            Device::Cuda(ordinal) => crate::cuda::upload(&host, &crate::cuda::open("to_device", ordinal)?),
+        }
+    }
+
+    /// As [`Tensor::try_to_device`].
+    ///
+    /// # Panics
+    /// If the device is not available or the dtype is not f32.
+    pub fn to_device(&self, device: Device) -> Tensor {
+        expect(self.try_to_device(device))
     }
 
     /// The storage slice of a contiguous tensor of compute dtype `T`.
     ///
     /// Returns an error when the dtype differs.
     pub fn try_as_slice<T: FloatElement>(&self) -> Result<&[T]> {
-        if T::DTYPE != self.dtype() || !self.is_contiguous() {
+        if T::DTYPE != self.dtype() || !self.is_contiguous() || self.cuda_storage().is_some() {
             return Err(invalid(
                 "as_slice",
                 self.shape(),

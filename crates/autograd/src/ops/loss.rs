@@ -25,7 +25,7 @@ fn differences(x: &Tensor, dim: usize) -> Tensor {
 /// Gradient of the total variation (see [`Var::total_variation`]).
 pub(crate) fn total_variation_backward(x: &Tensor, g: &Tensor) -> Tensor {
     let g = g.to_scalar();
-    let mut grad = Tensor::zeros(x.shape(), x.dtype());
+    let mut grad = x.zeros_like();
     for dim in [2, 3] {
         if x.shape()[dim] < 2 {
             continue;
@@ -80,7 +80,7 @@ impl Var {
         if x.rank() != 4 {
             return Err(TensorError::invalid_argument("total_variation", x.shape(), "expected a 4-D NCHW tensor"));
         }
-        let mut value = Tensor::scalar(0.0, x.dtype());
+        let mut value = x.new_full(&[], 0.0);
         for dim in [2, 3] {
             if x.shape()[dim] >= 2 {
                 value = value + differences(x, dim).square().mean_all();

@@ -35,7 +35,7 @@ pub(crate) fn narrow_backward(g: &Tensor, input_shape: &[usize], dim: usize, sta
     let zeros = |n: usize| {
         let mut shape = input_shape.to_vec();
         shape[dim] = n;
-        Tensor::zeros(&shape, g.dtype())
+        g.new_full(&shape, 0.0)
     };
     let (before, after) = (zeros(start), zeros(input_shape[dim] - start - len));
     let parts: Vec<&Tensor> = [&before, g, &after].into_iter().filter(|t| t.shape()[dim] > 0).collect();

@@ -22,7 +22,7 @@ pub(crate) fn gradient_of(param: &Param, grads: &Gradients, weight_decay: f64) -
     let value = param.value();
     let g = match grads.get(&param.var()) {
         Some(g) => g.clone(),
-        None => Tensor::zeros(value.shape(), value.dtype()),
+        None => value.zeros_like(),
     };
     if weight_decay == 0.0 {
         g

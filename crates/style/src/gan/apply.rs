@@ -6,7 +6,7 @@ use std::path::Path;
 use autograd::Var;
 use nn::io::TensorFile;
 use nn::ParamStore;
-use tensor::{DType, Pad2d, PadMode, Tensor};
+use tensor::{DType, Device, Pad2d, PadMode, Tensor};
 
 use super::nets::{Generator, GeneratorConfig};
 use crate::error::{setting, Result};
@@ -15,13 +15,14 @@ use crate::error::{setting, Result};
 pub struct StyleModel {
     generator: Generator,
     _store: ParamStore,
+    device: Device,
     /// The model's description.
     pub description: String,
 }
 
 impl StyleModel {
-    /// Reads a model written by `Trainer::save_model`.
-    pub fn load(path: &Path) -> Result<StyleModel> {
+    /// Reads a model written by `Trainer::save_model`, to run on `device`.
+    pub fn load(path: &Path, device: Device) -> Result<StyleModel> {
         let file = TensorFile::read(path)?;
         if file.metadata.get("fresco").map(String::as_str) != Some("gan-generator") {
             return Err(setting(
@@ -35,8 +36,9 @@ impl StyleModel {
         let mut store = ParamStore::new(0, DType::F32);
         let generator = Generator::new(&mut store, "generator", config)?;
         store.load_from(&file)?;
+        store.to_device(device)?;
         let description = file.metadata.get("description").cloned().unwrap_or_default();
-        Ok(StyleModel { generator, _store: store, description })
+        Ok(StyleModel { generator, _store: store, device, description })
     }
 
     /// The generator.
@@ -46,18 +48,19 @@ impl StyleModel {
 
     /// Stylises one image (`[1, 3, H, W]`, any size).
     pub fn apply(&self, image: &Tensor) -> Result<Tensor> {
-        apply_generator(&self.generator, image)
+        apply_generator(&self.generator, image, self.device)
     }
 }
 
-/// Runs `generator` on an image of any size: reflection-pads it to sides
-/// that are multiples of 4 (the two downsamplings need that), then crops the
-/// result back. No graph is recorded.
-pub fn apply_generator(generator: &Generator, image: &Tensor) -> Result<Tensor> {
+/// Runs `generator` (whose parameters are on `device`) on an image of any
+/// size: reflection-pads it to sides that are multiples of 4 (the two
+/// downsamplings need that), then crops the result back. No graph is
+/// recorded; the result is on the host.
+pub fn apply_generator(generator: &Generator, image: &Tensor, device: Device) -> Result<Tensor> {
     let (h, w) = (image.shape()[2], image.shape()[3]);
     let (ph, pw) = ((4 - h % 4) % 4, (4 - w % 4) % 4);
     let mode = if h > ph && w > pw { PadMode::Reflect } else { PadMode::Replicate };
     let padded = image.to_dtype(DType::F32).try_pad2d(Pad2d { top: 0, bottom: ph, left: 0, right: pw }, mode)?;
-    let out = generator.forward(&Var::constant(padded))?;
-    Ok(out.value().narrow(2, 0, h).narrow(3, 0, w).contiguous())
+    let out = generator.forward(&Var::constant(padded.try_to_device(device)?))?;
+    Ok(out.value().narrow(2, 0, h).narrow(3, 0, w).try_to_cpu()?.contiguous())
 }

@@ -9,7 +9,7 @@ use autograd::Var;
 use nn::io::{write_safetensors, TensorFile};
 use nn::optim::{Adam, AdamConfig};
 use nn::{ParamStore, Vgg};
-use tensor::{DType, Tensor};
+use tensor::{DType, Device, Tensor};
 
 use super::data::{batch, stream, FakePool};
 use super::nets::{Discriminator, DiscriminatorConfig, Generator, GeneratorConfig};
@@ -62,6 +62,8 @@ pub struct GanConfig {
     pub pool_size: usize,
     /// Seed of initialisation and sampling.
     pub seed: u64,
+    /// Where the networks compute (not saved: a run may resume elsewhere).
+    pub device: Device,
 }
 
 impl Default for GanConfig {
@@ -86,6 +88,7 @@ impl Default for GanConfig {
             decay_from: None,
             pool_size: 50,
             seed: 0,
+            device: Device::Cpu,
         }
     }
 }
@@ -145,6 +148,7 @@ impl GanConfig {
             decay_from: get("decay_from")?.parse().ok(),
             pool_size: int("pool_size")?,
             seed: get("seed")?.parse().map_err(|_| missing("seed"))?,
+            device: Device::Cpu,
         })
     }
 }
@@ -236,7 +240,8 @@ impl Trainer {
         let content_layers = content_spec.iter().map(|(n, w)| Ok((index(n)?, *w))).collect::<Result<Vec<_>>>()?;
         let style_idx = style_spec.iter().map(|(n, w)| Ok((index(n)?, *w))).collect::<Result<Vec<_>>>()?;
         let names: Vec<&str> = layers.iter().map(String::as_str).collect();
-        let features = vgg.forward_features(&Var::constant(style.clone()), &names)?;
+        let vgg = vgg.to_device(config.device)?;
+        let features = vgg.forward_features(&Var::constant(style.try_to_device(config.device)?), &names)?;
         let style_targets = style_idx
             .into_iter()
             .map(|(i, w)| {
@@ -249,6 +254,8 @@ impl Trainer {
         let generator = Generator::new(&mut generator_store, "generator", config.generator)?;
         let mut discriminator_store = ParamStore::new(config.seed ^ 0xD15C, DType::F32);
         let discriminator = Discriminator::new(&mut discriminator_store, "discriminator", config.discriminator)?;
+        generator_store.to_device(config.device)?;
+        discriminator_store.to_device(config.device)?;
         let adam = AdamConfig { lr: config.lr, beta1: config.beta1, ..AdamConfig::default() };
         let pool = FakePool { capacity: config.pool_size, images: Vec::new() };
         Ok(Trainer {
@@ -313,14 +320,14 @@ impl Trainer {
         let names: Vec<&str> = self.layers.iter().map(String::as_str).collect();
         let out_features = self.vgg.forward_features(outputs, &names)?;
         let in_features = self.vgg.forward_features(&Var::constant(inputs.clone()), &names)?;
-        let zero = || Var::constant(Tensor::scalar(0.0, DType::F32));
-        let mut content = zero();
+        let zero = || -> Result<Var> { Ok(Var::constant(Tensor::scalar(0.0, DType::F32).try_to_device(c.device)?)) };
+        let mut content = zero()?;
         for &(i, w) in &self.content_layers {
             let target = in_features[i].value();
             let scale = w / target.square().mean_all().to_scalar().max(1e-12);
             content = content + out_features[i].try_mse(&in_features[i])?.mul_scalar(scale);
         }
-        let mut style = zero();
+        let mut style = zero()?;
         for (i, gram, w) in &self.style_targets {
             let g = out_features[*i].try_gram()?;
             let target = Var::constant(gram.broadcast_to(g.shape()));
@@ -336,7 +343,8 @@ impl Trainer {
         let lr = self.learning_rate();
         self.adam_g.config.lr = lr;
         self.adam_d.config.lr = lr;
-        let inputs = batch(&self.contents, c.batch_size, c.crop_size, c.seed, self.step, stream::CONTENT);
+        let inputs = batch(&self.contents, c.batch_size, c.crop_size, c.seed, self.step, stream::CONTENT)
+            .try_to_device(c.device)?;
 
         // Generator: perceptual losses plus fooling the discriminator.
         let outputs = self.generator.forward(&Var::constant(inputs.clone()))?;
@@ -384,8 +392,9 @@ impl Trainer {
     /// The generator's style loss (weighted) on a fixed batch, for
     /// monitoring and tests.
     pub fn style_loss_on(&self, inputs: &Tensor) -> Result<f64> {
+        let inputs = inputs.try_to_device(self.config.device)?;
         let outputs = self.generator.forward(&Var::constant(inputs.clone()))?;
-        Ok(self.perceptual(inputs, &outputs)?.1.to_scalar())
+        Ok(self.perceptual(&inputs, &outputs)?.1.to_scalar())
     }
 
     /// Saves everything a resumed run needs, atomically: both networks,
@@ -406,13 +415,13 @@ impl Trainer {
     }
 
     /// Continues the run saved at `path`, with the same style image and
-    /// photos it was started with.
-    pub fn resume(path: &Path, vgg: Vgg, style: Tensor, contents: Vec<Tensor>) -> Result<Trainer> {
+    /// photos it was started with, computing on `device`.
+    pub fn resume(path: &Path, vgg: Vgg, style: Tensor, contents: Vec<Tensor>, device: Device) -> Result<Trainer> {
         let file = TensorFile::read(path)?;
         if file.metadata.get("fresco").map(String::as_str) != Some("gan-checkpoint") {
             return Err(setting("--resume", format!("{}: not a fresco GAN checkpoint", path.display())));
         }
-        let config = GanConfig::from_metadata(&file.metadata, path)?;
+        let config = GanConfig { device, ..GanConfig::from_metadata(&file.metadata, path)? };
         if file.metadata.get("style_digest") != Some(&digest(&style)) {
             return Err(setting(
                 "--resume",
@@ -422,8 +431,14 @@ impl Trainer {
         let mut trainer = Trainer::new(config, vgg, style, contents)?;
         trainer.generator_store.load_from(&file)?;
         trainer.discriminator_store.load_from(&file)?;
-        trainer.adam_g.load_state("adam_g", &file.tensors, path)?;
-        trainer.adam_d.load_state("adam_d", &file.tensors, path)?;
+        let on_device: BTreeMap<String, Tensor> = file
+            .tensors
+            .iter()
+            .filter(|(k, _)| k.starts_with("adam_"))
+            .map(|(k, t)| Ok((k.clone(), if k.ends_with(".step") { t.clone() } else { t.try_to_device(device)? })))
+            .collect::<tensor::Result<_>>()?;
+        trainer.adam_g.load_state("adam_g", &on_device, path)?;
+        trainer.adam_d.load_state("adam_d", &on_device, path)?;
         trainer.pool.images =
             file.tensors.iter().filter(|(k, _)| k.starts_with("pool.")).map(|(_, t)| t.to_dtype(DType::F32)).collect();
         trainer.step = file

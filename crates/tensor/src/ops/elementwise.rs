@@ -11,6 +11,9 @@ use crate::tensor::{with_float, Tensor};
 impl Tensor {
     /// Applies a unary kernel op element-wise.
     pub fn try_unary(&self, op: UnaryOp) -> Result<Tensor> {
+        if self.cuda_storage().is_some() {
+            return crate::cuda::unary(self, Some(op));
+        }
         let shape = self.shape().to_vec();
         with_float!(self.dtype(), "unary", |T| Ok(Tensor::build::<T>(&shape, |out| unary(
             op,
@@ -28,6 +31,9 @@ impl Tensor {
         }
         let shape = broadcast_shapes(name, self.shape(), rhs.shape())?;
         let (a, b) = (self.try_broadcast_to(&shape)?, rhs.try_broadcast_to(&shape)?);
+        if crate::cuda::common_device(name, &[self, rhs])?.is_some() {
+            return crate::cuda::binary(op, &a, &b, &shape);
+        }
         with_float!(self.dtype(), name, |T| Ok(Tensor::build::<T>(&shape, |out| binary(
             op,
             &shape,

@@ -36,6 +36,9 @@ impl Tensor {
         let a = self.try_broadcast_to(&[&batch[..], &[m, k]].concat())?;
         let b = rhs.try_broadcast_to(&[&batch[..], &[k, n]].concat())?;
         let out_shape = [&batch[..], &[m, n]].concat();
+        if crate::cuda::common_device("matmul", &[self, rhs])?.is_some() {
+            return crate::cuda::matmul(&a, &b, &batch, (m, k, n), &out_shape);
+        }
         with_float!(self.dtype(), "matmul", |T| Ok(matmul_impl::<T>(&a, &b, &batch, m, k, n, &out_shape)))
     }
 

@@ -29,6 +29,9 @@ impl Tensor {
         } else {
             kept.clone()
         };
+        if self.cuda_storage().is_some() {
+            return crate::cuda::reduce(self, op, &reduced, &out_shape);
+        }
         with_float!(self.dtype(), name, |T| Ok(Tensor::build::<T>(&out_shape, |out| reduce(
             op,
             self.shape(),

@@ -187,6 +187,9 @@ impl Tensor {
         }
         let mut shape = first.shape().to_vec();
         shape[dim] = tensors.iter().map(|t| t.shape()[dim]).sum();
+        if crate::cuda::common_device("cat", tensors)?.is_some() {
+            return crate::cuda::cat(tensors, dim, &shape);
+        }
         with_float!(first.dtype(), "cat", |T| Ok(cat_impl::<T>(tensors, dim, &shape)))
     }
 
@@ -222,7 +225,7 @@ impl Tensor {
         if parts.is_empty() {
             let mut shape = self.shape().to_vec();
             shape[dim] = 0;
-            return Ok(Tensor::zeros(&shape, self.dtype()));
+            return Ok(self.new_full(&shape, 0.0));
         }
         Self::try_cat(&parts.iter().collect::<Vec<_>>(), dim)
     }

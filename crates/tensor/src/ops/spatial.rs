@@ -56,11 +56,28 @@ impl Pool2dParams {
 }
 
 /// Which input each max-pooling output took: what its backward needs.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct MaxPoolIndices {
-    indices: Arc<PooledVec<u32>>,
+    positions: Positions,
     geometry: Pool2dGeometry,
     input_shape: Vec<usize>,
+}
+
+/// Where the recorded positions live: beside the tensor's values.
+#[derive(Clone)]
+enum Positions {
+    Host(Arc<PooledVec<u32>>),
+    Device(crate::cuda::DeviceIndices),
+}
+
+impl std::fmt::Debug for MaxPoolIndices {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let place = match self.positions {
+            Positions::Host(_) => "host",
+            Positions::Device(_) => "device",
+        };
+        write!(f, "MaxPoolIndices({:?} input, {place})", self.input_shape)
+    }
 }
 
 impl MaxPoolIndices {
@@ -140,6 +157,11 @@ impl Tensor {
                 });
             }
         }
+        let mut operands = vec![self, weight];
+        operands.extend(bias);
+        if crate::cuda::common_device("conv2d", &operands)?.is_some() {
+            return crate::cuda::conv2d(self, weight, bias, &geo);
+        }
         let (x, w, b) = (self.contiguous(), weight.contiguous(), bias.map(Tensor::contiguous));
         let shape = [geo.batch, geo.out_channels, geo.out_height(), geo.out_width()];
         with_float!(self.dtype(), "conv2d", |T| Ok(Tensor::build::<T>(&shape, |out| {
@@ -181,6 +203,9 @@ impl Tensor {
                 detail: "output gradient does not match the convolution's output".into(),
             });
         }
+        if crate::cuda::common_device("conv2d_backward_input", &[self, weight])?.is_some() {
+            return crate::cuda::conv2d_backward_input(self, weight, &geo);
+        }
         let (g, w) = (self.contiguous(), weight.contiguous());
         with_float!(self.dtype(), "conv2d_backward_input", |T| Ok(Tensor::build::<T>(input_shape, |out| {
             conv::conv2d_backward_input(&geo, g.contiguous_data::<T>(), w.contiguous_data::<T>(), out)
@@ -206,6 +231,9 @@ impl Tensor {
                 detail: "output gradient does not match the convolution's output".into(),
             });
         }
+        if crate::cuda::common_device("conv2d_backward_weight", &[self, grad_output])?.is_some() {
+            return crate::cuda::conv2d_backward_weight(self, grad_output, &geo);
+        }
         let (x, g) = (self.contiguous(), grad_output.contiguous());
         with_float!(self.dtype(), "conv2d_backward_weight", |T| Ok(Tensor::build::<T>(weight_shape, |out| {
             conv::conv2d_backward_weight(&geo, x.contiguous_data::<T>(), g.contiguous_data::<T>(), out)
@@ -226,12 +254,18 @@ impl Tensor {
         };
         geo.validate().map_err(|d| invalid("max_pool2d", self.shape(), d))?;
         let shape = [n, c, geo.out_height(), geo.out_width()];
+        if self.cuda_storage().is_some() {
+            let (pooled, positions) = crate::cuda::max_pool(self, &geo, &shape)?;
+            let positions = Positions::Device(positions);
+            return Ok((pooled, MaxPoolIndices { positions, geometry: geo, input_shape: self.shape().to_vec() }));
+        }
         let x = self.contiguous();
         let mut indices = PooledVec::<u32>::uninit_contents(shape.iter().product());
         let pooled = with_float!(self.dtype(), "max_pool2d", |T| Ok(Tensor::build::<T>(&shape, |out| {
             pooling::max_pool2d_forward(&geo, x.contiguous_data::<T>(), out, &mut indices)
         })))?;
-        Ok((pooled, MaxPoolIndices { indices: Arc::new(indices), geometry: geo, input_shape: self.shape().to_vec() }))
+        let positions = Positions::Host(Arc::new(indices));
+        Ok((pooled, MaxPoolIndices { positions, geometry: geo, input_shape: self.shape().to_vec() }))
     }
 
     /// As [`Tensor::try_max_pool2d`], values only.
@@ -244,16 +278,26 @@ impl Tensor {
 
     /// Gradient of max pooling, given the output gradient (`self`).
     pub fn try_max_pool2d_backward(&self, indices: &MaxPoolIndices) -> Result<Tensor> {
-        let g = self.contiguous();
-        if g.numel() != indices.indices.len() {
-            return Err(invalid(
-                "max_pool2d_backward",
-                self.shape(),
-                format!("{} recorded indices", indices.indices.len()),
-            ));
+        let expected = indices.geometry.planes * indices.geometry.out_height() * indices.geometry.out_width();
+        if self.numel() != expected {
+            return Err(invalid("max_pool2d_backward", self.shape(), format!("{expected} recorded positions")));
         }
+        let positions = match (&indices.positions, self.cuda_storage()) {
+            (Positions::Device(d), Some(_)) => {
+                return crate::cuda::max_pool_backward(self, &indices.geometry, d, &indices.input_shape);
+            }
+            (Positions::Host(h), None) => h,
+            _ => {
+                return Err(invalid(
+                    "max_pool2d_backward",
+                    self.shape(),
+                    "gradient and recorded positions are on different devices",
+                ))
+            }
+        };
+        let g = self.contiguous();
         with_float!(self.dtype(), "max_pool2d_backward", |T| Ok(Tensor::build::<T>(&indices.input_shape, |out| {
-            pooling::max_pool2d_backward(&indices.geometry, g.contiguous_data::<T>(), &indices.indices, out)
+            pooling::max_pool2d_backward(&indices.geometry, g.contiguous_data::<T>(), positions, out)
         })))
     }
 
@@ -277,6 +321,9 @@ impl Tensor {
     pub fn try_avg_pool2d(&self, params: Pool2dParams, count_include_pad: bool) -> Result<Tensor> {
         let geo = self.pool_geometry("avg_pool2d", params, self.shape())?;
         let shape = [self.shape()[0], self.shape()[1], geo.out_height(), geo.out_width()];
+        if self.cuda_storage().is_some() {
+            return crate::cuda::avg_pool(self, &geo, count_include_pad, &shape, false);
+        }
         let x = self.contiguous();
         with_float!(self.dtype(), "avg_pool2d", |T| Ok(Tensor::build::<T>(&shape, |out| {
             pooling::avg_pool2d_forward(&geo, count_include_pad, x.contiguous_data::<T>(), out)
@@ -309,6 +356,9 @@ impl Tensor {
                 detail: "output gradient does not match the pooled shape".into(),
             });
         }
+        if self.cuda_storage().is_some() {
+            return crate::cuda::avg_pool(self, &geo, count_include_pad, input_shape, true);
+        }
         let g = self.contiguous();
         with_float!(self.dtype(), "avg_pool2d_backward", |T| Ok(Tensor::build::<T>(input_shape, |out| {
             pooling::avg_pool2d_backward(&geo, count_include_pad, g.contiguous_data::<T>(), out)
@@ -320,6 +370,9 @@ impl Tensor {
         let (n, c, h, w) = nchw("upsample2d", self)?;
         if factor == 0 {
             return Err(invalid("upsample2d", self.shape(), "scale factor must be at least 1"));
+        }
+        if self.cuda_storage().is_some() {
+            return crate::cuda::upsample(self, mode, factor, (n * c, h, w), &[n, c, h * factor, w * factor], false);
         }
         let x = self.contiguous();
         with_float!(self.dtype(), "upsample2d", |T| Ok(Tensor::build::<T>(&[n, c, h * factor, w * factor], |out| {
@@ -342,6 +395,9 @@ impl Tensor {
             return Err(invalid("upsample2d_backward", self.shape(), format!("not a {factor}x upsampled shape")));
         }
         let (h, w) = (oh / factor, ow / factor);
+        if self.cuda_storage().is_some() {
+            return crate::cuda::upsample(self, mode, factor, (n * c, h, w), &[n, c, h, w], true);
+        }
         let g = self.contiguous();
         with_float!(self.dtype(), "upsample2d_backward", |T| Ok(Tensor::build::<T>(&[n, c, h, w], |out| {
             upsample2d_backward(mode, n * c, h, w, factor, g.contiguous_data::<T>(), out)
@@ -352,8 +408,11 @@ impl Tensor {
     pub fn try_pad2d(&self, pad: Pad2d, mode: PadMode) -> Result<Tensor> {
         let (n, c, h, w) = nchw("pad2d", self)?;
         pad.validate(mode, h, w).map_err(|d| invalid("pad2d", self.shape(), d))?;
-        let x = self.contiguous();
         let shape = [n, c, h + pad.top + pad.bottom, w + pad.left + pad.right];
+        if self.cuda_storage().is_some() {
+            return crate::cuda::pad(self, &pad, mode, (n * c, h, w), &shape, false);
+        }
+        let x = self.contiguous();
         with_float!(self.dtype(), "pad2d", |T| Ok(Tensor::build::<T>(&shape, |out| {
             pad2d_forward(mode, &pad, n * c, h, w, x.contiguous_data::<T>(), out)
         })))
@@ -374,6 +433,9 @@ impl Tensor {
             return Err(invalid("pad2d_backward", self.shape(), format!("smaller than the padding {pad:?}")));
         };
         pad.validate(mode, h, w).map_err(|d| invalid("pad2d_backward", self.shape(), d))?;
+        if self.cuda_storage().is_some() {
+            return crate::cuda::pad(self, &pad, mode, (n * c, h, w), &[n, c, h, w], true);
+        }
         let g = self.contiguous();
         with_float!(self.dtype(), "pad2d_backward", |T| Ok(Tensor::build::<T>(&[n, c, h, w], |out| {
             pad2d_backward(mode, &pad, n * c, h, w, g.contiguous_data::<T>(), out)

@@ -1,0 +1,393 @@
+//! Tensors on CUDA devices: storage, transfers, and the device path of
+//! every op (the CPU path lives beside each op; this file is what each op
+//! calls first when its operands are on a GPU).
+//!
+//! Device tensors hold f32. Views work as on the CPU: a layout over shared
+//! storage, passed to the kernels as shape, strides and offset (contiguous
+//! runs merged, up to six dimensions).
+
+use std::sync::Arc;
+
+use kernels::conv::Conv2dGeometry;
+use kernels::cuda::{self, CudaDevice, CudaError, DeviceBuffer, IndexBuffer, Layout, Matrix};
+use kernels::elementwise::{BinaryOp, UnaryOp};
+use kernels::padding::{Pad2d, PadMode};
+use kernels::pooling::Pool2dGeometry;
+use kernels::reduce::ReduceOp;
+use kernels::strided::coalesce;
+use kernels::upsample::UpsampleMode;
+
+use crate::error::{Result, TensorError};
+use crate::layout::{contiguous_strides, Layout as TensorLayout};
+use crate::storage::Storage;
+use crate::{DType, Device, Tensor};
+
+/// A device buffer and the device that owns it.
+#[derive(Clone)]
+pub struct CudaStorage {
+    pub(crate) device: Arc<CudaDevice>,
+    pub(crate) buffer: Arc<DeviceBuffer>,
+}
+
+impl std::fmt::Debug for CudaStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CudaStorage(cuda:{}, {} values)", self.device.ordinal(), self.buffer.len())
+    }
+}
+
+/// Max-pooling positions kept on the device for the backward pass.
+pub(crate) type DeviceIndices = Arc<IndexBuffer>;
+
+fn error(op: &'static str, device: Device, e: CudaError) -> TensorError {
+    TensorError::DeviceUnavailable { op, device, detail: e.to_string() }
+}
+
+/// Opens `cuda:ordinal` (for `to_device`).
+pub(crate) fn open(op: &'static str, ordinal: usize) -> Result<Arc<CudaDevice>> {
+    cuda::device(ordinal).map_err(|e| error(op, Device::Cuda(ordinal), e))
+}
+
+impl Tensor {
+    /// The device storage, if the tensor lives on a GPU.
+    pub(crate) fn cuda_storage(&self) -> Option<&CudaStorage> {
+        match &*self.storage {
+            Storage::Cuda(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn from_cuda(device: &Arc<CudaDevice>, buffer: DeviceBuffer, shape: &[usize]) -> Tensor {
+        let storage = Storage::Cuda(CudaStorage { device: Arc::clone(device), buffer: Arc::new(buffer) });
+        Tensor { storage: Arc::new(storage), layout: TensorLayout::contiguous(shape) }
+    }
+}
+
+/// The device of a set of operands, or an error naming the op if they are
+/// on different devices.
+pub(crate) fn common_device(op: &'static str, tensors: &[&Tensor]) -> Result<Option<Arc<CudaDevice>>> {
+    let first = tensors[0].device();
+    if let Some(other) = tensors.iter().map(|t| t.device()).find(|&d| d != first) {
+        return Err(TensorError::DeviceMismatch { op, lhs: first, rhs: other });
+    }
+    Ok(tensors[0].cuda_storage().map(|s| Arc::clone(&s.device)))
+}
+
+/// Kernel layouts of several equally shaped views, contiguous runs merged.
+fn layouts(op: &'static str, shape: &[usize], views: &[&TensorLayout]) -> Result<Vec<Layout>> {
+    let strides: Vec<&[usize]> = views.iter().map(|v| v.strides()).collect();
+    let (merged, merged_strides) = coalesce(shape, &strides);
+    views
+        .iter()
+        .zip(&merged_strides)
+        .map(|(v, s)| {
+            Layout::new(&merged, s, v.offset()).ok_or_else(|| {
+                TensorError::invalid_argument(
+                    op,
+                    shape,
+                    "more than 6 non-mergeable dimensions on CUDA; call contiguous() first",
+                )
+            })
+        })
+        .collect()
+}
+
+/// Uploads a CPU tensor (as f32) to `device`.
+pub(crate) fn upload(t: &Tensor, device: &Arc<CudaDevice>) -> Result<Tensor> {
+    if t.dtype() != DType::F32 {
+        return Err(TensorError::UnsupportedDType {
+            op: "to_device",
+            dtype: t.dtype(),
+            hint: "; CUDA tensors hold f32: convert with to_dtype(F32) first",
+        });
+    }
+    let host = t.contiguous();
+    let buffer = device
+        .upload(host.contiguous_data::<f32>())
+        .map_err(|e| error("to_device", Device::Cuda(device.ordinal()), e))?;
+    Ok(Tensor::from_cuda(device, buffer, t.shape()))
+}
+
+/// Downloads a device tensor to a contiguous CPU f32 tensor.
+pub(crate) fn download(t: &Tensor) -> Result<Tensor> {
+    let s = t.cuda_storage().expect("a device tensor");
+    let dense = if t.is_contiguous() && t.layout.offset() == 0 && s.buffer.len() == t.numel() {
+        t.clone()
+    } else {
+        unary(t, None)?
+    };
+    let ds = dense.cuda_storage().expect("a device tensor");
+    let values = ds.device.download(&ds.buffer).map_err(|e| error("to_device", t.device(), e))?;
+    Ok(Tensor::from_vec(values[..t.numel()].to_vec(), t.shape()))
+}
+
+/// A new device tensor of `shape` filled with `value`.
+pub(crate) fn full(device: &Arc<CudaDevice>, shape: &[usize], value: f32) -> Result<Tensor> {
+    let n: usize = shape.iter().product();
+    let fail = |e| error("full", Device::Cuda(device.ordinal()), e);
+    let mut buffer = device.uninit(n).map_err(fail)?;
+    device.fill(&mut buffer, value, n).map_err(fail)?;
+    Ok(Tensor::from_cuda(device, buffer, shape))
+}
+
+/// `op` of every element (`None`: a contiguous copy).
+pub(crate) fn unary(t: &Tensor, op: Option<UnaryOp>) -> Result<Tensor> {
+    let s = t.cuda_storage().expect("a device tensor");
+    let n = t.numel();
+    let [view] = <[Layout; 1]>::try_from(layouts("unary", t.shape(), &[&t.layout])?).expect("one view");
+    let fail = |e| error("unary", t.device(), e);
+    let mut out = s.device.uninit(n).map_err(fail)?;
+    s.device.unary(op, &s.buffer, view, &mut out, n).map_err(fail)?;
+    Ok(Tensor::from_cuda(&s.device, out, t.shape()))
+}
+
+/// `a ∘ b` for operands already broadcast to `shape`.
+pub(crate) fn binary(op: BinaryOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    let (sa, sb) = (a.cuda_storage().expect("device"), b.cuda_storage().expect("device"));
+    let n: usize = shape.iter().product();
+    let views = layouts("binary", shape, &[&a.layout, &b.layout])?;
+    let fail = |e| error("binary", a.device(), e);
+    let mut out = sa.device.uninit(n).map_err(fail)?;
+    sa.device.binary(op, &sa.buffer, views[0], &sb.buffer, views[1], &mut out, n).map_err(fail)?;
+    Ok(Tensor::from_cuda(&sa.device, out, shape))
+}
+
+/// Reduces over the axes flagged in `reduced`, giving `out_shape`.
+pub(crate) fn reduce(t: &Tensor, op: ReduceOp, reduced: &[bool], out_shape: &[usize]) -> Result<Tensor> {
+    let s = t.cuda_storage().expect("device");
+    let pick = |keep: bool| -> (Vec<usize>, Vec<usize>) {
+        (0..t.rank()).filter(|&d| reduced[d] != keep).map(|d| (t.shape()[d], t.strides()[d])).unzip()
+    };
+    let ((kept_shape, kept_strides), (red_shape, red_strides)) = (pick(true), pick(false));
+    let outputs: usize = kept_shape.iter().product();
+    let count: usize = red_shape.iter().product();
+    let build = |shape: &[usize], strides: &[usize], offset: usize| {
+        let (m, ms) = coalesce(shape, &[strides]);
+        Layout::new(&m, &ms[0], offset).ok_or_else(|| {
+            TensorError::invalid_argument("reduce", t.shape(), "more than 6 non-mergeable dimensions on CUDA")
+        })
+    };
+    let kept = build(&kept_shape, &kept_strides, t.layout.offset())?;
+    let red = build(&red_shape, &red_strides, 0)?;
+    let fail = |e| error("reduce", t.device(), e);
+    let mut out = s.device.uninit(outputs).map_err(fail)?;
+    s.device.reduce(op, &s.buffer, kept, red, &mut out, (outputs, count)).map_err(fail)?;
+    Ok(Tensor::from_cuda(&s.device, out, out_shape))
+}
+
+/// A matrix operand of a device tensor at storage offset `offset`.
+fn matrix(rows: usize, cols: usize, row_stride: usize, col_stride: usize, offset: usize) -> Matrix {
+    Matrix {
+        rows: rows as i64,
+        cols: cols as i64,
+        row_stride: row_stride as i64,
+        col_stride: col_stride as i64,
+        offset: offset as i64,
+    }
+}
+
+/// Batched `a · b` (both broadcast to `batch` + their matrix shapes).
+pub(crate) fn matmul(
+    a: &Tensor,
+    b: &Tensor,
+    batch: &[usize],
+    (m, k, n): (usize, usize, usize),
+    out_shape: &[usize],
+) -> Result<Tensor> {
+    let (sa, sb) = (a.cuda_storage().expect("device"), b.cuda_storage().expect("device"));
+    let fail = |e| error("matmul", a.device(), e);
+    let batches: usize = batch.iter().product();
+    let mut out = sa.device.uninit(batches * m * n).map_err(fail)?;
+    let nb = batch.len();
+    let (ta, tb) = (a.strides(), b.strides());
+    for index in 0..batches {
+        let (mut rest, mut oa, mut ob) = (index, a.layout.offset(), b.layout.offset());
+        for d in (0..nb).rev() {
+            let i = rest % batch[d];
+            rest /= batch[d];
+            oa += i * ta[d];
+            ob += i * tb[d];
+        }
+        let ma = matrix(m, k, ta[nb], ta[nb + 1], oa);
+        let mb = matrix(k, n, tb[nb], tb[nb + 1], ob);
+        let mc = matrix(m, n, n, 1, index * m * n);
+        sa.device.gemm(1.0, &sa.buffer, ma, &sb.buffer, mb, 0.0, &mut out, mc).map_err(fail)?;
+    }
+    Ok(Tensor::from_cuda(&sa.device, out, out_shape))
+}
+
+fn dense(t: &Tensor) -> Result<Tensor> {
+    if t.is_contiguous() && t.layout.offset() == 0 {
+        Ok(t.clone())
+    } else {
+        unary(t, None)
+    }
+}
+
+/// Forward convolution: per image, im2col then `W · cols`, then the bias.
+pub(crate) fn conv2d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, geo: &Conv2dGeometry) -> Result<Tensor> {
+    let (x, w) = (dense(x)?, dense(w)?);
+    let (sx, sw) = (x.cuda_storage().expect("device"), w.cuda_storage().expect("device"));
+    let dev = &sx.device;
+    let fail = |e| error("conv2d", x.device(), e);
+    let taps = geo.in_channels * geo.kernel_height * geo.kernel_width;
+    let pixels = geo.out_height() * geo.out_width();
+    let mut cols = dev.uninit(taps * pixels).map_err(fail)?;
+    let mut out = dev.uninit(geo.output_len()).map_err(fail)?;
+    let image = geo.in_channels * geo.in_height * geo.in_width;
+    for n in 0..geo.batch {
+        dev.im2col(geo, &sx.buffer, n * image, &mut cols).map_err(fail)?;
+        let ma = matrix(geo.out_channels, taps, taps, 1, 0);
+        let mb = matrix(taps, pixels, pixels, 1, 0);
+        let mc = matrix(geo.out_channels, pixels, pixels, 1, n * geo.out_channels * pixels);
+        dev.gemm(1.0, &sw.buffer, ma, &cols, mb, 0.0, &mut out, mc).map_err(fail)?;
+    }
+    if let Some(b) = bias {
+        let b = dense(b)?;
+        dev.add_bias(&mut out, &b.cuda_storage().expect("device").buffer, geo.out_channels, pixels).map_err(fail)?;
+    }
+    Ok(Tensor::from_cuda(dev, out, &[geo.batch, geo.out_channels, geo.out_height(), geo.out_width()]))
+}
+
+/// Input gradient: per image, `cols = Wᵀ · dY`, then col2im.
+pub(crate) fn conv2d_backward_input(g: &Tensor, w: &Tensor, geo: &Conv2dGeometry) -> Result<Tensor> {
+    let (g, w) = (dense(g)?, dense(w)?);
+    let (sg, sw) = (g.cuda_storage().expect("device"), w.cuda_storage().expect("device"));
+    let dev = &sg.device;
+    let fail = |e| error("conv2d_backward_input", g.device(), e);
+    let taps = geo.in_channels * geo.kernel_height * geo.kernel_width;
+    let pixels = geo.out_height() * geo.out_width();
+    let mut cols = dev.uninit(taps * pixels).map_err(fail)?;
+    let mut out = dev.uninit(geo.input_len()).map_err(fail)?;
+    let image = geo.in_channels * geo.in_height * geo.in_width;
+    for n in 0..geo.batch {
+        let ma = matrix(taps, geo.out_channels, 1, taps, 0); // Wᵀ as a view
+        let mb = matrix(geo.out_channels, pixels, pixels, 1, n * geo.out_channels * pixels);
+        let mc = matrix(taps, pixels, pixels, 1, 0);
+        dev.gemm(1.0, &sw.buffer, ma, &sg.buffer, mb, 0.0, &mut cols, mc).map_err(fail)?;
+        dev.col2im(geo, &cols, &mut out, n * image).map_err(fail)?;
+    }
+    Ok(Tensor::from_cuda(dev, out, &[geo.batch, geo.in_channels, geo.in_height, geo.in_width]))
+}
+
+/// Weight gradient: `dW = Σ_images dY · colsᵀ`.
+pub(crate) fn conv2d_backward_weight(x: &Tensor, g: &Tensor, geo: &Conv2dGeometry) -> Result<Tensor> {
+    let (x, g) = (dense(x)?, dense(g)?);
+    let (sx, sg) = (x.cuda_storage().expect("device"), g.cuda_storage().expect("device"));
+    let dev = &sx.device;
+    let fail = |e| error("conv2d_backward_weight", x.device(), e);
+    let taps = geo.in_channels * geo.kernel_height * geo.kernel_width;
+    let pixels = geo.out_height() * geo.out_width();
+    let mut cols = dev.uninit(taps * pixels).map_err(fail)?;
+    let mut out = dev.zeros(geo.weight_len()).map_err(fail)?;
+    let image = geo.in_channels * geo.in_height * geo.in_width;
+    for n in 0..geo.batch {
+        dev.im2col(geo, &sx.buffer, n * image, &mut cols).map_err(fail)?;
+        let ma = matrix(geo.out_channels, pixels, pixels, 1, n * geo.out_channels * pixels);
+        let mb = matrix(pixels, taps, 1, pixels, 0); // colsᵀ as a view
+        let mc = matrix(geo.out_channels, taps, taps, 1, 0);
+        dev.gemm(1.0, &sg.buffer, ma, &cols, mb, if n == 0 { 0.0 } else { 1.0 }, &mut out, mc).map_err(fail)?;
+    }
+    Ok(Tensor::from_cuda(dev, out, &[geo.out_channels, geo.in_channels, geo.kernel_height, geo.kernel_width]))
+}
+
+/// Max pooling; returns the values and the device positions.
+pub(crate) fn max_pool(x: &Tensor, geo: &Pool2dGeometry, shape: &[usize]) -> Result<(Tensor, DeviceIndices)> {
+    let x = dense(x)?;
+    let s = x.cuda_storage().expect("device");
+    let fail = |e| error("max_pool2d", x.device(), e);
+    let n: usize = shape.iter().product();
+    let mut out = s.device.uninit(n).map_err(fail)?;
+    let mut indices = s.device.index_buffer(n).map_err(fail)?;
+    s.device.max_pool(geo, &s.buffer, &mut out, &mut indices).map_err(fail)?;
+    Ok((Tensor::from_cuda(&s.device, out, shape), Arc::new(indices)))
+}
+
+/// Max pooling's gradient from the recorded positions.
+pub(crate) fn max_pool_backward(
+    g: &Tensor,
+    geo: &Pool2dGeometry,
+    indices: &DeviceIndices,
+    input_shape: &[usize],
+) -> Result<Tensor> {
+    let g = dense(g)?;
+    let s = g.cuda_storage().expect("device");
+    let fail = |e| error("max_pool2d_backward", g.device(), e);
+    let mut out = s.device.zeros(input_shape.iter().product()).map_err(fail)?;
+    s.device.max_pool_backward(geo, &s.buffer, indices, &mut out).map_err(fail)?;
+    Ok(Tensor::from_cuda(&s.device, out, input_shape))
+}
+
+/// Average pooling (forward, or backward into `out_shape`).
+pub(crate) fn avg_pool(
+    t: &Tensor,
+    geo: &Pool2dGeometry,
+    include_pad: bool,
+    out_shape: &[usize],
+    backward: bool,
+) -> Result<Tensor> {
+    let t = dense(t)?;
+    let s = t.cuda_storage().expect("device");
+    let fail = |e| error("avg_pool2d", t.device(), e);
+    let n: usize = out_shape.iter().product();
+    let mut out = if backward { s.device.zeros(n) } else { s.device.uninit(n) }.map_err(fail)?;
+    s.device.avg_pool(geo, include_pad, &s.buffer, &mut out, backward).map_err(fail)?;
+    Ok(Tensor::from_cuda(&s.device, out, out_shape))
+}
+
+/// Upsampling (forward, or backward into `out_shape`).
+pub(crate) fn upsample(
+    t: &Tensor,
+    mode: UpsampleMode,
+    factor: usize,
+    (planes, h, w): (usize, usize, usize),
+    out_shape: &[usize],
+    backward: bool,
+) -> Result<Tensor> {
+    let t = dense(t)?;
+    let s = t.cuda_storage().expect("device");
+    let fail = |e| error("upsample2d", t.device(), e);
+    let n: usize = out_shape.iter().product();
+    let mut out = if backward { s.device.zeros(n) } else { s.device.uninit(n) }.map_err(fail)?;
+    s.device.upsample(mode, planes, h, w, factor, &s.buffer, &mut out, backward).map_err(fail)?;
+    Ok(Tensor::from_cuda(&s.device, out, out_shape))
+}
+
+/// Padding (forward, or backward into `out_shape`); `(planes, h, w)` are
+/// the unpadded planes.
+pub(crate) fn pad(
+    t: &Tensor,
+    pad: &Pad2d,
+    mode: PadMode,
+    (planes, h, w): (usize, usize, usize),
+    out_shape: &[usize],
+    backward: bool,
+) -> Result<Tensor> {
+    let t = dense(t)?;
+    let s = t.cuda_storage().expect("device");
+    let fail = |e| error("pad2d", t.device(), e);
+    let n: usize = out_shape.iter().product();
+    let mut out = if backward { s.device.zeros(n) } else { s.device.uninit(n) }.map_err(fail)?;
+    s.device.pad(mode, pad, planes, h, w, &s.buffer, &mut out, backward).map_err(fail)?;
+    Ok(Tensor::from_cuda(&s.device, out, out_shape))
+}
+
+/// Joins device tensors along `dim` by strided copies into one buffer.
+pub(crate) fn cat(parts: &[&Tensor], dim: usize, shape: &[usize]) -> Result<Tensor> {
+    let first = parts[0].cuda_storage().expect("device");
+    let dev = &first.device;
+    let fail = |e| error("cat", parts[0].device(), e);
+    let n: usize = shape.iter().product();
+    let mut out = dev.uninit(n).map_err(fail)?;
+    let out_strides = contiguous_strides(shape);
+    let mut start = 0;
+    for part in parts {
+        let s = part.cuda_storage().expect("device");
+        let len = part.shape()[dim];
+        // The slot of this part in the output, as a view of the output.
+        let target = TensorLayout::from_parts(part.shape().to_vec(), out_strides.clone(), start * out_strides[dim]);
+        let views = layouts("cat", part.shape(), &[&part.layout, &target])?;
+        dev.copy_into(&s.buffer, views[0], &mut out, views[1], part.numel()).map_err(fail)?;
+        start += len;
+    }
+    Ok(Tensor::from_cuda(dev, out, shape))
+}
