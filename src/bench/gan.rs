@@ -14,7 +14,7 @@ use super::print_table;
 /// Prints training and apply timings.
 pub fn print_gan_report(crop_size: usize, batch_size: usize, steps: usize, apply_sizes: &[usize]) {
     println!(
-        "fresco GAN transfer, default generator (width 32, 5 residual blocks) and PatchGAN, {} rayon threads",
+        "fresco GAN transfer, default generator (width 16, 5 residual blocks) and PatchGAN, {} rayon threads",
         rayon::current_num_threads()
     );
     let photos: Vec<Tensor> = (0..4)

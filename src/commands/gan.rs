@@ -86,8 +86,8 @@ pub struct TrainArgs {
     /// Decay the learning rate linearly to zero from this step on.
     #[arg(long)]
     pub decay_from: Option<usize>,
-    /// Generator width (channels of its first layer).
-    #[arg(long, default_value_t = 32)]
+    /// Generator width (channels of its first layer; Johnson et al. used 32).
+    #[arg(long, default_value_t = 16)]
     pub width: usize,
     /// Generator residual blocks.
     #[arg(long, default_value_t = 5)]

@@ -94,7 +94,7 @@ pub use backward::Gradients;
 pub use gradcheck::{gradcheck, GradcheckError, GradcheckOptions, GradcheckReport};
 pub use op::CustomOp;
 pub use ops::norm::NormalizationStats;
-pub use var::{live_nodes, Var, VarId};
+pub use var::{live_nodes, no_grad, Var, VarId};
 
 #[doc(hidden)]
 pub use proptest as __proptest;

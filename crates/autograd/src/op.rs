@@ -75,6 +75,7 @@ pub(crate) enum Op {
     Narrow { input: Var, dim: usize, start: usize },
     Cat(Vec<Var>, usize),
     Conv2d { input: Var, weight: Var, bias: Option<Var>, params: Conv2dParams },
+    Conv2dRelu { input: Var, weight: Var, bias: Option<Var>, params: Conv2dParams },
     ConvTranspose2d { input: Var, weight: Var, bias: Option<Var>, params: Conv2dParams },
     MaxPool2d { input: Var, indices: MaxPoolIndices },
     AvgPool2d { input: Var, params: Pool2dParams, count_include_pad: bool },
@@ -106,7 +107,9 @@ impl Op {
             | Op::TotalVariation(x) => vec![x],
             Op::Binary(_, a, b) | Op::Matmul(a, b) | Op::Mse(a, b) => vec![a, b],
             Op::Cat(parts, _) | Op::Custom(_, parts) => parts.iter().collect(),
-            Op::Conv2d { input, weight, bias, .. } | Op::ConvTranspose2d { input, weight, bias, .. } => {
+            Op::Conv2d { input, weight, bias, .. }
+            | Op::Conv2dRelu { input, weight, bias, .. }
+            | Op::ConvTranspose2d { input, weight, bias, .. } => {
                 [Some(input), Some(weight), bias.as_ref()].into_iter().flatten().collect()
             }
         }
@@ -148,6 +151,7 @@ impl Op {
             Op::Narrow { .. } => "narrow",
             Op::Cat(..) => "cat",
             Op::Conv2d { .. } => "conv2d",
+            Op::Conv2dRelu { .. } => "conv2d_relu",
             Op::ConvTranspose2d { .. } => "conv_transpose2d",
             Op::MaxPool2d { .. } => "max_pool2d",
             Op::AvgPool2d { .. } => "avg_pool2d",

@@ -16,6 +16,24 @@ use crate::op::Op;
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 static LIVE_NODES: AtomicUsize = AtomicUsize::new(0);
 
+thread_local! {
+    static RECORDING: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
+}
+
+/// Runs `f` without recording any op, even on parameters: for inference,
+/// where keeping every activation for a backward pass that never comes
+/// would hold the whole forward pass in memory. (Per thread; nests.)
+pub fn no_grad<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            RECORDING.with(|r| r.set(self.0));
+        }
+    }
+    let _restore = Restore(RECORDING.with(|r| r.replace(false)));
+    f()
+}
+
 /// Identifies a var across value updates: an optimiser step replaces a
 /// parameter's value but keeps its id, so gradients find their parameter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -76,7 +94,8 @@ impl Var {
     /// The result of `op`: recorded when an input needs a gradient, else a
     /// constant (so inference builds no graph and frees inputs early).
     pub(crate) fn from_op(value: Tensor, op: Op) -> Var {
-        let requires_grad = op.inputs().iter().any(|v| v.requires_grad());
+        let recording = RECORDING.with(|r| r.get());
+        let requires_grad = recording && op.inputs().iter().any(|v| v.requires_grad());
         let op = requires_grad.then_some(op);
         Var { node: Arc::new(Node::new(VarId::fresh(), value, op, requires_grad)) }
     }

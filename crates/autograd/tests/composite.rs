@@ -1,6 +1,6 @@
 //! Gradients through a chain of ops, and the graph's memory behaviour.
 
-use autograd::{gradcheck, GradcheckOptions, Var};
+use autograd::{gradcheck, no_grad, GradcheckOptions, Var};
 use tensor::{Conv2dParams, DType, Pool2dParams, Tensor};
 
 /// A VGG-shaped block — conv → relu → max-pool → conv → Gram → MSE against
@@ -55,4 +55,13 @@ fn constants_record_nothing_and_updates_keep_ids() {
     assert_eq!(p.id(), id);
     let grads = p.add_scalar(1.0).square().sum_all().backward();
     assert_eq!(grads.get(&p).unwrap().to_vec::<f32>(), vec![2.0, 2.0]);
+}
+
+/// Inside `no_grad` nothing is recorded, even on parameters.
+#[test]
+fn no_grad_records_nothing() {
+    let p = Var::parameter(Tensor::ones(&[3], DType::F32));
+    let y = no_grad(|| p.exp().sum_all());
+    assert!(y.is_leaf() && !y.requires_grad());
+    assert!(p.exp().sum_all().requires_grad(), "recording resumes after no_grad");
 }

@@ -418,8 +418,17 @@ impl Vgg {
         let Some(&deepest) = wanted.iter().max() else { return Ok(Vec::new()) };
         let mut outputs: Vec<Option<Var>> = vec![None; self.layers.len()];
         let mut h = self.preprocess(image)?;
-        for (index, layer) in self.layers.iter().enumerate().take(deepest + 1) {
-            h = match layer {
+        let mut index = 0;
+        while index <= deepest {
+            let fuse =
+                matches!(self.layers.get(index + 1), Some(Layer::Relu)) && !wanted.contains(&index) && index < deepest;
+            h = match &self.layers[index] {
+                // A convolution whose own output nobody asked for runs fused
+                // with its ReLU: the pre-activation is never kept.
+                Layer::Conv { weight, bias } if fuse => {
+                    index += 1;
+                    h.try_conv2d_relu(weight, Some(bias), Conv2dParams::new(1, 1))?
+                }
                 Layer::Conv { weight, bias } => h.try_conv2d(weight, Some(bias), Conv2dParams::new(1, 1))?,
                 Layer::Relu => h.relu(),
                 Layer::Pool => match self.pooling {
@@ -430,6 +439,7 @@ impl Vgg {
             if wanted.contains(&index) {
                 outputs[index] = Some(h.clone());
             }
+            index += 1;
         }
         Ok(wanted.iter().map(|&i| outputs[i].clone().expect("computed above")).collect())
     }

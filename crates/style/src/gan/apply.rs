@@ -61,6 +61,7 @@ pub fn apply_generator(generator: &Generator, image: &Tensor, device: Device) ->
     let (ph, pw) = ((4 - h % 4) % 4, (4 - w % 4) % 4);
     let mode = if h > ph && w > pw { PadMode::Reflect } else { PadMode::Replicate };
     let padded = image.to_dtype(DType::F32).try_pad2d(Pad2d { top: 0, bottom: ph, left: 0, right: pw }, mode)?;
-    let out = generator.forward(&Var::constant(padded.try_to_device(device)?))?;
+    let input = Var::constant(padded.try_to_device(device)?);
+    let out = autograd::no_grad(|| generator.forward(&input))?;
     Ok(out.value().narrow(2, 0, h).narrow(3, 0, w).try_to_cpu()?.contiguous())
 }

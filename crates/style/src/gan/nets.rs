@@ -29,9 +29,10 @@ pub struct GeneratorConfig {
 }
 
 impl Default for GeneratorConfig {
-    /// Johnson et al.'s: width 32, five residual blocks.
+    /// Width 16 (half of Johnson et al.'s 32, a quarter of the work: `apply`
+    /// at 512² fits in a second on two CPU cores), five residual blocks.
     fn default() -> Self {
-        GeneratorConfig { width: 32, res_blocks: 5 }
+        GeneratorConfig { width: 16, res_blocks: 5 }
     }
 }
 
