@@ -156,7 +156,7 @@ pub struct ApplyArgs {
     pub device: Device,
 }
 
-const IMAGE_EXTENSIONS: [&str; 8] = ["png", "jpg", "jpeg", "bmp", "gif", "tif", "tiff", "webp"];
+const IMAGE_EXTENSIONS: [&str; 4] = ["png", "jpg", "jpeg", "bmp"];
 
 /// The image files of a folder, sorted by name.
 fn images_in(dir: &Path) -> Result<Vec<PathBuf>> {
