@@ -302,6 +302,25 @@ pub(crate) fn max_pool(x: &Tensor, geo: &Pool2dGeometry, shape: &[usize]) -> Res
     Ok((Tensor::from_cuda(&s.device, out, shape), Arc::new(indices)))
 }
 
+/// Runs a pooling, resampling or padding kernel from `t` into a new tensor
+/// of `out_shape`, zeroed first when the kernel accumulates (the backward
+/// passes scatter with atomic adds).
+fn resample(
+    op: &'static str,
+    t: &Tensor,
+    out_shape: &[usize],
+    accumulate: bool,
+    kernel: impl FnOnce(&CudaDevice, &DeviceBuffer, &mut DeviceBuffer) -> cuda::CudaResult<()>,
+) -> Result<Tensor> {
+    let t = dense(t)?;
+    let s = t.cuda_storage().expect("device");
+    let fail = |e| error(op, t.device(), e);
+    let n: usize = out_shape.iter().product();
+    let mut out = if accumulate { s.device.zeros(n) } else { s.device.uninit(n) }.map_err(fail)?;
+    kernel(&s.device, &s.buffer, &mut out).map_err(fail)?;
+    Ok(Tensor::from_cuda(&s.device, out, out_shape))
+}
+
 /// Max pooling's gradient from the recorded positions.
 pub(crate) fn max_pool_backward(
     g: &Tensor,
@@ -309,12 +328,7 @@ pub(crate) fn max_pool_backward(
     indices: &DeviceIndices,
     input_shape: &[usize],
 ) -> Result<Tensor> {
-    let g = dense(g)?;
-    let s = g.cuda_storage().expect("device");
-    let fail = |e| error("max_pool2d_backward", g.device(), e);
-    let mut out = s.device.zeros(input_shape.iter().product()).map_err(fail)?;
-    s.device.max_pool_backward(geo, &s.buffer, indices, &mut out).map_err(fail)?;
-    Ok(Tensor::from_cuda(&s.device, out, input_shape))
+    resample("max_pool2d_backward", g, input_shape, true, |d, g, out| d.max_pool_backward(geo, g, indices, out))
 }
 
 /// Average pooling (forward, or backward into `out_shape`).
@@ -325,13 +339,7 @@ pub(crate) fn avg_pool(
     out_shape: &[usize],
     backward: bool,
 ) -> Result<Tensor> {
-    let t = dense(t)?;
-    let s = t.cuda_storage().expect("device");
-    let fail = |e| error("avg_pool2d", t.device(), e);
-    let n: usize = out_shape.iter().product();
-    let mut out = if backward { s.device.zeros(n) } else { s.device.uninit(n) }.map_err(fail)?;
-    s.device.avg_pool(geo, include_pad, &s.buffer, &mut out, backward).map_err(fail)?;
-    Ok(Tensor::from_cuda(&s.device, out, out_shape))
+    resample("avg_pool2d", t, out_shape, backward, |d, t, out| d.avg_pool(geo, include_pad, t, out, backward))
 }
 
 /// Upsampling (forward, or backward into `out_shape`).
@@ -343,13 +351,7 @@ pub(crate) fn upsample(
     out_shape: &[usize],
     backward: bool,
 ) -> Result<Tensor> {
-    let t = dense(t)?;
-    let s = t.cuda_storage().expect("device");
-    let fail = |e| error("upsample2d", t.device(), e);
-    let n: usize = out_shape.iter().product();
-    let mut out = if backward { s.device.zeros(n) } else { s.device.uninit(n) }.map_err(fail)?;
-    s.device.upsample(mode, planes, h, w, factor, &s.buffer, &mut out, backward).map_err(fail)?;
-    Ok(Tensor::from_cuda(&s.device, out, out_shape))
+    resample("upsample2d", t, out_shape, backward, |d, t, out| d.upsample(mode, planes, h, w, factor, t, out, backward))
 }
 
 /// Padding (forward, or backward into `out_shape`); `(planes, h, w)` are
@@ -362,13 +364,7 @@ pub(crate) fn pad(
     out_shape: &[usize],
     backward: bool,
 ) -> Result<Tensor> {
-    let t = dense(t)?;
-    let s = t.cuda_storage().expect("device");
-    let fail = |e| error("pad2d", t.device(), e);
-    let n: usize = out_shape.iter().product();
-    let mut out = if backward { s.device.zeros(n) } else { s.device.uninit(n) }.map_err(fail)?;
-    s.device.pad(mode, pad, planes, h, w, &s.buffer, &mut out, backward).map_err(fail)?;
-    Ok(Tensor::from_cuda(&s.device, out, out_shape))
+    resample("pad2d", t, out_shape, backward, |d, t, out| d.pad(mode, pad, planes, h, w, t, out, backward))
 }
 
 /// Joins device tensors along `dim` by strided copies into one buffer.
