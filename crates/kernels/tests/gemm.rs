@@ -116,6 +116,23 @@ fn large_transposed_operands_cross_every_packing_run() {
 }
 
 #[test]
+fn wide_output_spans_several_column_blocks_and_depth_slices() {
+    // N past NC (2048) with a ragged last panel, K past KC so later slices
+    // accumulate onto the first, and few rows so each block is dealt out in
+    // column runs: the shared packed B is refilled for every block and slice.
+    let (m, k, n) = (13, 400, 2100);
+    let a: Vec<f32> = (0..m * k).map(|i| ((i * 41 % 103) as f32 - 51.0) / 51.0).collect();
+    let b: Vec<f32> = (0..k * n).map(|i| ((i * 43 % 79) as f32 - 39.0) / 39.0).collect();
+    let (am, bm) = (MatRef::row_major(&a, m, k), MatRef::row_major(&b, k, n));
+    let c0: Vec<f32> = (0..m * n).map(|i| (i % 5) as f32 - 2.0).collect();
+    let (mut fast, mut slow) = (c0.clone(), c0);
+    gemm(1.0, &am, &bm, 0.25, MatMut::row_major(&mut fast, m, n));
+    gemm_reference(1.0, &am, &bm, 0.25, MatMut::row_major(&mut slow, m, n));
+    let worst = fast.iter().zip(&slow).map(|(f, s)| (f - s).abs() / (1.0 + s.abs())).fold(0.0f32, f32::max);
+    assert!(worst < 1e-4, "worst relative error {worst}");
+}
+
+#[test]
 fn beta_zero_ignores_nan_in_output() {
     let a = [1.0f32, 2.0, 3.0, 4.0];
     let mut c = [f32::NAN; 4];

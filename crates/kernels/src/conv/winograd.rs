@@ -67,15 +67,22 @@ fn transform_kernels<T: GemmFloat>(weight: &[T], outputs: usize, inputs: usize) 
 }
 
 /// Splits a zero-padded image row into its even and odd samples: tile `t`
-/// of the row reads `even[t], odd[t], even[t+1], odd[t+1]`.
-fn deinterleave<T: GemmFloat>(line: Option<&[T]>, pad: isize, even: &mut [T], odd: &mut [T]) {
-    let sample = |x: isize| match line {
-        Some(line) if x >= 0 && (x as usize) < line.len() => line[x as usize],
-        _ => T::ZERO,
-    };
-    for (t, (e, o)) in even.iter_mut().zip(odd.iter_mut()).enumerate() {
-        *e = sample(2 * t as isize - pad);
-        *o = sample(2 * t as isize + 1 - pad);
+/// of the row reads `even[t], odd[t], even[t+1], odd[t+1]`. The row is first
+/// copied behind `pad` zeros into `padded` (`2 · even.len()` values), so the
+/// split itself is a branch-free pass over pairs.
+fn deinterleave<T: GemmFloat>(line: Option<&[T]>, pad: usize, padded: &mut [T], even: &mut [T], odd: &mut [T]) {
+    match line {
+        Some(line) => {
+            let end = (pad + line.len()).min(padded.len());
+            padded[..pad].fill(T::ZERO);
+            padded[pad..end].copy_from_slice(&line[..end - pad]);
+            padded[end..].fill(T::ZERO);
+        }
+        None => padded.fill(T::ZERO),
+    }
+    for ((e, o), pair) in even.iter_mut().zip(odd.iter_mut()).zip(padded.chunks_exact(2)) {
+        *e = pair[0];
+        *o = pair[1];
     }
 }
 
@@ -96,6 +103,10 @@ fn transform_row<T: GemmFloat>(
     // x pass: r[i][j][t] for input row i, column term j.
     for (i, [e, o]) in rows.iter().enumerate() {
         let [r0, r1, r2, r3] = &mut scratch[4 * i..4 * i + 4] else { unreachable!("four terms per row") };
+        // Slices of exact length let the loop run without bounds checks
+        // (and so in SIMD vectors).
+        let (r0, r1, r2, r3) = (&mut r0[..tiles], &mut r1[..tiles], &mut r2[..tiles], &mut r3[..tiles]);
+        let (e, o) = (&e[..tiles + 1], &o[..tiles + 1]);
         for t in 0..tiles {
             let (e0, o0, e1, o1) = (e[t], o[t], e[t + 1], o[t + 1]);
             r0[t] = e0 - e1;
@@ -106,9 +117,10 @@ fn transform_row<T: GemmFloat>(
     }
     // y pass: V[i][j] from the four rows' term j.
     let (x_terms, v) = scratch.split_at_mut(16);
-    let v = &mut v[0];
+    let v = &mut v[0][..tiles];
     for j in 0..4 {
-        let (d0, d1, d2, d3) = (&x_terms[j], &x_terms[4 + j], &x_terms[8 + j], &x_terms[12 + j]);
+        let (d0, d1, d2, d3) =
+            (&x_terms[j][..tiles], &x_terms[4 + j][..tiles], &x_terms[8 + j][..tiles], &x_terms[12 + j][..tiles]);
         for (t, slot) in v.iter_mut().enumerate() {
             *slot = d0[t] - d2[t];
         }
@@ -140,7 +152,7 @@ pub(crate) fn conv2d_winograd<T: GemmFloat>(
     let (c_in, c_out) = (geo.in_channels, geo.out_channels);
     let (h, w) = (geo.in_height, geo.in_width);
     let (oh, ow) = (geo.out_height(), geo.out_width());
-    let (pad_y, pad_x) = (geo.padding.0 as isize, geo.padding.1 as isize);
+    let pad_y = geo.padding.0 as isize;
     let (tiles_y, tiles_x) = (oh.div_ceil(2), ow.div_ceil(2));
     let u = transform_kernels(weight, c_out, c_in);
     // Blocks of whole tile rows within the scratch budget.
@@ -159,6 +171,7 @@ pub(crate) fn conv2d_winograd<T: GemmFloat>(
             let v_ptr = SharedSlice(v.as_mut_ptr());
             (0..c_in).into_par_iter().for_each(|c| {
                 let plane = &image[c * h * w..(c + 1) * h * w];
+                let mut padded = vec![T::ZERO; 2 * (tiles_x + 1)];
                 let mut rows: [[Vec<T>; 2]; 4] = Default::default();
                 for row in rows.iter_mut() {
                     *row = [vec![T::ZERO; tiles_x + 1], vec![T::ZERO; tiles_x + 1]];
@@ -169,7 +182,7 @@ pub(crate) fn conv2d_winograd<T: GemmFloat>(
                     for (i, [even, odd]) in rows.iter_mut().enumerate() {
                         let y = 2 * ty as isize - pad_y + i as isize;
                         let line = (y >= 0 && y < h as isize).then(|| &plane[y as usize * w..(y as usize + 1) * w]);
-                        deinterleave(line, pad_x, even, odd);
+                        deinterleave(line, geo.padding.1, &mut padded, even, odd);
                     }
                     transform_row(&rows, tiles_x, &mut scratch, |xi, values| {
                         let start = xi * v_plane + c * count + r * tiles_x;
@@ -198,9 +211,10 @@ pub(crate) fn conv2d_winograd<T: GemmFloat>(
                     for j in 0..4 {
                         let (m0, m1, m2, m3) = (run(j), run(4 + j), run(8 + j), run(12 + j));
                         let (top, bottom) = s.split_at_mut(4);
+                        let (top, bottom) = (&mut top[j][..tiles_x], &mut bottom[j][..tiles_x]);
                         for t in 0..tiles_x {
-                            top[j][t] = m0[t] + m1[t] + m2[t];
-                            bottom[j][t] = m1[t] - m2[t] - m3[t];
+                            top[t] = m0[t] + m1[t] + m2[t];
+                            bottom[t] = m1[t] - m2[t] - m3[t];
                         }
                     }
                     let ty = first_row + r;
@@ -210,12 +224,16 @@ pub(crate) fn conv2d_winograd<T: GemmFloat>(
                             continue;
                         }
                         let line = &mut plane[oy * ow..(oy + 1) * ow];
-                        for t in 0..tiles_x {
-                            let (a, bb, c, d) = (terms[0][t], terms[1][t], terms[2][t], terms[3][t]);
-                            line[2 * t] = a + bb + c + b;
-                            if 2 * t + 1 < ow {
-                                line[2 * t + 1] = bb - c - d + b;
-                            }
+                        let (t0, t1, t2, t3) =
+                            (&terms[0][..tiles_x], &terms[1][..tiles_x], &terms[2][..tiles_x], &terms[3][..tiles_x]);
+                        let (pairs, odd_end) = line.split_at_mut(ow / 2 * 2);
+                        for (t, pair) in pairs.chunks_exact_mut(2).enumerate() {
+                            pair[0] = t0[t] + t1[t] + t2[t] + b;
+                            pair[1] = t1[t] - t2[t] - t3[t] + b;
+                        }
+                        if let Some(last) = odd_end.first_mut() {
+                            let t = ow / 2;
+                            *last = t0[t] + t1[t] + t2[t] + b;
                         }
                     }
                 }

@@ -1,12 +1,16 @@
 //! General matrix multiply, `C = α·A·B + β·C`, for f32 (fast) and f64.
 //!
-//! The structure follows the BLIS/gemm family: C is cut into `MC × NC` tiles
-//! that threads take independently; for each `KC`-deep slice, the tile's block
-//! of A is packed into `MR`-row panels (kept in L2) and its block of B into
-//! `NR`-column panels (one panel in L1 at a time), and the microkernel sweeps
-//! the `MR × NR` sub-tiles. Operands are [`MatrixSource`]s, so a transposed or
-//! otherwise strided matrix costs nothing extra, and convolution feeds its
-//! image patches straight into the packing step.
+//! The structure follows the BLIS/gemm family. For each `NC`-wide column
+//! block of C and each `KC`-deep slice, the block of B is packed once into
+//! `NR`-column panels that every thread shares (the threads pack it together);
+//! then jobs of one `MC`-row block × one run of panels each pack their block
+//! of A into `MR`-row panels (kept in L2) and sweep the `MR × NR` sub-tiles
+//! with the microkernel (one B panel in L1 at a time). Sharing the packed B
+//! matters when M is large: packing it per row block instead repeated the
+//! copy (or, for convolution, the image gather) once per block. Operands are
+//! [`MatrixSource`]s, so a transposed or otherwise strided matrix costs
+//! nothing extra, and convolution feeds its image patches straight into the
+//! packing step.
 
 mod microkernel;
 mod pack;
@@ -18,6 +22,7 @@ use rayon::prelude::*;
 
 pub use source::{MatRef, MatrixSource, Transposed};
 
+use crate::buffer_pool::PooledVec;
 use crate::element::Float;
 use microkernel::microkernel;
 pub use microkernel::TileOut;
@@ -169,14 +174,20 @@ struct Blocking {
     mc: usize,
     nc: usize,
     kc: usize,
+    /// Runs of B panels each column block is dealt out in: a job is one row
+    /// block × one run (used when the depth is not split).
+    col_chunks: usize,
     /// Slices the depth is split into, each computed separately and summed.
     k_splits: usize,
 }
 
-/// Chooses tile sizes: the type's defaults, balanced so blocks are even. When
-/// C has too few tiles to keep every thread busy, a long depth is split
-/// (split-K: a Gram matrix `F·Fᵀ` of 64 channels over 65536 pixels is one
-/// tile); otherwise tiles shrink along N.
+/// Chooses tile sizes: the type's defaults, balanced so blocks are even.
+///
+/// A column block is dealt out as `row blocks × col_chunks` jobs, at least
+/// two per thread and a whole number per thread, so that equal jobs keep
+/// every thread equally busy. When C is so small that even single-panel
+/// chunks would leave threads idle, a long depth is split instead (split-K:
+/// a Gram matrix `F·Fᵀ` of 64 channels over 65536 pixels is one tile).
 fn blocking<T: GemmFloat>(m: usize, n: usize, k: usize) -> Blocking {
     let mr = T::MR;
     let nr = T::NR;
@@ -184,22 +195,25 @@ fn blocking<T: GemmFloat>(m: usize, n: usize, k: usize) -> Blocking {
         let blocks = len.div_ceil(max).max(1);
         len.div_ceil(blocks).div_ceil(unit) * unit
     };
+    let threads = rayon::current_num_threads();
     let mc = even(m, T::MC, mr);
     let kc = even(k, T::KC, 1).max(1);
-    let mut nc = even(n, T::NC, nr);
-    let threads = rayon::current_num_threads();
+    let nc = even(n, T::NC, nr);
     let row_blocks = m.div_ceil(mc);
-    let tiles = row_blocks * n.div_ceil(nc);
+    let panels = nc.div_ceil(nr);
     let wanted = 2 * threads;
+    let mut col_chunks = wanted.div_ceil(row_blocks).min(panels);
+    while col_chunks < panels && (row_blocks * col_chunks) % threads != 0 {
+        col_chunks += 1;
+    }
     let deep_slices = k / (2 * kc);
-    if tiles < wanted && deep_slices >= 2 && m * n <= 1 << 22 {
+    let jobs = row_blocks * n.div_ceil(nc) * col_chunks;
+    if jobs < wanted && deep_slices >= 2 && m * n <= 1 << 22 {
+        let tiles = row_blocks * n.div_ceil(nc);
         let k_splits = wanted.div_ceil(tiles).min(deep_slices);
-        return Blocking { mc, nc, kc, k_splits };
+        return Blocking { mc, nc, kc, col_chunks: 1, k_splits };
     }
-    while nc > nr && row_blocks * n.div_ceil(nc) < 4 * threads {
-        nc = (nc / 2).div_ceil(nr) * nr;
-    }
-    Blocking { mc, nc, kc, k_splits: 1 }
+    Blocking { mc, nc, kc, col_chunks, k_splits: 1 }
 }
 
 /// `C = alpha · A · B + beta · C`, with A `m × k`, B `k × n`, C `m × n`.
@@ -232,21 +246,13 @@ where
     }
     let plan = blocking::<T>(m, n, k);
     let out = SharedOut { ptr: c.data.as_mut_ptr(), row_stride: c.row_stride, col_stride: c.col_stride };
+    if plan.k_splits == 1 {
+        gemm_shared_b(a, b, out, alpha, beta, &plan);
+        return;
+    }
     let row_blocks = m.div_ceil(plan.mc);
     let tiles = row_blocks * n.div_ceil(plan.nc);
     let tile_origin = |tile: usize| ((tile % row_blocks) * plan.mc, (tile / row_blocks) * plan.nc);
-    if plan.k_splits == 1 {
-        let run = |tile: usize| {
-            let (i0, j0) = tile_origin(tile);
-            run_tile(a, b, out, alpha, beta, &plan, (i0, j0), 0..k);
-        };
-        if tiles == 1 {
-            run(0);
-        } else {
-            (0..tiles).into_par_iter().for_each(run);
-        }
-        return;
-    }
     // Split-K: each K slice accumulates into its own m × n partial product,
     // then the partials are summed into C.
     let slice = k.div_ceil(plan.k_splits).div_ceil(plan.kc) * plan.kc;
@@ -266,6 +272,107 @@ where
             let slot = &mut c.data[i * c.row_stride + j * c.col_stride];
             *slot = if beta == T::ZERO { alpha * sum } else { alpha * sum + beta * *slot };
         }
+    }
+}
+
+/// The unsplit GEMM: per column block and depth slice, B packed once and
+/// shared, then `row blocks × col_chunks` jobs on the rayon pool.
+fn gemm_shared_b<T, A, B>(a: &A, b: &B, out: SharedOut<T>, alpha: T, beta: T, plan: &Blocking)
+where
+    T: GemmFloat,
+    A: MatrixSource<T> + ?Sized,
+    B: MatrixSource<T> + ?Sized,
+{
+    let (m, k, n) = (a.rows(), a.cols(), b.cols());
+    let (mr, nr) = (T::MR, T::NR);
+    let row_blocks = m.div_ceil(plan.mc);
+    let pack_a_len = plan.mc.div_ceil(mr) * mr * plan.kc;
+    let mut packed_b = PooledVec::<T>::uninit_contents(plan.nc.div_ceil(nr) * nr * plan.kc);
+    for j0 in (0..n).step_by(plan.nc) {
+        let ncur = plan.nc.min(n - j0);
+        let panels = ncur.div_ceil(nr);
+        let per_chunk = panels.div_ceil(plan.col_chunks.min(panels));
+        let jobs = row_blocks * panels.div_ceil(per_chunk);
+        for k0 in (0..k).step_by(plan.kc) {
+            let kcur = plan.kc.min(k - k0);
+            let beta_here = if k0 == 0 { beta } else { T::ONE };
+            // Pack this slice of B, the threads taking runs of whole panels.
+            let pack_run = |(run, dst): (usize, &mut [T])| {
+                let c0 = run * per_chunk * nr;
+                pack::pack_b(b, k0, kcur, j0 + c0, (per_chunk * nr).min(ncur - c0), dst);
+            };
+            let b_block = &mut packed_b[..panels * nr * kcur];
+            if jobs == 1 {
+                b_block.chunks_mut(per_chunk * nr * kcur).enumerate().for_each(pack_run);
+            } else {
+                b_block.par_chunks_mut(per_chunk * nr * kcur).enumerate().for_each(pack_run);
+            }
+            let packed_b = &packed_b[..panels * nr * kcur];
+            let job = |job: usize| {
+                let (i0, p0) = ((job % row_blocks) * plan.mc, (job / row_blocks) * per_chunk);
+                let mcur = plan.mc.min(m - i0);
+                T::with_pack_buffers(pack_a_len, 0, |packed_a, _| {
+                    pack::pack_a(a, i0, mcur, k0, kcur, packed_a);
+                    for p in p0..panels.min(p0 + per_chunk) {
+                        let jr = p * nr;
+                        sweep_panel(
+                            out,
+                            alpha,
+                            beta_here,
+                            packed_a,
+                            &packed_b[p * nr * kcur..],
+                            kcur,
+                            i0,
+                            mcur,
+                            j0 + jr,
+                            nr.min(ncur - jr),
+                        );
+                    }
+                });
+            };
+            if jobs == 1 {
+                job(0);
+            } else {
+                (0..jobs).into_par_iter().for_each(job);
+            }
+        }
+    }
+}
+
+/// Runs the microkernel down one packed B panel (`cols` ≤ NR columns of C
+/// from `j`) against every MR-row panel of a packed A block (`mcur` rows of C
+/// from `i0`): `C = alpha · A·B + beta · C` there.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn sweep_panel<T: GemmFloat>(
+    out: SharedOut<T>,
+    alpha: T,
+    beta: T,
+    packed_a: &[T],
+    b_panel: &[T],
+    kcur: usize,
+    i0: usize,
+    mcur: usize,
+    j: usize,
+    cols: usize,
+) {
+    let mr = T::MR;
+    for ir in (0..mcur).step_by(mr) {
+        let a_panel = &packed_a[(ir / mr) * mr * kcur..];
+        let tile_out = TileOut {
+            // SAFETY: (i0 + ir, j) is inside C, so the offset is inside the
+            // slice `MatMut::new` checked.
+            ptr: unsafe { out.at(i0 + ir, j) },
+            row_stride: out.row_stride as isize,
+            col_stride: out.col_stride as isize,
+            rows: mr.min(mcur - ir),
+            cols,
+        };
+        debug_assert!(a_panel.len() >= kcur * mr && b_panel.len() >= kcur * T::NR);
+        // SAFETY: the panels hold kcur·MR / kcur·NR packed values (zero-padded);
+        // the tile is inside C and no other thread writes it (jobs and tiles
+        // cover disjoint parts of C).
+        unsafe { T::run_microkernel(kcur, alpha, a_panel.as_ptr(), b_panel.as_ptr(), beta, &tile_out) };
     }
 }
 
@@ -299,24 +406,7 @@ fn run_tile<T, A, B>(
             let beta_here = if k0 == depth.start { beta } else { T::ONE };
             for jr in (0..ncur).step_by(nr) {
                 let b_panel = &packed_b[(jr / nr) * nr * kcur..];
-                for ir in (0..mcur).step_by(mr) {
-                    let a_panel = &packed_a[(ir / mr) * mr * kcur..];
-                    let tile_out = TileOut {
-                        // SAFETY: (i0 + ir, j0 + jr) is inside C, so the
-                        // offset is inside the slice `MatMut::new` checked.
-                        ptr: unsafe { out.at(i0 + ir, j0 + jr) },
-                        row_stride: out.row_stride as isize,
-                        col_stride: out.col_stride as isize,
-                        rows: mr.min(mcur - ir),
-                        cols: nr.min(ncur - jr),
-                    };
-                    // SAFETY: panels hold kcur·MR / kcur·NR packed values
-                    // (zero-padded); the tile is inside C and no other
-                    // thread writes it (tiles are disjoint).
-                    unsafe {
-                        T::run_microkernel(kcur, alpha, a_panel.as_ptr(), b_panel.as_ptr(), beta_here, &tile_out)
-                    };
-                }
+                sweep_panel(out, alpha, beta_here, packed_a, b_panel, kcur, i0, mcur, j0 + jr, nr.min(ncur - jr));
             }
         }
     })

@@ -47,6 +47,9 @@ pub(crate) fn pack_a<T: GemmFloat, S: MatrixSource<T> + ?Sized>(
     for (panel, chunk) in dst.chunks_mut(panel_len).take(mc.div_ceil(mr)).enumerate() {
         let row0 = i0 + panel * mr;
         let valid = mr.min(i0 + mc - row0);
+        if valid == mr && pack_rows_in_place(a, row0, k0, kc, chunk) {
+            continue;
+        }
         for i in 0..valid {
             a.read_row(row0 + i, k0, kc, &mut chunk[i..], mr);
         }
@@ -56,6 +59,33 @@ pub(crate) fn pack_a<T: GemmFloat, S: MatrixSource<T> + ?Sized>(
             }
         }
     }
+}
+
+/// Fills one whole A panel k-major from `MR` rows that `a` stores
+/// contiguously, reading the rows side by side so the panel is written in
+/// order; false (nothing written) when the rows are not stored so.
+fn pack_rows_in_place<T: GemmFloat, S: MatrixSource<T> + ?Sized>(
+    a: &S,
+    row0: usize,
+    k0: usize,
+    kc: usize,
+    panel: &mut [T],
+) -> bool {
+    const MAX_MR: usize = 16;
+    let mr = T::MR;
+    let mut rows: [&[T]; MAX_MR] = [&[]; MAX_MR];
+    for (i, row) in rows.iter_mut().enumerate().take(mr) {
+        match a.row_slice(row0 + i, k0, kc) {
+            Some(slice) => *row = slice,
+            None => return false,
+        }
+    }
+    for (k, step) in panel[..kc * mr].chunks_exact_mut(mr).enumerate() {
+        for (slot, row) in step.iter_mut().zip(&rows) {
+            *slot = row[k];
+        }
+    }
+    true
 }
 
 /// Packs rows `k0..k0+kc`, columns `j0..j0+nc` of `b` into `NR`-column panels.
@@ -69,6 +99,23 @@ pub(crate) fn pack_b<T: GemmFloat, S: MatrixSource<T> + ?Sized>(
 ) {
     let nr = T::NR;
     let panel_len = nr * kc;
+    if b.row_slice(k0, j0, nc).is_some() {
+        // Rows stored contiguously: copy NR-wide pieces straight into place.
+        let whole = nc / nr;
+        for k in 0..kc {
+            let row = b.row_slice(k0 + k, j0, nc).expect("every row of a strided matrix is contiguous alike");
+            let (body, tail) = row.split_at(whole * nr);
+            for (p, piece) in body.chunks_exact(nr).enumerate() {
+                dst[p * panel_len + k * nr..p * panel_len + (k + 1) * nr].copy_from_slice(piece);
+            }
+            if !tail.is_empty() {
+                let edge = &mut dst[whole * panel_len + k * nr..whole * panel_len + (k + 1) * nr];
+                edge[..tail.len()].copy_from_slice(tail);
+                edge[tail.len()..].fill(T::ZERO);
+            }
+        }
+        return;
+    }
     if b.prefers_rows() {
         // Read each row of the block in long runs, then deal the run out to
         // the panels in NR-wide pieces (a constant-length copy: a few vector

@@ -18,6 +18,15 @@ pub trait MatrixSource<T: Float>: Sync {
     fn read_col(&self, col: usize, row0: usize, len: usize, dst: &mut [T], dst_stride: usize);
     /// True when runs along a row are the cheap direction to read.
     fn prefers_rows(&self) -> bool;
+    /// `self[row][col0..col0 + len]` as a slice, when it is stored
+    /// contiguously: packing then reads it in place instead of staging a copy.
+    fn row_slice(&self, _row: usize, _col0: usize, _len: usize) -> Option<&[T]> {
+        None
+    }
+    /// `self[row0..row0 + len][col]` as a slice, when it is stored contiguously.
+    fn col_slice(&self, _col: usize, _row0: usize, _len: usize) -> Option<&[T]> {
+        None
+    }
 }
 
 /// A borrowed matrix given as (slice, rows, cols, row stride, column stride).
@@ -110,6 +119,14 @@ impl<T: Float> MatrixSource<T> for MatRef<'_, T> {
     fn prefers_rows(&self) -> bool {
         self.col_stride <= self.row_stride
     }
+    fn row_slice(&self, row: usize, col0: usize, len: usize) -> Option<&[T]> {
+        let start = row * self.row_stride + col0 * self.col_stride;
+        (self.col_stride == 1 || len <= 1).then(|| &self.data[start..start + len])
+    }
+    fn col_slice(&self, col: usize, row0: usize, len: usize) -> Option<&[T]> {
+        let start = row0 * self.row_stride + col * self.col_stride;
+        (self.row_stride == 1 || len <= 1).then(|| &self.data[start..start + len])
+    }
 }
 
 /// The transpose of another source, as a view.
@@ -130,5 +147,11 @@ impl<T: Float, S: MatrixSource<T>> MatrixSource<T> for Transposed<S> {
     }
     fn prefers_rows(&self) -> bool {
         !self.0.prefers_rows()
+    }
+    fn row_slice(&self, row: usize, col0: usize, len: usize) -> Option<&[T]> {
+        self.0.col_slice(row, col0, len)
+    }
+    fn col_slice(&self, col: usize, row0: usize, len: usize) -> Option<&[T]> {
+        self.0.row_slice(col, row0, len)
     }
 }
