@@ -181,13 +181,18 @@ struct Blocking {
     k_splits: usize,
 }
 
+/// Outputs with fewer elements than this split a long depth rather than
+/// share packed B: one depth slice of them is too little work (under about
+/// 25 MFLOP) to pay for the two fork-joins each slice costs.
+const SMALL_OUTPUT: usize = 1 << 15;
+
 /// Chooses tile sizes: the type's defaults, balanced so blocks are even.
 ///
 /// A column block is dealt out as `row blocks × col_chunks` jobs, at least
 /// two per thread and a whole number per thread, so that equal jobs keep
-/// every thread equally busy. When C is so small that even single-panel
-/// chunks would leave threads idle, a long depth is split instead (split-K:
-/// a Gram matrix `F·Fᵀ` of 64 channels over 65536 pixels is one tile).
+/// every thread equally busy. When that leaves threads idle anyway, or C is
+/// small and the depth long, the depth is split instead (split-K: a Gram
+/// matrix `F·Fᵀ` of 64 channels over 65536 pixels is one tile).
 fn blocking<T: GemmFloat>(m: usize, n: usize, k: usize) -> Blocking {
     let mr = T::MR;
     let nr = T::NR;
@@ -208,7 +213,8 @@ fn blocking<T: GemmFloat>(m: usize, n: usize, k: usize) -> Blocking {
     }
     let deep_slices = k / (2 * kc);
     let jobs = row_blocks * n.div_ceil(nc) * col_chunks;
-    if jobs < wanted && deep_slices >= 2 && m * n <= 1 << 22 {
+    let small_output = m * n < SMALL_OUTPUT;
+    if (jobs < wanted || small_output) && deep_slices >= 2 && m * n <= 1 << 22 {
         let tiles = row_blocks * n.div_ceil(nc);
         let k_splits = wanted.div_ceil(tiles).min(deep_slices);
         return Blocking { mc, nc, kc, col_chunks: 1, k_splits };
@@ -293,19 +299,20 @@ where
         let panels = ncur.div_ceil(nr);
         let per_chunk = panels.div_ceil(plan.col_chunks.min(panels));
         let jobs = row_blocks * panels.div_ceil(per_chunk);
+        let per_pack_run = if jobs == 1 { panels } else { panels.div_ceil(rayon::current_num_threads().min(panels)) };
         for k0 in (0..k).step_by(plan.kc) {
             let kcur = plan.kc.min(k - k0);
             let beta_here = if k0 == 0 { beta } else { T::ONE };
-            // Pack this slice of B, the threads taking runs of whole panels.
+            // Pack this slice of B, each thread taking a run of whole panels.
             let pack_run = |(run, dst): (usize, &mut [T])| {
-                let c0 = run * per_chunk * nr;
-                pack::pack_b(b, k0, kcur, j0 + c0, (per_chunk * nr).min(ncur - c0), dst);
+                let c0 = run * per_pack_run * nr;
+                pack::pack_b(b, k0, kcur, j0 + c0, (per_pack_run * nr).min(ncur - c0), dst);
             };
             let b_block = &mut packed_b[..panels * nr * kcur];
             if jobs == 1 {
-                b_block.chunks_mut(per_chunk * nr * kcur).enumerate().for_each(pack_run);
+                pack_run((0, b_block));
             } else {
-                b_block.par_chunks_mut(per_chunk * nr * kcur).enumerate().for_each(pack_run);
+                b_block.par_chunks_mut(per_pack_run * nr * kcur).enumerate().for_each(pack_run);
             }
             let packed_b = &packed_b[..panels * nr * kcur];
             let job = |job: usize| {
