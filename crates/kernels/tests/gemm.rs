@@ -1,7 +1,7 @@
 //! GEMM against the definition, on random shapes, strides (transposed and
 //! padded views) and values, in f32 and f64.
 
-use kernels::gemm::{gemm, gemm_reference, MatMut, MatRef};
+use kernels::gemm::{gemm, gemm_reference, MatMut, MatRef, MatrixSource};
 use kernels::Float;
 use proptest::prelude::*;
 
@@ -83,19 +83,36 @@ proptest! {
     }
 }
 
+/// Deterministic values in [-1, 1] with period `modulus`.
+fn pattern(len: usize, step: usize, modulus: usize) -> Vec<f32> {
+    let half = (modulus / 2) as f32;
+    (0..len).map(|i| ((i * step % modulus) as f32 - half) / half).collect()
+}
+
+/// Runs `C = alpha·A·B + beta·C` (C starting as `c0`) fast and by the
+/// definition, and checks they agree to 1e-4 relative.
+fn assert_large_gemm_matches(alpha: f32, a: &MatRef<'_, f32>, b: &MatRef<'_, f32>, beta: f32, c0: Vec<f32>) {
+    let (m, n) = (a.rows(), b.cols());
+    let (mut fast, mut slow) = (c0.clone(), c0);
+    gemm(alpha, a, b, beta, MatMut::row_major(&mut fast, m, n));
+    gemm_reference(alpha, a, b, beta, MatMut::row_major(&mut slow, m, n));
+    let worst = fast.iter().zip(&slow).map(|(f, s)| (f - s).abs() / (1.0 + s.abs())).fold(0.0f32, f32::max);
+    assert!(worst < 1e-4, "{m}x{}x{n}: worst relative error {worst}", a.cols());
+}
+
 #[test]
 fn large_square_crosses_every_block_boundary() {
-    // 700 > MC, KC and NC/2 blocks, with ragged edges everywhere.
+    // 700 > MC, KC and NC/2 blocks, with ragged edges everywhere; C starts as
+    // NaN, which beta = 0 must never read.
     let (m, k, n) = (701, 777, 689);
-    let a: Vec<f32> = (0..m * k).map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0).collect();
-    let b: Vec<f32> = (0..k * n).map(|i| ((i * 53 % 89) as f32 - 44.0) / 44.0).collect();
-    let (am, bm) = (MatRef::row_major(&a, m, k), MatRef::row_major(&b, k, n));
-    let mut fast = vec![f32::NAN; m * n];
-    let mut slow = vec![0.0; m * n];
-    gemm(1.0, &am, &bm, 0.0, MatMut::row_major(&mut fast, m, n));
-    gemm_reference(1.0, &am, &bm, 0.0, MatMut::row_major(&mut slow, m, n));
-    let worst = fast.iter().zip(&slow).map(|(f, s)| (f - s).abs() / (1.0 + s.abs())).fold(0.0f32, f32::max);
-    assert!(worst < 1e-4, "worst relative error {worst}");
+    let (a, b) = (pattern(m * k, 37, 101), pattern(k * n, 53, 89));
+    assert_large_gemm_matches(
+        1.0,
+        &MatRef::row_major(&a, m, k),
+        &MatRef::row_major(&b, k, n),
+        0.0,
+        vec![f32::NAN; m * n],
+    );
 }
 
 #[test]
@@ -103,16 +120,9 @@ fn large_transposed_operands_cross_every_packing_run() {
     // Aᵀ stored column-major and B row-major with M and N past the 256-value
     // packing runs and MC, so runs split mid-panel; beta ≠ 0 reads C back.
     let (m, k, n) = (530, 70, 611);
-    let a: Vec<f32> = (0..m * k).map(|i| ((i * 29 % 97) as f32 - 48.0) / 48.0).collect();
-    let b: Vec<f32> = (0..k * n).map(|i| ((i * 31 % 83) as f32 - 41.0) / 41.0).collect();
+    let (a, b) = (pattern(m * k, 29, 97), pattern(k * n, 31, 83));
     let at = MatRef::row_major(&a, k, m).t();
-    let bm = MatRef::row_major(&b, k, n);
-    let c0: Vec<f32> = (0..m * n).map(|i| (i % 7) as f32 - 3.0).collect();
-    let (mut fast, mut slow) = (c0.clone(), c0);
-    gemm(0.5, &at, &bm, -1.5, MatMut::row_major(&mut fast, m, n));
-    gemm_reference(0.5, &at, &bm, -1.5, MatMut::row_major(&mut slow, m, n));
-    let worst = fast.iter().zip(&slow).map(|(f, s)| (f - s).abs() / (1.0 + s.abs())).fold(0.0f32, f32::max);
-    assert!(worst < 1e-4, "worst relative error {worst}");
+    assert_large_gemm_matches(0.5, &at, &MatRef::row_major(&b, k, n), -1.5, pattern(m * n, 1, 7));
 }
 
 #[test]
@@ -121,15 +131,14 @@ fn wide_output_spans_several_column_blocks_and_depth_slices() {
     // accumulate onto the first, and few rows so each block is dealt out in
     // column runs: the shared packed B is refilled for every block and slice.
     let (m, k, n) = (13, 400, 2100);
-    let a: Vec<f32> = (0..m * k).map(|i| ((i * 41 % 103) as f32 - 51.0) / 51.0).collect();
-    let b: Vec<f32> = (0..k * n).map(|i| ((i * 43 % 79) as f32 - 39.0) / 39.0).collect();
-    let (am, bm) = (MatRef::row_major(&a, m, k), MatRef::row_major(&b, k, n));
-    let c0: Vec<f32> = (0..m * n).map(|i| (i % 5) as f32 - 2.0).collect();
-    let (mut fast, mut slow) = (c0.clone(), c0);
-    gemm(1.0, &am, &bm, 0.25, MatMut::row_major(&mut fast, m, n));
-    gemm_reference(1.0, &am, &bm, 0.25, MatMut::row_major(&mut slow, m, n));
-    let worst = fast.iter().zip(&slow).map(|(f, s)| (f - s).abs() / (1.0 + s.abs())).fold(0.0f32, f32::max);
-    assert!(worst < 1e-4, "worst relative error {worst}");
+    let (a, b) = (pattern(m * k, 41, 103), pattern(k * n, 43, 79));
+    assert_large_gemm_matches(
+        1.0,
+        &MatRef::row_major(&a, m, k),
+        &MatRef::row_major(&b, k, n),
+        0.25,
+        pattern(m * n, 1, 5),
+    );
 }
 
 #[test]
