@@ -179,7 +179,13 @@ struct Blocking {
     col_chunks: usize,
     /// Slices the depth is split into, each computed separately and summed.
     k_splits: usize,
+    /// False for products too small to repay handing work to other threads.
+    parallel: bool,
 }
+
+/// Products of fewer multiply-adds than this (64³) run on the calling thread:
+/// they take microseconds, about what waking the pool costs.
+const SEQUENTIAL_WORK: usize = 1 << 18;
 
 /// Outputs with fewer elements than this split a long depth rather than
 /// share packed B: one depth slice of them is too little work (under about
@@ -200,15 +206,16 @@ fn blocking<T: GemmFloat>(m: usize, n: usize, k: usize) -> Blocking {
         let blocks = len.div_ceil(max).max(1);
         len.div_ceil(blocks).div_ceil(unit) * unit
     };
+    let parallel = m * n * k >= SEQUENTIAL_WORK;
     let threads = rayon::current_num_threads();
     let mc = even(m, T::MC, mr);
     let kc = even(k, T::KC, 1).max(1);
     let nc = even(n, T::NC, nr);
     let row_blocks = m.div_ceil(mc);
     let panels = nc.div_ceil(nr);
-    let wanted = 2 * threads;
+    let wanted = if parallel { 2 * threads } else { 1 };
     let mut col_chunks = wanted.div_ceil(row_blocks).min(panels);
-    while col_chunks < panels && (row_blocks * col_chunks) % threads != 0 {
+    while parallel && col_chunks < panels && (row_blocks * col_chunks) % threads != 0 {
         col_chunks += 1;
     }
     let deep_slices = k / (2 * kc);
@@ -217,9 +224,9 @@ fn blocking<T: GemmFloat>(m: usize, n: usize, k: usize) -> Blocking {
     if (jobs < wanted || small_output) && deep_slices >= 2 && m * n <= 1 << 22 {
         let tiles = row_blocks * n.div_ceil(nc);
         let k_splits = wanted.div_ceil(tiles).min(deep_slices);
-        return Blocking { mc, nc, kc, col_chunks: 1, k_splits };
+        return Blocking { mc, nc, kc, col_chunks: 1, k_splits, parallel };
     }
-    Blocking { mc, nc, kc, col_chunks, k_splits: 1 }
+    Blocking { mc, nc, kc, col_chunks, k_splits: 1, parallel }
 }
 
 /// `C = alpha · A · B + beta · C`, with A `m × k`, B `k × n`, C `m × n`.
@@ -299,7 +306,8 @@ where
         let panels = ncur.div_ceil(nr);
         let per_chunk = panels.div_ceil(plan.col_chunks.min(panels));
         let jobs = row_blocks * panels.div_ceil(per_chunk);
-        let per_pack_run = if jobs == 1 { panels } else { panels.div_ceil(rayon::current_num_threads().min(panels)) };
+        let parallel = plan.parallel && jobs > 1;
+        let per_pack_run = if parallel { panels.div_ceil(rayon::current_num_threads().min(panels)) } else { panels };
         for k0 in (0..k).step_by(plan.kc) {
             let kcur = plan.kc.min(k - k0);
             let beta_here = if k0 == 0 { beta } else { T::ONE };
@@ -309,7 +317,7 @@ where
                 pack::pack_b(b, k0, kcur, j0 + c0, (per_pack_run * nr).min(ncur - c0), dst);
             };
             let b_block = &mut packed_b[..panels * nr * kcur];
-            if jobs == 1 {
+            if !parallel {
                 pack_run((0, b_block));
             } else {
                 b_block.par_chunks_mut(per_pack_run * nr * kcur).enumerate().for_each(pack_run);
@@ -337,10 +345,10 @@ where
                     }
                 });
             };
-            if jobs == 1 {
-                job(0);
-            } else {
+            if parallel {
                 (0..jobs).into_par_iter().for_each(job);
+            } else {
+                (0..jobs).for_each(job);
             }
         }
     }

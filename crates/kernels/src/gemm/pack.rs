@@ -72,6 +72,7 @@ fn pack_rows_in_place<T: GemmFloat, S: MatrixSource<T> + ?Sized>(
     panel: &mut [T],
 ) -> bool {
     const MAX_MR: usize = 16;
+    const { assert!(T::MR <= MAX_MR, "pack_rows_in_place holds at most 16 rows") };
     let mr = T::MR;
     let mut rows: [&[T]; MAX_MR] = [&[]; MAX_MR];
     for (i, row) in rows.iter_mut().enumerate().take(mr) {
@@ -103,7 +104,7 @@ pub(crate) fn pack_b<T: GemmFloat, S: MatrixSource<T> + ?Sized>(
         // Rows stored contiguously: copy NR-wide pieces straight into place.
         let whole = nc / nr;
         for k in 0..kc {
-            let row = b.row_slice(k0 + k, j0, nc).expect("every row of a strided matrix is contiguous alike");
+            let row = b.row_slice(k0 + k, j0, nc).expect("MatrixSource::row_slice answers alike for every row");
             let (body, tail) = row.split_at(whole * nr);
             for (p, piece) in body.chunks_exact(nr).enumerate() {
                 dst[p * panel_len + k * nr..p * panel_len + (k + 1) * nr].copy_from_slice(piece);

@@ -20,10 +20,13 @@ pub trait MatrixSource<T: Float>: Sync {
     fn prefers_rows(&self) -> bool;
     /// `self[row][col0..col0 + len]` as a slice, when it is stored
     /// contiguously: packing then reads it in place instead of staging a copy.
+    /// The answer must not depend on `row` (the packer asks for the first row
+    /// of a block and relies on it for the rest).
     fn row_slice(&self, _row: usize, _col0: usize, _len: usize) -> Option<&[T]> {
         None
     }
-    /// `self[row0..row0 + len][col]` as a slice, when it is stored contiguously.
+    /// `self[row0..row0 + len][col]` as a slice, when it is stored
+    /// contiguously; as for [`row_slice`](Self::row_slice), alike for every column.
     fn col_slice(&self, _col: usize, _row0: usize, _len: usize) -> Option<&[T]> {
         None
     }
