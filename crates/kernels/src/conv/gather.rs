@@ -49,6 +49,37 @@ impl AxisMap {
         (lo, hi, shift)
     }
 
+    /// For a map without a divisor (`divisor = 1`, any step): the range of
+    /// targets `t` whose source `t·step + shift` is inside the image, and
+    /// that shift. Solving `0 ≤ t·step + shift < source_len` for `t` once per
+    /// run keeps the division out of the per-element loop.
+    #[inline(always)]
+    fn strided_window(&self, tap: usize) -> (usize, usize, isize) {
+        debug_assert!(self.divisor == 1 && self.step >= 1);
+        let shift = tap as isize * self.dilation + self.offset;
+        let step = self.step;
+        let ceil_div = |a: isize| if a <= 0 { 0 } else { (a + step - 1) / step };
+        let lo = ceil_div(-shift).min(self.target_len as isize) as usize;
+        let hi = ceil_div(self.source_len as isize - shift).clamp(lo as isize, self.target_len as isize) as usize;
+        (lo, hi, shift)
+    }
+
+    /// For a map with a divisor and unit step (`t + shift` must be a multiple
+    /// of `divisor`): the first target at or after `from` that lands on a
+    /// source sample, one past the last target that does (at most
+    /// `target_len`), and the shift. Sources then advance by one every
+    /// `divisor` targets.
+    #[inline(always)]
+    fn divided_window(&self, tap: usize, from: usize) -> (usize, usize, isize) {
+        debug_assert!(self.step == 1 && self.divisor > 1);
+        let shift = tap as isize * self.dilation + self.offset;
+        let d = self.divisor;
+        let start = (from as isize).max(-shift);
+        let first = start + (-(start + shift)).rem_euclid(d);
+        let end = (d * (self.source_len as isize - 1) - shift + 1).clamp(0, self.target_len as isize);
+        (first.max(0) as usize, (end.max(first)) as usize, shift)
+    }
+
     fn is_unit(&self) -> bool {
         self.step == 1 && self.divisor == 1
     }
@@ -115,6 +146,31 @@ impl<T: Float> PatchMatrix<'_, T> {
                     dst[(x - x0) * stride] =
                         if x >= lo && x < hi { line[(x as isize + shift) as usize] } else { T::ZERO };
                 }
+            }
+        } else if self.cols.divisor == 1 {
+            // Strided forward map: a strided read inside the window.
+            let (lo, hi, shift) = self.cols.strided_window(kx);
+            let (lo, hi) = (lo.clamp(x0, x1), hi.clamp(x0, x1));
+            let step = self.cols.step as usize;
+            for x in x0..lo {
+                dst[(x - x0) * stride] = T::ZERO;
+            }
+            for x in lo..hi.max(lo) {
+                dst[(x - x0) * stride] = line[((x * step) as isize + shift) as usize];
+            }
+            for x in hi.max(lo)..x1 {
+                dst[(x - x0) * stride] = T::ZERO;
+            }
+        } else if self.cols.step == 1 {
+            // Divided map (gradient of a strided convolution): every
+            // `divisor`-th target reads the next source sample, the rest are zero.
+            for j in 0..x1 - x0 {
+                dst[j * stride] = T::ZERO;
+            }
+            let (first, end, shift) = self.cols.divided_window(kx, x0);
+            let d = self.cols.divisor;
+            for x in (first..end.min(x1)).step_by(d as usize) {
+                dst[(x - x0) * stride] = line[((x as isize + shift) / d) as usize];
             }
         } else {
             for x in x0..x1 {
