@@ -142,6 +142,16 @@ fn wide_output_spans_several_column_blocks_and_depth_slices() {
 }
 
 #[test]
+fn small_output_over_a_long_depth_sums_split_slices() {
+    // A Gram-like product (few outputs, K far past KC) takes the split-K
+    // path: slices are computed apart and summed, then alpha and beta apply.
+    let (m, k, n) = (20, 5000, 24);
+    let (a, b) = (pattern(m * k, 47, 107), pattern(n * k, 59, 73));
+    let bt = MatRef::row_major(&b, n, k).t();
+    assert_large_gemm_matches(0.75, &MatRef::row_major(&a, m, k), &bt, 0.5, pattern(m * n, 1, 9));
+}
+
+#[test]
 fn beta_zero_ignores_nan_in_output() {
     let a = [1.0f32, 2.0, 3.0, 4.0];
     let mut c = [f32::NAN; 4];

@@ -66,6 +66,25 @@ fn transform_kernels<T: GemmFloat>(weight: &[T], outputs: usize, inputs: usize) 
     u
 }
 
+/// One task's buffers for the input transform: a padded image row, the
+/// even/odd samples of the four rows under a tile row, and
+/// [`transform_row`]'s 17 arrays.
+struct InputScratch<T> {
+    padded: Vec<T>,
+    rows: [[Vec<T>; 2]; 4],
+    scratch: [Vec<T>; 17],
+}
+
+impl<T: GemmFloat> InputScratch<T> {
+    fn new(tiles: usize) -> Self {
+        InputScratch {
+            padded: vec![T::ZERO; 2 * (tiles + 1)],
+            rows: std::array::from_fn(|_| [vec![T::ZERO; tiles + 1], vec![T::ZERO; tiles + 1]]),
+            scratch: std::array::from_fn(|_| vec![T::ZERO; tiles]),
+        }
+    }
+}
+
 /// Splits a zero-padded image row into its even and odd samples: tile `t`
 /// of the row reads `even[t], odd[t], even[t+1], odd[t+1]`. The row is first
 /// copied behind `pad` zeros into `padded` (`2 · even.len()` values), so the
@@ -169,29 +188,28 @@ pub(crate) fn conv2d_winograd<T: GemmFloat>(
             // V[ξ][c][t]: transformed input tiles, one channel per task.
             let v_plane = c_in * count;
             let v_ptr = SharedSlice(v.as_mut_ptr());
-            (0..c_in).into_par_iter().for_each(|c| {
-                let plane = &image[c * h * w..(c + 1) * h * w];
-                let mut padded = vec![T::ZERO; 2 * (tiles_x + 1)];
-                let mut rows: [[Vec<T>; 2]; 4] = Default::default();
-                for row in rows.iter_mut() {
-                    *row = [vec![T::ZERO; tiles_x + 1], vec![T::ZERO; tiles_x + 1]];
-                }
-                let mut scratch: [Vec<T>; 17] = std::array::from_fn(|_| vec![T::ZERO; tiles_x]);
-                for r in 0..rows_here {
-                    let ty = first_row + r;
-                    for (i, [even, odd]) in rows.iter_mut().enumerate() {
-                        let y = 2 * ty as isize - pad_y + i as isize;
-                        let line = (y >= 0 && y < h as isize).then(|| &plane[y as usize * w..(y as usize + 1) * w]);
-                        deinterleave(line, geo.padding.1, &mut padded, even, odd);
+            // Row buffers are made once per rayon task, not per channel.
+            (0..c_in).into_par_iter().for_each_init(
+                || InputScratch::new(tiles_x),
+                |buffers, c| {
+                    let InputScratch { padded, rows, scratch } = buffers;
+                    let plane = &image[c * h * w..(c + 1) * h * w];
+                    for r in 0..rows_here {
+                        let ty = first_row + r;
+                        for (i, [even, odd]) in rows.iter_mut().enumerate() {
+                            let y = 2 * ty as isize - pad_y + i as isize;
+                            let line = (y >= 0 && y < h as isize).then(|| &plane[y as usize * w..(y as usize + 1) * w]);
+                            deinterleave(line, geo.padding.1, padded, even, odd);
+                        }
+                        transform_row(rows, tiles_x, scratch, |xi, values| {
+                            let start = xi * v_plane + c * count + r * tiles_x;
+                            // SAFETY: task c alone writes channel c's run of tile
+                            // row r for position ξ, inside v (16·C·block values).
+                            unsafe { v_ptr.write_run(start, values) };
+                        });
                     }
-                    transform_row(&rows, tiles_x, &mut scratch, |xi, values| {
-                        let start = xi * v_plane + c * count + r * tiles_x;
-                        // SAFETY: task c alone writes channel c's run of tile
-                        // row r for position ξ, inside v (16·C·block values).
-                        unsafe { v_ptr.write_run(start, values) };
-                    });
-                }
-            });
+                },
+            );
             // M[ξ] = U[ξ] · V[ξ], sixteen independent products.
             let m_plane = c_out * count;
             m[..16 * m_plane].par_chunks_mut(m_plane).enumerate().for_each(|(xi, m_xi)| {
@@ -202,9 +220,9 @@ pub(crate) fn conv2d_winograd<T: GemmFloat>(
             // Output: Aᵀ m A with Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]], a tile
             // row of one channel at a time, as loops over contiguous runs.
             let m = &m[..16 * m_plane];
-            out.par_chunks_mut(oh * ow).enumerate().for_each(|(o, plane)| {
+            let terms = || -> [Vec<T>; 8] { std::array::from_fn(|_| vec![T::ZERO; tiles_x]) };
+            out.par_chunks_mut(oh * ow).enumerate().for_each_init(terms, |s, (o, plane)| {
                 let b = bias.map_or(T::ZERO, |b| b[o]);
-                let mut s: [Vec<T>; 8] = std::array::from_fn(|_| vec![T::ZERO; tiles_x]);
                 for r in 0..rows_here {
                     let run = |xi: usize| &m[xi * m_plane + o * count + r * tiles_x..][..tiles_x];
                     // y pass first: s[0][j] = m0j + m1j + m2j, s[1][j] = m1j − m2j − m3j.

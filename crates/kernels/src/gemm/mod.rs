@@ -47,15 +47,15 @@ pub trait GemmFloat: Float + crate::buffer_pool::Poolable {
     #[doc(hidden)]
     unsafe fn run_microkernel(kc: usize, alpha: Self, a: *const Self, b: *const Self, beta: Self, out: &TileOut<Self>);
 
-    /// Runs `f` with this thread's packing buffers for A and B.
+    /// Runs `f` with this thread's buffer for packed blocks of A.
     #[doc(hidden)]
-    fn with_pack_buffers<R>(len_a: usize, len_b: usize, f: impl FnOnce(&mut [Self], &mut [Self]) -> R) -> R;
+    fn with_pack_buffer<R>(len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R;
 }
 
 macro_rules! impl_gemm_float {
-    ($t:ty, $mr:expr, $nv:expr, $kc:expr, $mc:expr, $nc:expr, $buffers:ident) => {
+    ($t:ty, $mr:expr, $nv:expr, $kc:expr, $mc:expr, $nc:expr, $buffer:ident) => {
         thread_local! {
-            static $buffers: RefCell<(Vec<$t>, Vec<$t>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+            static $buffer: RefCell<Vec<$t>> = const { RefCell::new(Vec::new()) };
         }
         impl GemmFloat for $t {
             const MR: usize = $mr;
@@ -77,17 +77,13 @@ macro_rules! impl_gemm_float {
                 unsafe { microkernel::<$t, $mr, $nv>(kc, alpha, a, b, beta, out) }
             }
 
-            fn with_pack_buffers<R>(len_a: usize, len_b: usize, f: impl FnOnce(&mut [Self], &mut [Self]) -> R) -> R {
-                $buffers.with(|cell| {
-                    let mut buffers = cell.borrow_mut();
-                    let (a, b) = &mut *buffers;
-                    if a.len() < len_a {
-                        a.resize(len_a, 0.0);
+            fn with_pack_buffer<R>(len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R {
+                $buffer.with(|cell| {
+                    let mut buffer = cell.borrow_mut();
+                    if buffer.len() < len {
+                        buffer.resize(len, 0.0);
                     }
-                    if b.len() < len_b {
-                        b.resize(len_b, 0.0);
-                    }
-                    f(&mut a[..len_a], &mut b[..len_b])
+                    f(&mut buffer[..len])
                 })
             }
         }
@@ -99,8 +95,8 @@ macro_rules! impl_gemm_float {
 /// shape, 12 accumulators + 2 B vectors + 1 broadcast).
 const NV: usize = if cfg!(target_feature = "avx512f") { 4 } else { 2 };
 
-impl_gemm_float!(f32, 6, NV, 384, 240, 2048, F32_PACK_BUFFERS);
-impl_gemm_float!(f64, 6, NV, 256, 240, 1024, F64_PACK_BUFFERS);
+impl_gemm_float!(f32, 6, NV, 384, 240, 2048, F32_PACK_A);
+impl_gemm_float!(f64, 6, NV, 256, 240, 1024, F64_PACK_A);
 
 /// The output of a GEMM: a mutable matrix given by strides into a slice.
 pub struct MatMut<'a, T> {
@@ -260,24 +256,19 @@ where
     let plan = blocking::<T>(m, n, k);
     let out = SharedOut { ptr: c.data.as_mut_ptr(), row_stride: c.row_stride, col_stride: c.col_stride };
     if plan.k_splits == 1 {
-        gemm_shared_b(a, b, out, alpha, beta, &plan);
+        gemm_shared_b(a, b, out, alpha, beta, &plan, 0..k);
         return;
     }
-    let row_blocks = m.div_ceil(plan.mc);
-    let tiles = row_blocks * n.div_ceil(plan.nc);
-    let tile_origin = |tile: usize| ((tile % row_blocks) * plan.mc, (tile / row_blocks) * plan.nc);
-    // Split-K: each K slice accumulates into its own m × n partial product,
-    // then the partials are summed into C.
+    // Split-K: each depth slice accumulates into its own m × n partial
+    // product, then the partials are summed into C.
     let slice = k.div_ceil(plan.k_splits).div_ceil(plan.kc) * plan.kc;
     let slices = k.div_ceil(slice);
     let mut partials = vec![T::ZERO; slices * m * n];
     let partial_out = SharedOut { ptr: partials.as_mut_ptr(), row_stride: n, col_stride: 1 };
-    (0..slices * tiles).into_par_iter().for_each(|job| {
-        let (s, tile) = (job / tiles, job % tiles);
-        let (i0, j0) = tile_origin(tile);
+    (0..slices).into_par_iter().for_each(|s| {
         // SAFETY: slice s owns rows s·m .. (s+1)·m of `partials`.
         let out_s = SharedOut { ptr: unsafe { partial_out.at(s * m, 0) }, ..partial_out };
-        run_tile(a, b, out_s, T::ONE, T::ZERO, &plan, (i0, j0), s * slice..k.min((s + 1) * slice));
+        gemm_shared_b(a, b, out_s, T::ONE, T::ZERO, &plan, s * slice..k.min((s + 1) * slice));
     });
     for i in 0..m {
         for j in 0..n {
@@ -288,18 +279,28 @@ where
     }
 }
 
-/// The unsplit GEMM: per column block and depth slice, B packed once and
-/// shared, then `row blocks × col_chunks` jobs on the rayon pool.
-fn gemm_shared_b<T, A, B>(a: &A, b: &B, out: SharedOut<T>, alpha: T, beta: T, plan: &Blocking)
-where
+/// `C = alpha · A[.., depth] · B[depth, ..] + beta · C`: per column block
+/// and depth slice, B packed once and shared, then `row blocks × col_chunks`
+/// jobs on the rayon pool.
+fn gemm_shared_b<T, A, B>(
+    a: &A,
+    b: &B,
+    out: SharedOut<T>,
+    alpha: T,
+    beta: T,
+    plan: &Blocking,
+    depth: std::ops::Range<usize>,
+) where
     T: GemmFloat,
     A: MatrixSource<T> + ?Sized,
     B: MatrixSource<T> + ?Sized,
 {
-    let (m, k, n) = (a.rows(), a.cols(), b.cols());
+    let (m, n) = (a.rows(), b.cols());
     let (mr, nr) = (T::MR, T::NR);
     let row_blocks = m.div_ceil(plan.mc);
     let pack_a_len = plan.mc.div_ceil(mr) * mr * plan.kc;
+    // Not a thread-local like A's buffer: this thread lends it to the pool's
+    // jobs, and while it waits for them it may itself start another GEMM.
     let mut packed_b = PooledVec::<T>::uninit_contents(plan.nc.div_ceil(nr) * nr * plan.kc);
     for j0 in (0..n).step_by(plan.nc) {
         let ncur = plan.nc.min(n - j0);
@@ -308,9 +309,9 @@ where
         let jobs = row_blocks * panels.div_ceil(per_chunk);
         let parallel = plan.parallel && jobs > 1;
         let per_pack_run = if parallel { panels.div_ceil(rayon::current_num_threads().min(panels)) } else { panels };
-        for k0 in (0..k).step_by(plan.kc) {
-            let kcur = plan.kc.min(k - k0);
-            let beta_here = if k0 == 0 { beta } else { T::ONE };
+        for k0 in depth.clone().step_by(plan.kc) {
+            let kcur = plan.kc.min(depth.end - k0);
+            let beta_here = if k0 == depth.start { beta } else { T::ONE };
             // Pack this slice of B, each thread taking a run of whole panels.
             let pack_run = |(run, dst): (usize, &mut [T])| {
                 let c0 = run * per_pack_run * nr;
@@ -326,7 +327,7 @@ where
             let job = |job: usize| {
                 let (i0, p0) = ((job % row_blocks) * plan.mc, (job / row_blocks) * per_chunk);
                 let mcur = plan.mc.min(m - i0);
-                T::with_pack_buffers(pack_a_len, 0, |packed_a, _| {
+                T::with_pack_buffer(pack_a_len, |packed_a| {
                     pack::pack_a(a, i0, mcur, k0, kcur, packed_a);
                     for p in p0..panels.min(p0 + per_chunk) {
                         let jr = p * nr;
@@ -389,42 +390,6 @@ fn sweep_panel<T: GemmFloat>(
         // cover disjoint parts of C).
         unsafe { T::run_microkernel(kcur, alpha, a_panel.as_ptr(), b_panel.as_ptr(), beta, &tile_out) };
     }
-}
-
-/// Computes one `MC × NC` tile of C over the depth range `depth`:
-/// `C_tile = alpha · A_tile · B_tile + beta · C_tile`.
-#[allow(clippy::too_many_arguments)]
-fn run_tile<T, A, B>(
-    a: &A,
-    b: &B,
-    out: SharedOut<T>,
-    alpha: T,
-    beta: T,
-    plan: &Blocking,
-    (i0, j0): (usize, usize),
-    depth: std::ops::Range<usize>,
-) where
-    T: GemmFloat,
-    A: MatrixSource<T> + ?Sized,
-    B: MatrixSource<T> + ?Sized,
-{
-    let (mr, nr, kc) = (T::MR, T::NR, plan.kc);
-    let mcur = plan.mc.min(a.rows() - i0);
-    let ncur = plan.nc.min(b.cols() - j0);
-    let pack_a_len = plan.mc.div_ceil(mr) * mr * kc;
-    let pack_b_len = plan.nc.div_ceil(nr) * nr * kc;
-    T::with_pack_buffers(pack_a_len, pack_b_len, |packed_a, packed_b| {
-        for k0 in depth.clone().step_by(kc) {
-            let kcur = kc.min(depth.end - k0);
-            pack::pack_b(b, k0, kcur, j0, ncur, packed_b);
-            pack::pack_a(a, i0, mcur, k0, kcur, packed_a);
-            let beta_here = if k0 == depth.start { beta } else { T::ONE };
-            for jr in (0..ncur).step_by(nr) {
-                let b_panel = &packed_b[(jr / nr) * nr * kcur..];
-                sweep_panel(out, alpha, beta_here, packed_a, b_panel, kcur, i0, mcur, j0 + jr, nr.min(ncur - jr));
-            }
-        }
-    })
 }
 
 /// `C = beta · C` (C zeroed when `beta == 0`, whatever it held).
