@@ -1,7 +1,6 @@
 //! `fresco gan train` and `fresco gan apply`: train a feed-forward stylizer
 //! against a PatchGAN discriminator, then stylise images or folders with it.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -11,7 +10,6 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use style::gan::{AdversarialLoss, DiscriminatorConfig, GanConfig, GeneratorConfig, StyleModel, Trainer};
 use style::image_io::{load_image, resize, resize_longest, save_image};
-use style::plot::{plot_curves, Series};
 use tensor::{Device, Tensor};
 
 use super::gatys::{check_directory, check_output};
@@ -193,9 +191,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
     check_directory(&args.output)?;
     let checkpoint = args.checkpoint.clone().unwrap_or_else(|| with_suffix(&args.output, ".checkpoint.safetensors"));
     let samples = args.samples.clone().unwrap_or_else(|| with_suffix(&args.output, "-samples"));
-    if let Some(plot) = &args.plot {
-        check_output(plot, "plot")?;
-    }
+    super::check_report_paths(args.log.as_deref(), args.plot.as_deref())?;
     let crop = args.crop_size;
     let photos = images_in(&args.content_dir)?
         .iter()
@@ -249,20 +245,12 @@ pub fn train(args: TrainArgs) -> Result<()> {
     let steps = trainer.config().steps;
     let bar = super::progress_bar(steps as u64, args.quiet);
     bar.set_position(trainer.step_count() as u64);
-    let mut log = match &args.log {
-        Some(path) => Some(std::io::BufWriter::new(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(args.resume.is_some())
-                .write(true)
-                .truncate(args.resume.is_none())
-                .open(path)
-                .with_context(|| format!("{}: cannot open the log", path.display()))?,
-        )),
-        None => None,
-    };
+    let mut record = super::LossRecord::new(
+        ["generator", "discriminator", "style", "content"],
+        args.log.as_deref(),
+        args.resume.is_some(),
+    )?;
     let start = Instant::now();
-    let mut curves: [Vec<(f64, f64)>; 4] = Default::default();
     while trainer.step_count() < steps {
         if interrupted.load(Ordering::SeqCst) {
             bar.finish_and_clear();
@@ -281,12 +269,8 @@ pub fn train(args: TrainArgs) -> Result<()> {
             "G {:.3e} (style {:.2e} content {:.2e} adv {:.2e}) D {:.3e}",
             l.generator, l.style, l.content, l.adversarial, l.discriminator
         ));
-        for (curve, v) in curves.iter_mut().zip([l.generator, l.discriminator, l.style, l.content]) {
-            curve.push((step as f64, v));
-        }
-        if let Some(log) = log.as_mut() {
-            writeln!(
-                log,
+        record.record(step as f64, [l.generator, l.discriminator, l.style, l.content], || {
+            format!(
                 "{{\"step\":{step},\"content\":{:e},\"style\":{:e},\"tv\":{:e},\"adversarial\":{:e},\"generator\":{:e},\"discriminator\":{:e},\"elapsed_s\":{:.3}}}",
                 l.content,
                 l.style,
@@ -296,9 +280,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
                 l.discriminator,
                 start.elapsed().as_secs_f64()
             )
-            .and_then(|_| log.flush())
-            .context("cannot write the log")?;
-        }
+        })?;
         if args.sample_every > 0 && step % args.sample_every == 0 {
             std::fs::create_dir_all(&samples).with_context(|| format!("{}: cannot create", samples.display()))?;
             let image = style::gan::apply_generator(trainer.generator(), &sample_input, args.device)?;
@@ -310,14 +292,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
     }
     bar.finish_and_clear();
     trainer.save_model(&args.output, &description)?;
-    if let Some(plot) = &args.plot {
-        let series: Vec<Series> = ["generator", "discriminator", "style", "content"]
-            .iter()
-            .zip(curves)
-            .map(|(n, points)| Series { name: n.to_string(), points })
-            .collect();
-        plot_curves(plot, "gan losses (weighted)", "step", &series)?;
-    }
+    record.plot(args.plot.as_deref(), "gan losses (weighted)", "step")?;
     println!(
         "wrote {} after {} steps in {:.1} s",
         args.output.display(),

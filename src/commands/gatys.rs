@@ -1,15 +1,13 @@
 //! `fresco gatys`: Gatys et al. style transfer from the command line, with a
 //! progress bar, intermediate images, a JSON-lines log and a loss plot.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
 use nn::Pooling;
 use style::gatys::{parse_layers, Gatys, Initial, OptimizerKind, DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS};
 use style::image_io::{load_image, save_image};
-use style::plot::{plot_curves, Series};
 
 use crate::weights::load_vgg;
 
@@ -137,15 +135,7 @@ pub fn check_directory(path: &Path) -> Result<()> {
 /// Runs `fresco gatys`.
 pub fn run(args: GatysArgs) -> Result<()> {
     check_output(&args.output, "output")?;
-    if let Some(plot) = &args.plot {
-        if !plot.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")) {
-            bail!("{}: the plot is written as PNG; give it a .png name", plot.display());
-        }
-        check_directory(plot)?;
-    }
-    if let Some(log) = &args.log {
-        check_directory(log)?;
-    }
+    super::check_report_paths(args.log.as_deref(), args.plot.as_deref())?;
     let content = load_image(&args.content, None)?;
     let styles = args.style.iter().map(|p| load_image(p, None)).collect::<style::Result<Vec<_>>>()?;
     let initial = match args.init.as_str() {
@@ -182,15 +172,9 @@ pub fn run(args: GatysArgs) -> Result<()> {
     }
     let gatys = builder.build(vgg)?;
 
-    let mut log = match &args.log {
-        Some(path) => Some(std::io::BufWriter::new(
-            std::fs::File::create(path).with_context(|| format!("{}: cannot create the log", path.display()))?,
-        )),
-        None => None,
-    };
+    let mut record = super::LossRecord::new(["total", "content", "style", "tv"], args.log.as_deref(), false)?;
     let total = (args.iters * args.scales) as u64;
     let bar = super::progress_bar(total, args.quiet);
-    let mut curves: [Vec<(f64, f64)>; 4] = Default::default();
     let result = gatys.run(&content, &styles, |p| {
         let l = p.losses;
         bar.set_position(p.iteration as u64);
@@ -198,24 +182,20 @@ pub fn run(args: GatysArgs) -> Result<()> {
             "scale {}/{} loss {:.3e} (content {:.2e} style {:.2e} tv {:.2e})",
             p.scale, p.scales, l.total, l.content, l.style, l.tv
         ));
-        for (curve, value) in curves.iter_mut().zip([l.total, l.content, l.style, l.tv]) {
-            curve.push((p.iteration as f64, value));
-        }
-        if let Some(log) = log.as_mut() {
-            writeln!(
-                log,
-                "{{\"iteration\":{},\"scale\":{},\"content\":{:e},\"style\":{:e},\"tv\":{:e},\"total\":{:e},\"elapsed_s\":{:.3}}}",
-                p.iteration,
-                p.scale,
-                l.content,
-                l.style,
-                l.tv,
-                l.total,
-                p.elapsed.as_secs_f64()
-            )
-            .and_then(|_| log.flush())
-            .map_err(|e| format!("{}: cannot write the log: {e}", args.log.as_ref().expect("log path").display()))?;
-        }
+        record
+            .record(p.iteration as f64, [l.total, l.content, l.style, l.tv], || {
+                format!(
+                    "{{\"iteration\":{},\"scale\":{},\"content\":{:e},\"style\":{:e},\"tv\":{:e},\"total\":{:e},\"elapsed_s\":{:.3}}}",
+                    p.iteration,
+                    p.scale,
+                    l.content,
+                    l.style,
+                    l.tv,
+                    l.total,
+                    p.elapsed.as_secs_f64()
+                )
+            })
+            .map_err(|e| format!("{e:#}"))?;
         if let Some(every) = args.save_every.filter(|&n| n > 0) {
             if p.iteration % every == 0 {
                 let path = intermediate_path(&args.output, p.iteration);
@@ -227,12 +207,7 @@ pub fn run(args: GatysArgs) -> Result<()> {
     bar.finish_and_clear();
     let result = result?;
     save_image(&args.output, &result.image)?;
-    if let Some(plot) = &args.plot {
-        let names = ["total", "content", "style", "tv"];
-        let series: Vec<Series> =
-            names.iter().zip(curves).map(|(n, points)| Series { name: n.to_string(), points }).collect();
-        plot_curves(plot, "gatys loss (weighted)", "iteration", &series)?;
-    }
+    record.plot(args.plot.as_deref(), "gatys loss (weighted)", "iteration")?;
     let (h, w) = (result.image.shape()[2], result.image.shape()[3]);
     println!(
         "wrote {} ({w}x{h}) with {}: loss {:.4e} -> {:.4e} over {} evaluations",

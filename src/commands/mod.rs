@@ -1,5 +1,12 @@
 //! The `fresco` subcommands that run style transfer, with their arguments.
 
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use style::plot::{plot_curves, Series};
+
 pub mod gan;
 pub mod gatys;
 
@@ -14,4 +21,77 @@ pub(crate) fn progress_bar(len: u64, quiet: bool) -> indicatif::ProgressBar {
         .expect("valid template"),
     );
     bar
+}
+
+/// Checks before a long run starts that its `--log` and `--plot` can be
+/// written: the plot is a PNG, and both their directories exist.
+pub(crate) fn check_report_paths(log: Option<&Path>, plot: Option<&Path>) -> Result<()> {
+    if let Some(plot) = plot {
+        if !plot.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")) {
+            bail!("{}: the plot is written as PNG; give it a .png name", plot.display());
+        }
+        gatys::check_directory(plot)?;
+    }
+    if let Some(log) = log {
+        gatys::check_directory(log)?;
+    }
+    Ok(())
+}
+
+/// The losses of a long run as it goes: a JSON object per line in the
+/// `--log` file (flushed each time, so an interrupted run keeps its log), and
+/// one curve per named loss for the `--plot` picture at the end.
+pub(crate) struct LossRecord<const N: usize> {
+    names: [&'static str; N],
+    curves: [Vec<(f64, f64)>; N],
+    log: Option<(PathBuf, BufWriter<File>)>,
+}
+
+impl<const N: usize> LossRecord<N> {
+    /// Opens the log, if any: replaced, or with `append` continued (a
+    /// resumed run).
+    pub(crate) fn new(names: [&'static str; N], log: Option<&Path>, append: bool) -> Result<Self> {
+        let log = match log {
+            Some(path) => {
+                let file = OpenOptions::new()
+                    .create(true)
+                    .write(true)
+                    .append(append)
+                    .truncate(!append)
+                    .open(path)
+                    .with_context(|| format!("{}: cannot open the log", path.display()))?;
+                Some((path.to_path_buf(), BufWriter::new(file)))
+            }
+            None => None,
+        };
+        Ok(LossRecord { names, curves: std::array::from_fn(|_| Vec::new()), log })
+    }
+
+    /// Adds each loss's point at `x`, and `json` (made only when there is a
+    /// log) as a line of the log.
+    pub(crate) fn record(&mut self, x: f64, losses: [f64; N], json: impl FnOnce() -> String) -> Result<()> {
+        for (curve, value) in self.curves.iter_mut().zip(losses) {
+            curve.push((x, value));
+        }
+        if let Some((path, log)) = self.log.as_mut() {
+            writeln!(log, "{}", json())
+                .and_then(|_| log.flush())
+                .with_context(|| format!("{}: cannot write the log", path.display()))?;
+        }
+        Ok(())
+    }
+
+    /// Draws the curves to `path`, if any.
+    pub(crate) fn plot(self, path: Option<&Path>, title: &str, x_label: &str) -> Result<()> {
+        if let Some(path) = path {
+            let series: Vec<Series> = self
+                .names
+                .iter()
+                .zip(self.curves)
+                .map(|(name, points)| Series { name: name.to_string(), points })
+                .collect();
+            plot_curves(path, title, x_label, &series)?;
+        }
+        Ok(())
+    }
 }
