@@ -10,6 +10,11 @@
 //! Buffers under [`MIN_POOLED_BYTES`] bypass the pool (the allocator keeps
 //! those mapped anyway). The pool holds at most [`pool_limit_bytes`] bytes;
 //! beyond that, returned buffers are freed.
+//!
+//! A large buffer that cannot be allocated does not abort the process (as
+//! Rust's global allocator does): the pool asks with `try_reserve_exact` and,
+//! when refused, unwinds with an [`OutOfMemory`] payload, which the program's
+//! entry point turns into a one-line error (`fresco` does).
 
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -49,6 +54,32 @@ macro_rules! poolable {
 
 poolable!(f32 => F32_FREE, f64 => F64_FREE, u32 => U32_FREE);
 
+/// The panic payload raised when a pooled buffer cannot be allocated: a
+/// program catches it (`std::panic::catch_unwind`, then
+/// `payload.downcast_ref::<OutOfMemory>()`) to report the failure as an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutOfMemory {
+    /// The size of the refused allocation.
+    pub bytes: usize,
+}
+
+impl std::fmt::Display for OutOfMemory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "out of memory: an allocation of {:.2} GiB was refused", self.bytes as f64 / (1u64 << 30) as f64)
+    }
+}
+
+/// `len` default values, or an unwind with [`OutOfMemory`] when the system
+/// refuses the memory.
+fn allocate<T: Poolable>(len: usize) -> Vec<T> {
+    let mut vec = Vec::new();
+    if vec.try_reserve_exact(len).is_err() {
+        std::panic::panic_any(OutOfMemory { bytes: len.saturating_mul(size_of::<T>()) });
+    }
+    vec.resize(len, T::default());
+    vec
+}
+
 /// A `Vec` whose buffer goes back to the pool when dropped.
 #[derive(Debug)]
 pub struct PooledVec<T: Poolable> {
@@ -59,7 +90,9 @@ impl<T: Poolable> PooledVec<T> {
     /// A buffer of `len` elements with unspecified (but initialised) contents:
     /// leftovers of an earlier use, or zeros.
     pub fn uninit_contents(len: usize) -> Self {
-        if len * size_of::<T>() < MIN_POOLED_BYTES {
+        let bytes =
+            len.checked_mul(size_of::<T>()).unwrap_or_else(|| std::panic::panic_any(OutOfMemory { bytes: usize::MAX }));
+        if bytes < MIN_POOLED_BYTES {
             return PooledVec { vec: vec![T::default(); len] };
         }
         let reused = {
@@ -90,7 +123,7 @@ impl<T: Poolable> PooledVec<T> {
             }
             None => {
                 MISSES.fetch_add(1, Ordering::Relaxed);
-                PooledVec { vec: vec![T::default(); len] }
+                PooledVec { vec: allocate(len) }
             }
         }
     }
@@ -194,4 +227,19 @@ pub fn release_pooled_buffers() {
     clear::<f32>();
     clear::<f64>();
     clear::<u32>();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_allocation_unwinds_with_out_of_memory() {
+        // More than any address space holds: `try_reserve_exact` refuses it.
+        let len = usize::MAX / 16;
+        let caught = std::panic::catch_unwind(|| PooledVec::<f32>::uninit_contents(len)).unwrap_err();
+        let oom = caught.downcast_ref::<OutOfMemory>().expect("an OutOfMemory payload");
+        assert_eq!(oom.bytes, len * 4);
+        assert!(oom.to_string().starts_with("out of memory"));
+    }
 }
