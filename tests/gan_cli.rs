@@ -14,7 +14,12 @@ fn temp(name: &str) -> PathBuf {
 }
 
 fn fresco(args: &[&str], cache: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fresco")).args(args).env("FRESCO_CACHE", cache).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_fresco"))
+        .args(args)
+        .env("FRESCO_CACHE", cache)
+        .env("FRESCO_OFFLINE", "1")
+        .output()
+        .unwrap()
 }
 
 fn s(p: &Path) -> String {

@@ -9,11 +9,12 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use style::gan::{AdversarialLoss, DiscriminatorConfig, GanConfig, GeneratorConfig, StyleModel, Trainer};
-use style::image_io::{load_image, resize, resize_longest, save_image};
-use tensor::{Device, Tensor};
+use style::image_io::{load_image, resize, save_image, scaled_dims};
+use tensor::{Device, Pad2d, PadMode, Tensor};
 
-use super::gatys::{check_directory, check_output};
-use crate::weights::load_vgg;
+use super::paths;
+use crate::memory_budget::MemoryModel;
+use crate::weights::{load_vgg, WeightsArgs};
 
 /// The adversarial loss on the command line.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -102,9 +103,9 @@ pub struct TrainArgs {
     /// Seed of initialisation and sampling.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// VGG weights for the perceptual losses [default: cached, else random features].
-    #[arg(long)]
-    pub weights: Option<PathBuf>,
+    /// Where the VGG of the perceptual losses comes from.
+    #[command(flatten)]
+    pub weights: WeightsArgs,
     /// Save a sample image every N steps (into --samples).
     #[arg(long, default_value_t = 0)]
     pub sample_every: usize,
@@ -154,7 +155,13 @@ pub struct ApplyArgs {
     pub device: Device,
 }
 
-const IMAGE_EXTENSIONS: [&str; 4] = ["png", "jpg", "jpeg", "bmp"];
+/// Extensions of the images taken from a folder: every format this build
+/// both reads and writes (so `apply` can keep each file's name and type).
+const IMAGE_EXTENSIONS: [&str; 9] = ["png", "jpg", "jpeg", "bmp", "gif", "tif", "tiff", "webp", "ppm"];
+
+/// The longest side over the shorter side beyond which an image cannot give
+/// square training crops without an enormous resize.
+const MAX_ASPECT: usize = 16;
 
 /// The image files of a folder, sorted by name.
 fn images_in(dir: &Path) -> Result<Vec<PathBuf>> {
@@ -186,19 +193,58 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     path.with_file_name(format!("{stem}{suffix}"))
 }
 
+/// Reads the training photos, skipping (with a line each on standard error)
+/// those that cannot be read or are too elongated to crop; fails only when
+/// none is left. Each is resized so its shorter side is 1.5 crops.
+fn load_photos(dir: &Path, crop: usize) -> Result<Vec<Tensor>> {
+    let files = images_in(dir)?;
+    let mut photos = Vec::new();
+    for path in &files {
+        match load_image(path, None) {
+            Ok(image) if is_elongated(&image) => {
+                eprintln!("warning: {}: skipped: more than {MAX_ASPECT}:1, too elongated to crop", path.display())
+            }
+            Ok(image) => photos.push(shorter_side(&image, crop + crop / 2)),
+            Err(e) => eprintln!("warning: skipped: {e}"),
+        }
+    }
+    if photos.is_empty() {
+        bail!("{}: none of its {} images could be used for training", dir.display(), files.len());
+    }
+    if photos.len() < files.len() {
+        eprintln!("warning: training on {} of the {} images in {}", photos.len(), files.len(), dir.display());
+    }
+    Ok(photos)
+}
+
+fn is_elongated(image: &Tensor) -> bool {
+    let (h, w) = (image.shape()[2], image.shape()[3]);
+    h.max(w) > MAX_ASPECT * h.min(w)
+}
+
 /// Runs `fresco gan train`.
 pub fn train(args: TrainArgs) -> Result<()> {
-    check_directory(&args.output)?;
+    paths::check_output_file(&args.output, "model", None)?;
     let checkpoint = args.checkpoint.clone().unwrap_or_else(|| with_suffix(&args.output, ".checkpoint.safetensors"));
+    paths::check_output_file(&checkpoint, "checkpoint", None)?;
     let samples = args.samples.clone().unwrap_or_else(|| with_suffix(&args.output, "-samples"));
-    super::check_report_paths(args.log.as_deref(), args.plot.as_deref())?;
+    if args.sample_every > 0 {
+        paths::check_output_dir(&samples)?;
+    }
+    paths::check_report_paths(args.log.as_deref(), args.plot.as_deref())?;
     let crop = args.crop_size;
-    let photos = images_in(&args.content_dir)?
-        .iter()
-        .map(|p| Ok(shorter_side(&load_image(p, None)?, crop + crop / 2)))
-        .collect::<Result<Vec<_>>>()?;
-    let style = shorter_side(&load_image(&args.style, None)?, 2 * crop);
-    let vgg = load_vgg(args.weights.as_deref())?;
+    let photos = load_photos(&args.content_dir, crop)?;
+    let style = load_image(&args.style, None)?;
+    if is_elongated(&style) {
+        bail!(
+            "{}: {}x{} is more than {MAX_ASPECT}:1, too elongated to take training crops from",
+            args.style.display(),
+            style.shape()[3],
+            style.shape()[2]
+        );
+    }
+    let style = shorter_side(&style, 2 * crop);
+    let vgg = load_vgg(&args.weights)?;
     let description = format!(
         "style {} trained on {} photos of {} with {}",
         args.style.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
@@ -302,37 +348,110 @@ pub fn train(args: TrainArgs) -> Result<()> {
     Ok(())
 }
 
-/// Runs `fresco gan apply`.
-pub fn apply(args: ApplyArgs) -> Result<()> {
-    let model = StyleModel::load(&args.model, args.device)?;
-    let stylise = |input: &Path, output: &Path| -> Result<()> {
-        let image = load_image(input, None)?;
-        let image = match args.size {
-            Some(side) => resize_longest(&image, side),
-            None => image,
-        };
-        let start = Instant::now();
-        let result = model.apply(&image)?;
-        save_image(output, &result)?;
-        println!(
-            "wrote {} ({}x{}, {:.2} s)",
-            output.display(),
-            image.shape()[3],
-            image.shape()[2],
-            start.elapsed().as_secs_f64()
-        );
-        Ok(())
+/// The least side the generator runs at: its 9×9 convolutions reflect 4
+/// pixels and its two downsamplings need 4 pixels left at the bottom, so
+/// smaller images are padded (edge pixels repeated) up to this and the
+/// result cropped back.
+const MIN_APPLY_SIDE: usize = 32;
+
+/// Stylises one image into `output`; returns the time taken. The working
+/// set is checked (for the CPU) before the image is resized or run.
+fn stylise(model: &StyleModel, input: &Path, output: &Path, size: Option<usize>, device: Device) -> Result<f64> {
+    let image = load_image(input, None)?;
+    let (h, w) = match size {
+        Some(side) => scaled_dims(image.shape()[2], image.shape()[3], side),
+        None => (image.shape()[2], image.shape()[3]),
     };
-    if args.content.is_dir() {
-        std::fs::create_dir_all(&args.output)
-            .with_context(|| format!("{}: cannot create the folder", args.output.display()))?;
-        for input in images_in(&args.content)? {
-            let name = input.file_name().expect("a file");
-            stylise(&input, &args.output.join(name))?;
-        }
-        Ok(())
-    } else {
-        check_output(&args.output, "output")?;
-        stylise(&args.content, &args.output)
+    paths::check_output_image(output, "output", Some(h.max(w)))?;
+    if device == Device::Cpu {
+        // The model was fitted at width 16; activations grow with the width.
+        let width = model.generator().config().width as u64;
+        let memory = MemoryModel::GAN_APPLY;
+        let memory = MemoryModel { per_pixel: memory.per_pixel * width.max(16) / 16, ..memory };
+        let what = format!("{} at {w}x{h}", input.display());
+        memory.check((h as u64) * (w as u64), h.max(w), &what).map_err(|e| anyhow::anyhow!("{e:#}; pass --size"))?;
     }
+    let image = resize(&image, h, w);
+    let start = Instant::now();
+    let padded = pad_to_at_least(&image, MIN_APPLY_SIDE)?;
+    let result = model.apply(&padded)?.narrow(2, 0, h).narrow(3, 0, w).contiguous();
+    save_image(output, &result)?;
+    Ok(start.elapsed().as_secs_f64())
+}
+
+/// [`stylise`], with an allocation the system refuses reported as this
+/// file's error (the batch goes on with the next file).
+fn stylise_or_report(
+    model: &StyleModel,
+    input: &Path,
+    output: &Path,
+    size: Option<usize>,
+    device: Device,
+) -> Result<f64> {
+    let run = std::panic::AssertUnwindSafe(|| stylise(model, input, output, size, device));
+    match std::panic::catch_unwind(run) {
+        Ok(result) => result,
+        Err(payload) => match payload.downcast_ref::<kernels::buffer_pool::OutOfMemory>() {
+            Some(oom) => bail!("{}: {oom}; pass --size", input.display()),
+            None => std::panic::resume_unwind(payload),
+        },
+    }
+}
+
+/// `image` with its bottom and right edges repeated until each side is at
+/// least `side`.
+fn pad_to_at_least(image: &Tensor, side: usize) -> Result<Tensor> {
+    let (h, w) = (image.shape()[2], image.shape()[3]);
+    if h >= side && w >= side {
+        return Ok(image.clone());
+    }
+    let pad = Pad2d { top: 0, bottom: side.saturating_sub(h), left: 0, right: side.saturating_sub(w) };
+    Ok(image.try_pad2d(pad, PadMode::Replicate)?)
+}
+
+/// Runs `fresco gan apply`: one image, or every image of a folder. In a
+/// folder, a file that fails is named with its reason and the others are
+/// still done; the command then fails with the count.
+pub fn apply(args: ApplyArgs) -> Result<()> {
+    if args.content.is_dir() {
+        paths::check_output_dir(&args.output)?;
+    } else {
+        paths::check_output_image(&args.output, "output", None)?;
+    }
+    let model = StyleModel::load(&args.model, args.device)?;
+    let report = |output: &Path, seconds: f64| println!("wrote {} ({seconds:.2} s)", output.display());
+    if !args.content.is_dir() {
+        let seconds = stylise(&model, &args.content, &args.output, args.size, args.device)?;
+        report(&args.output, seconds);
+        return Ok(());
+    }
+    let inputs = images_in(&args.content)?;
+    std::fs::create_dir_all(&args.output)
+        .with_context(|| format!("{}: cannot create the folder", args.output.display()))?;
+    let mut failed = 0;
+    for input in &inputs {
+        let output = args.output.join(input.file_name().expect("a file"));
+        match stylise_or_report(&model, input, &output, args.size, args.device) {
+            Ok(seconds) => report(&output, seconds),
+            Err(e) => {
+                failed += 1;
+                // Most errors already start with the file's name.
+                let message = format!("{e:#}");
+                let named = input.display().to_string();
+                if message.starts_with(&named) {
+                    eprintln!("fresco: skipped: {message}");
+                } else {
+                    eprintln!("fresco: skipped: {named}: {message}");
+                }
+            }
+        }
+    }
+    if failed > 0 {
+        bail!(
+            "{failed} of {} images in {} failed (named above); the others were written",
+            inputs.len(),
+            args.content.display()
+        );
+    }
+    Ok(())
 }

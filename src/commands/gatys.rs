@@ -5,11 +5,14 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
-use nn::Pooling;
+use nn::{Pooling, Vgg, VggKind};
 use style::gatys::{parse_layers, Gatys, Initial, OptimizerKind, DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS};
 use style::image_io::{load_image, save_image};
+use tensor::Tensor;
 
-use crate::weights::load_vgg;
+use super::paths;
+use crate::memory_budget::MemoryModel;
+use crate::weights::{load_vgg, WeightsArgs};
 
 /// Optimiser choice on the command line.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -35,10 +38,10 @@ pub struct GatysArgs {
     /// The content image.
     #[arg(long)]
     pub content: PathBuf,
-    /// Style image(s), comma-separated.
-    #[arg(long, value_delimiter = ',', required = true)]
+    /// A style image; repeat the option for several (each value is one path, commas included).
+    #[arg(long, required = true)]
     pub style: Vec<PathBuf>,
-    /// Where to write the result (format from the extension: .png, .jpg, ...).
+    /// Where to write the result (format from the extension: .png, .jpg, .webp, .tif, ...).
     #[arg(long, short)]
     pub output: PathBuf,
     /// Relative weights of several style images, comma-separated.
@@ -74,9 +77,9 @@ pub struct GatysArgs {
     /// Pooling in the VGG.
     #[arg(long, value_enum, default_value = "max")]
     pub pooling: PoolingArg,
-    /// Starting image: `content`, `noise`, or a path.
+    /// Starting image: `content`, `noise`, or a path (write ./noise for a file of that name).
     #[arg(long, default_value = "content")]
-    pub init: String,
+    pub init: PathBuf,
     /// Seed of the noise initialisation.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -89,9 +92,9 @@ pub struct GatysArgs {
     /// Coarse-to-fine scales, each half the size of the next.
     #[arg(long, default_value_t = 1)]
     pub scales: usize,
-    /// VGG weights (safetensors) [default: the cached ones, else random features].
-    #[arg(long)]
-    pub weights: Option<PathBuf>,
+    /// Where the VGG comes from.
+    #[command(flatten)]
+    pub weights: WeightsArgs,
     /// Save the image every N iterations (beside the output, as NAME.iterN.EXT).
     #[arg(long)]
     pub save_every: Option<usize>,
@@ -116,34 +119,69 @@ fn intermediate_path(output: &Path, iteration: usize) -> PathBuf {
     output.with_file_name(format!("{stem}.iter{iteration}.{ext}"))
 }
 
-/// Fails early, before any work, on an output that cannot be written.
-pub fn check_output(path: &Path, what: &str) -> Result<()> {
-    if image::ImageFormat::from_path(path).is_err() {
-        bail!("{}: unknown image format for the {what}; use an extension such as .png or .jpg", path.display());
+/// The loss at the end of the last scale against its loss at that scale's
+/// start: `Err` with the reason when the run blew up (ended at more than
+/// 1.5 times its start) or went nowhere (not below its start after 10 or
+/// more evaluations). Earlier scales are not compared: losses at different
+/// sizes are not comparable.
+pub fn check_progress(first: f64, last: f64, evaluations: usize, optimizer: OptimizerArg) -> Result<(), String> {
+    let advice = match optimizer {
+        OptimizerArg::Lbfgs => "L-BFGS works at --lr 1 (the default)",
+        OptimizerArg::Adam => "Adam works at --lr 0.005-0.05 (default 0.02)",
+    };
+    if last > 1.5 * first {
+        return Err(format!(
+            "the run diverged: the loss rose from {first:.4e} to {last:.4e} ({:.1}x its start); {advice}",
+            last / first
+        ));
     }
-    check_directory(path)
+    if evaluations >= 10 && last >= first {
+        return Err(format!(
+            "the loss did not fall ({first:.4e} -> {last:.4e} over {evaluations} evaluations); {advice}"
+        ));
+    }
+    Ok(())
 }
 
-/// Fails early when the directory that should hold `path` does not exist.
-pub fn check_directory(path: &Path) -> Result<()> {
-    match path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        Some(dir) if !dir.is_dir() => bail!("{}: the directory {} does not exist", path.display(), dir.display()),
-        _ => Ok(()),
+/// The architecture `load_vgg` will return, to check layer names against
+/// before any download: the named or cached file's, else VGG-19.
+fn expected_kind(weights: &WeightsArgs) -> Result<VggKind> {
+    match weights.weights.clone().or_else(crate::weights::default_weights) {
+        Some(path) => Ok(Vgg::inspect(&path)?.kind),
+        // VGG-19 has every layer of VGG-16; the network actually loaded
+        // checks the layers again.
+        None => Ok(VggKind::Vgg19),
     }
+}
+
+/// Reads every style image, refusing a value that names no file but whose
+/// comma-separated parts do (the old list syntax) with a hint.
+fn load_styles(paths: &[PathBuf]) -> Result<Vec<Tensor>> {
+    paths
+        .iter()
+        .map(|path| {
+            if !path.exists() {
+                let text = path.to_string_lossy();
+                if text.contains(',') && text.split(',').any(|p| Path::new(p).exists()) {
+                    bail!("--style {text}: no such file; give each style image its own --style (a comma is part of a file name)");
+                }
+            }
+            Ok(load_image(path, None)?)
+        })
+        .collect()
 }
 
 /// Runs `fresco gatys`.
 pub fn run(args: GatysArgs) -> Result<()> {
-    check_output(&args.output, "output")?;
-    super::check_report_paths(args.log.as_deref(), args.plot.as_deref())?;
+    paths::check_output_image(&args.output, "output", None)?;
+    paths::check_report_paths(args.log.as_deref(), args.plot.as_deref())?;
     let content = load_image(&args.content, None)?;
-    let styles = args.style.iter().map(|p| load_image(p, None)).collect::<style::Result<Vec<_>>>()?;
-    let initial = match args.init.as_str() {
-        "content" => Initial::Content,
-        "noise" => Initial::Noise,
-        path => Initial::Image(load_image(Path::new(path), None)?),
+    let styles = load_styles(&args.style)?;
+    let initial = match args.init.as_os_str().to_str() {
+        Some("content") => Initial::Content,
+        Some("noise") => Initial::Noise,
+        _ => Initial::Image(load_image(&args.init, None)?),
     };
-    let vgg = load_vgg(args.weights.as_deref())?;
     let mut builder = Gatys::builder()
         .size(args.size)
         .iterations(args.iters)
@@ -170,13 +208,53 @@ pub fn run(args: GatysArgs) -> Result<()> {
     if let Some(lr) = args.lr {
         builder = builder.learning_rate(lr);
     }
-    let gatys = builder.build(vgg)?;
+    // Settings are checked against the layers before any weights are fetched.
+    let gatys = builder.clone().build(Vgg::random_with_widths(expected_kind(&args.weights)?, [1; 5], 0))?;
+    let (height, width) = (content.shape()[2], content.shape()[3]);
+    let dims = gatys.scale_dims(height, width);
+    let &(out_h, out_w) = dims.last().expect("at least one scale");
+    let min_side = gatys.min_side();
+    if out_h.max(out_w) > args.size {
+        eprintln!(
+            "note: {} is {width}x{height}; its shorter side is brought up to {min_side} px (the least the deepest layer needs), so the output is {out_w}x{out_h}",
+            args.content.display()
+        );
+    }
+    let mut largest = out_h.saturating_mul(out_w);
+    for (path, style) in args.style.iter().zip(&styles) {
+        let (sh, sw) = (style.shape()[2], style.shape()[3]);
+        let (fh, fw) = dims.iter().map(|&(h, w)| gatys.style_dims(sh, sw, h, w)).next().expect("a scale");
+        let plain = style::image_io::scaled_dims(
+            sh,
+            sw,
+            ((dims[0].0.max(dims[0].1) as f64) * args.style_scale).round().max(1.0) as usize,
+        );
+        if (fh, fw) != plain {
+            eprintln!(
+                "note: {} is {sw}x{sh}; it is used at {fw}x{fh} so that its shorter side has the {min_side} px the deepest layer needs",
+                path.display()
+            );
+        }
+        let (lh, lw) = gatys.style_dims(sh, sw, out_h, out_w);
+        largest = largest.max(lh.saturating_mul(lw));
+    }
+    paths::check_output_image(&args.output, "output", Some(out_h.max(out_w)))?;
+    if args.device == tensor::Device::Cpu {
+        MemoryModel::GATYS.check(largest as u64, args.size, &format!("--size {}", args.size))?;
+    }
+    let gatys = builder.build(load_vgg(&args.weights)?)?;
 
     let mut record = super::LossRecord::new(["total", "content", "style", "tv"], args.log.as_deref(), false)?;
-    let total = (args.iters * args.scales) as u64;
+    let total = args.iters.saturating_mul(args.scales) as u64;
     let bar = super::progress_bar(total, args.quiet);
+    // (scale, its first loss, evaluations in it) of the scale under way.
+    let mut last_scale = (0, 0.0, 0);
     let result = gatys.run(&content, &styles, |p| {
         let l = p.losses;
+        if p.scale != last_scale.0 {
+            last_scale = (p.scale, l.total, 0);
+        }
+        last_scale.2 += 1;
         bar.set_position(p.iteration as u64);
         bar.set_message(format!(
             "scale {}/{} loss {:.3e} (content {:.2e} style {:.2e} tv {:.2e})",
@@ -207,6 +285,7 @@ pub fn run(args: GatysArgs) -> Result<()> {
     bar.finish_and_clear();
     let result = result?;
     save_image(&args.output, &result.image)?;
+    let progress = check_progress(last_scale.1, result.final_losses.total, last_scale.2, args.optimizer);
     record.plot(args.plot.as_deref(), "gatys loss (weighted)", "iteration")?;
     let (h, w) = (result.image.shape()[2], result.image.shape()[3]);
     println!(
@@ -217,5 +296,5 @@ pub fn run(args: GatysArgs) -> Result<()> {
         result.final_losses.total,
         result.evaluations
     );
-    Ok(())
+    progress.map_err(|why| anyhow::anyhow!("{why} (the result was written to {} all the same)", args.output.display()))
 }

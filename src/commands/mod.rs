@@ -4,11 +4,13 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use style::plot::{plot_curves, Series};
 
 pub mod gan;
 pub mod gatys;
+pub mod paths;
+pub mod weights;
 
 /// The progress bar of a long run (hidden with `quiet`, and by indicatif
 /// itself when standard error is not a terminal).
@@ -21,21 +23,6 @@ pub(crate) fn progress_bar(len: u64, quiet: bool) -> indicatif::ProgressBar {
         .expect("valid template"),
     );
     bar
-}
-
-/// Checks before a long run starts that its `--log` and `--plot` can be
-/// written: the plot is a PNG, and both their directories exist.
-pub(crate) fn check_report_paths(log: Option<&Path>, plot: Option<&Path>) -> Result<()> {
-    if let Some(plot) = plot {
-        if !plot.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")) {
-            bail!("{}: the plot is written as PNG; give it a .png name", plot.display());
-        }
-        gatys::check_directory(plot)?;
-    }
-    if let Some(log) = log {
-        gatys::check_directory(log)?;
-    }
-    Ok(())
 }
 
 /// The losses of a long run as it goes: a JSON object per line in the

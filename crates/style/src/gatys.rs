@@ -34,7 +34,7 @@ use tensor::{DType, Device, Tensor};
 
 use crate::color::transfer_luminance;
 use crate::error::{setting, Result, StyleError};
-use crate::image_io::{resize, resize_longest, scaled_dims};
+use crate::image_io::{fit_dims, resize};
 
 /// How the optimised image starts.
 #[derive(Clone, Debug)]
@@ -241,15 +241,6 @@ impl GatysBuilder {
                 Err(setting(name, format!("must be a non-negative number, got {v}")))
             }
         };
-        if c.size < 16 {
-            return Err(setting("size", format!("must be at least 16 pixels, got {}", c.size)));
-        }
-        if c.scales == 0 || c.size >> (c.scales - 1) < 16 {
-            return Err(setting(
-                "scales",
-                format!("{} scales of a {} px output make the first under 16 px", c.scales, c.size),
-            ));
-        }
         positive("learning rate", c.learning_rate)?;
         positive("style scale", c.style_scale)?;
         non_negative("content weight", c.content_weight)?;
@@ -272,9 +263,42 @@ impl GatysBuilder {
                 ));
             }
         }
+        // Each pooling halves the image: the deepest layer used needs
+        // 2^poolings pixels per side to keep one.
+        let names = vgg.layer_names();
+        let deepest = c
+            .content_layers
+            .iter()
+            .chain(&c.style_layers)
+            .filter_map(|(n, _)| names.iter().position(|m| m == n))
+            .max()
+            .ok_or_else(|| setting("layers", "no content or style layer is given"))?;
+        let pools = names[..deepest].iter().filter(|n| n.starts_with("pool")).count();
+        let min_side = 1usize << pools;
+        let needs = format!(
+            "the deepest layer used, {}, is {pools} poolings deep and needs {min_side} px per side",
+            names[deepest]
+        );
+        if c.size < min_side {
+            return Err(setting(
+                "--size",
+                format!("{} px is too small: {needs}; use --size {min_side} or more", c.size),
+            ));
+        }
+        let coarsest = u32::try_from(c.scales.saturating_sub(1)).ok().and_then(|k| c.size.checked_shr(k)).unwrap_or(0);
+        if c.scales == 0 || coarsest < min_side {
+            let most = (0..usize::BITS).take_while(|&k| c.size >> k >= min_side).count();
+            return Err(setting(
+                "--scales",
+                format!(
+                    "{} scales of a {} px output make the coarsest {coarsest} px, and {needs}; use at most {most}",
+                    c.scales, c.size
+                ),
+            ));
+        }
         let mut vgg = vgg.to_device(c.device)?;
         vgg.set_pooling(c.pooling);
-        Ok(Gatys { config: self.config, vgg })
+        Ok(Gatys { config: self.config, vgg, min_side })
     }
 }
 
@@ -325,6 +349,8 @@ pub struct GatysResult {
 pub struct Gatys {
     config: GatysConfig,
     vgg: Vgg,
+    /// The fewest pixels per side the deepest layer used can see.
+    min_side: usize,
 }
 
 /// The targets at one scale: content features and blended style Grams.
@@ -350,11 +376,38 @@ impl Gatys {
         &self.vgg
     }
 
-    /// The output sizes of the scales, coarse to fine, for a content image of
-    /// `height × width`.
+    /// The fewest pixels per side any image may have: `2^p` for the deepest
+    /// layer used, `p` poolings down (16 for `relu5_1`).
+    pub fn min_side(&self) -> usize {
+        self.min_side
+    }
+
+    /// The output sizes `(height, width)` of the scales, coarse to fine, for
+    /// a content image of `height × width`: the longest side is the scale's
+    /// size, unless the image is so elongated that its shorter side would
+    /// fall under [`Gatys::min_side`]; then it is raised to that, keeping
+    /// the aspect ratio (the output is larger than `size`).
     pub fn scale_dims(&self, height: usize, width: usize) -> Vec<(usize, usize)> {
         let scales = self.config.scales;
-        (0..scales).map(|k| scaled_dims(height, width, self.config.size >> (scales - 1 - k))).collect()
+        (0..scales).map(|k| fit_dims(height, width, self.config.size >> (scales - 1 - k), self.min_side)).collect()
+    }
+
+    /// The size a style image of `style_height × style_width` is resized to
+    /// against an output of `height × width`: longest side `style_scale`
+    /// times the output's, shorter side at least [`Gatys::min_side`].
+    pub fn style_dims(&self, style_height: usize, style_width: usize, height: usize, width: usize) -> (usize, usize) {
+        let longest = ((height.max(width) as f64) * self.config.style_scale).round().max(1.0) as usize;
+        fit_dims(style_height, style_width, longest, self.min_side)
+    }
+
+    fn resize_styles(&self, styles: &[Tensor], height: usize, width: usize) -> Vec<Tensor> {
+        styles
+            .iter()
+            .map(|s| {
+                let (sh, sw) = self.style_dims(s.shape()[2], s.shape()[3], height, width);
+                resize(s, sh, sw)
+            })
+            .collect()
     }
 
     fn targets(&self, content: &Tensor, styles: &[Tensor]) -> Result<Targets> {
@@ -444,8 +497,7 @@ impl Gatys {
     /// image, from this method or another, meets this method's objective.
     pub fn measure(&self, image: &Tensor, content: &Tensor, styles: &[Tensor]) -> Result<LossParts> {
         let (h, w) = (image.shape()[2], image.shape()[3]);
-        let style_side = ((h.max(w) as f64) * self.config.style_scale).round().max(16.0) as usize;
-        let styles: Vec<Tensor> = styles.iter().map(|s| resize_longest(s, style_side)).collect();
+        let styles = self.resize_styles(styles, h, w);
         let targets = self.targets(&resize(content, h, w), &styles)?;
         let image = image.to_dtype(DType::F32).try_to_device(self.config.device)?;
         Ok(self.loss(&Var::constant(image), &targets)?.1)
@@ -485,30 +537,6 @@ impl Gatys {
             ));
         }
         let dims = self.scale_dims(content.shape()[2], content.shape()[3]);
-        // Each block halves the image: the deepest layer used must keep at
-        // least one pixel per side at the smallest scale.
-        let names = self.vgg.layer_names();
-        let (deepest, _) = c
-            .content_layers
-            .iter()
-            .chain(&c.style_layers)
-            .map(|(n, _)| (n, names.iter().position(|m| m == n).unwrap_or(0)))
-            .max_by_key(|&(_, i)| i)
-            .expect("layers checked in build");
-        let pools = names[..names.iter().position(|m| m == deepest).unwrap_or(0)]
-            .iter()
-            .filter(|n| n.starts_with("pool"))
-            .count();
-        let (h0, w0) = dims[0];
-        if h0.min(w0) >> pools == 0 {
-            return Err(setting(
-                "size",
-                format!(
-                    "the smallest scale is {w0}x{h0} px, too small for {deepest} ({pools} poolings deep needs {} px per side); use a larger size or fewer scales",
-                    1 << pools
-                ),
-            ));
-        }
         let total_iterations = c.iterations * dims.len();
         let start = Instant::now();
         let mut iteration = 0;
@@ -517,8 +545,7 @@ impl Gatys {
         let mut image: Option<Tensor> = None;
         for (scale, &(h, w)) in dims.iter().enumerate() {
             let content_here = resize(content, h, w);
-            let style_side = ((h.max(w) as f64) * c.style_scale).round().max(16.0) as usize;
-            let styles_here: Vec<Tensor> = styles.iter().map(|s| resize_longest(s, style_side)).collect();
+            let styles_here = self.resize_styles(styles, h, w);
             let targets = self.targets(&content_here, &styles_here)?;
             let start_image = match (&image, &c.initial) {
                 (Some(previous), _) => resize(previous, h, w),

@@ -45,10 +45,20 @@ impl GeneratorConfig {
         ]
     }
 
-    /// Reads the entries [`GeneratorConfig::to_metadata`] wrote.
+    /// The widest generator a file may ask for (Johnson et al. used 32).
+    pub const MAX_WIDTH: usize = 128;
+    /// The most residual blocks a file may ask for (Johnson et al. used 5).
+    pub const MAX_RES_BLOCKS: usize = 16;
+
+    /// Reads the entries [`GeneratorConfig::to_metadata`] wrote; `None`
+    /// when they are missing, unreadable, or outside 1..=[`Self::MAX_WIDTH`]
+    /// and 0..=[`Self::MAX_RES_BLOCKS`] (a damaged file must not make the
+    /// reader allocate a network of any size it names).
     pub fn from_metadata(metadata: &HashMap<String, String>) -> Option<GeneratorConfig> {
-        let get = |k: &str| metadata.get(k)?.parse().ok();
-        Some(GeneratorConfig { width: get("generator.width")?, res_blocks: get("generator.res_blocks")? })
+        let get = |k: &str| metadata.get(k)?.parse::<usize>().ok();
+        let width = get("generator.width").filter(|w| (1..=Self::MAX_WIDTH).contains(w))?;
+        let res_blocks = get("generator.res_blocks").filter(|&r| r <= Self::MAX_RES_BLOCKS)?;
+        Some(GeneratorConfig { width, res_blocks })
     }
 }
 

@@ -127,7 +127,7 @@ impl GanConfig {
         let get = |k: &str| m.get(&format!("gan.{k}")).ok_or_else(|| missing(k));
         let num = |k: &str| get(k)?.parse::<f64>().map_err(|_| missing(k));
         let int = |k: &str| get(k)?.parse::<usize>().map_err(|_| missing(k));
-        Ok(GanConfig {
+        let config = GanConfig {
             generator: GeneratorConfig::from_metadata(m).ok_or_else(|| missing("generator"))?,
             discriminator: DiscriminatorConfig {
                 width: int("discriminator.width")?,
@@ -149,7 +149,39 @@ impl GanConfig {
             pool_size: int("pool_size")?,
             seed: get("seed")?.parse().map_err(|_| missing("seed"))?,
             device: Device::Cpu,
-        })
+        };
+        // A damaged file must not make the reader allocate networks or
+        // batches of whatever size it names.
+        config.check_sizes().map_err(|e| setting("checkpoint", format!("{}: {e}", path.display())))?;
+        Ok(config)
+    }
+
+    /// Checks the sizes against bounds far beyond any real run (Johnson et
+    /// al.: width 32, 5 blocks, 256-px crops, batch 4): generator width
+    /// 1–128 with at most 16 residual blocks, discriminator width 1–256
+    /// with 1–6 layers, batch 1–256, crops a multiple of 4 in 16–4096, a
+    /// pool of at most 10,000 fakes, at least one step. The error names the
+    /// command-line option.
+    pub fn check_sizes(&self) -> Result<()> {
+        let limits = [
+            ("--width", self.generator.width, 1..=GeneratorConfig::MAX_WIDTH),
+            ("--res-blocks", self.generator.res_blocks, 0..=GeneratorConfig::MAX_RES_BLOCKS),
+            ("--disc-width", self.discriminator.width, 1..=256),
+            ("--disc-layers", self.discriminator.layers, 1..=6),
+            ("--batch-size", self.batch_size, 1..=256),
+            ("--crop-size", self.crop_size, 16..=4096),
+            ("--pool-size", self.pool_size, 0..=10_000),
+            ("--steps", self.steps, 1..=usize::MAX),
+        ];
+        for (option, value, range) in limits {
+            if !range.contains(&value) {
+                return Err(setting(option, format!("{value} is outside {}-{}", range.start(), range.end())));
+            }
+        }
+        if self.crop_size % 4 != 0 {
+            return Err(setting("--crop-size", format!("{} is not a multiple of 4", self.crop_size)));
+        }
+        Ok(())
     }
 }
 
@@ -204,15 +236,7 @@ impl Trainer {
     /// A fresh run on `contents` (photos, each at least `crop_size` on both
     /// sides) toward `style` (also at least `crop_size`), with `vgg` frozen.
     pub fn new(config: GanConfig, vgg: Vgg, style: Tensor, contents: Vec<Tensor>) -> Result<Trainer> {
-        if config.crop_size < 16 || config.crop_size % 4 != 0 {
-            return Err(setting(
-                "crop size",
-                format!("must be a multiple of 4 and at least 16, got {}", config.crop_size),
-            ));
-        }
-        if config.batch_size == 0 || config.steps == 0 {
-            return Err(setting("steps and batch size", "must be at least 1"));
-        }
+        config.check_sizes()?;
         if contents.is_empty() {
             return Err(setting("content images", "none to train on"));
         }
