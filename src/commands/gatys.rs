@@ -127,7 +127,7 @@ fn intermediate_path(output: &Path, iteration: usize) -> PathBuf {
 pub fn check_progress(first: f64, last: f64, evaluations: usize, optimizer: OptimizerArg) -> Result<(), String> {
     let advice = match optimizer {
         OptimizerArg::Lbfgs => "L-BFGS works at --lr 1 (the default)",
-        OptimizerArg::Adam => "Adam works at --lr 0.005-0.05 (default 0.02)",
+        OptimizerArg::Adam => "Adam works at --lr 0.02-0.1 (default 0.02)",
     };
     if last > 1.5 * first {
         return Err(format!(
