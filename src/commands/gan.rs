@@ -121,18 +121,9 @@ pub struct TrainArgs {
     /// Continue an interrupted run from its checkpoint (its settings are kept).
     #[arg(long)]
     pub resume: Option<PathBuf>,
-    /// Write each step's losses as JSON lines to this file.
-    #[arg(long)]
-    pub log: Option<PathBuf>,
-    /// Draw the loss curves to this PNG file.
-    #[arg(long)]
-    pub plot: Option<PathBuf>,
-    /// No progress bar.
-    #[arg(long)]
-    pub quiet: bool,
-    /// Where to compute: cpu, cuda or cuda:N.
-    #[arg(long, default_value = "cpu")]
-    pub device: Device,
+    /// Log, plot, progress bar and device.
+    #[command(flatten)]
+    pub run: super::RunArgs,
 }
 
 /// Arguments of `fresco gan apply`.
@@ -231,7 +222,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
     if args.sample_every > 0 {
         paths::check_output_dir(&samples)?;
     }
-    paths::check_report_paths(args.log.as_deref(), args.plot.as_deref())?;
+    paths::check_report_paths(args.run.log.as_deref(), args.run.plot.as_deref())?;
     let crop = args.crop_size;
     let photos = load_photos(&args.content_dir, crop)?;
     let style = load_image(&args.style, None)?;
@@ -254,7 +245,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
     );
     let sample_input = photos[0].clone();
     let mut trainer = match &args.resume {
-        Some(path) => Trainer::resume(path, vgg, style, photos, args.device)?,
+        Some(path) => Trainer::resume(path, vgg, style, photos, args.run.device)?,
         None => {
             let config = GanConfig {
                 generator: GeneratorConfig { width: args.width, res_blocks: args.res_blocks },
@@ -277,7 +268,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
                 decay_from: args.decay_from,
                 pool_size: args.pool_size,
                 seed: args.seed,
-                device: args.device,
+                device: args.run.device,
             };
             Trainer::new(config, vgg, style, photos)?
         }
@@ -289,11 +280,11 @@ pub fn train(args: TrainArgs) -> Result<()> {
     let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
 
     let steps = trainer.config().steps;
-    let bar = super::progress_bar(steps as u64, args.quiet);
+    let bar = super::progress_bar(steps as u64, args.run.quiet);
     bar.set_position(trainer.step_count() as u64);
     let mut record = super::LossRecord::new(
         ["generator", "discriminator", "style", "content"],
-        args.log.as_deref(),
+        args.run.log.as_deref(),
         args.resume.is_some(),
     )?;
     let start = Instant::now();
@@ -329,7 +320,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
         })?;
         if args.sample_every > 0 && step % args.sample_every == 0 {
             std::fs::create_dir_all(&samples).with_context(|| format!("{}: cannot create", samples.display()))?;
-            let image = style::gan::apply_generator(trainer.generator(), &sample_input, args.device)?;
+            let image = style::gan::apply_generator(trainer.generator(), &sample_input, args.run.device)?;
             save_image(&samples.join(format!("step{step:06}.png")), &image)?;
         }
         if args.checkpoint_every > 0 && step % args.checkpoint_every == 0 && step < steps {
@@ -338,7 +329,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
     }
     bar.finish_and_clear();
     trainer.save_model(&args.output, &description)?;
-    record.plot(args.plot.as_deref(), "gan losses (weighted)", "step")?;
+    record.plot(args.run.plot.as_deref(), "gan losses (weighted)", "step")?;
     println!(
         "wrote {} after {} steps in {:.1} s",
         args.output.display(),

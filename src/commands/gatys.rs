@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
 use nn::{Pooling, Vgg, VggKind};
-use style::gatys::{parse_layers, Gatys, Initial, OptimizerKind, DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS};
+use style::gatys::{Gatys, Initial, OptimizerKind, DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS};
 use style::image_io::{load_image, save_image};
+use style::perceptual::parse_layers;
 use tensor::Tensor;
 
 use super::paths;
@@ -98,18 +99,9 @@ pub struct GatysArgs {
     /// Save the image every N iterations (beside the output, as NAME.iterN.EXT).
     #[arg(long)]
     pub save_every: Option<usize>,
-    /// Write each iteration's losses as JSON lines to this file.
-    #[arg(long)]
-    pub log: Option<PathBuf>,
-    /// Draw the loss curves to this PNG file.
-    #[arg(long)]
-    pub plot: Option<PathBuf>,
-    /// No progress bar.
-    #[arg(long)]
-    pub quiet: bool,
-    /// Where to compute: cpu, cuda or cuda:N.
-    #[arg(long, default_value = "cpu")]
-    pub device: tensor::Device,
+    /// Log, plot, progress bar and device.
+    #[command(flatten)]
+    pub run: super::RunArgs,
 }
 
 /// `NAME.iterN.EXT` beside `output`.
@@ -174,7 +166,7 @@ fn load_styles(paths: &[PathBuf]) -> Result<Vec<Tensor>> {
 /// Runs `fresco gatys`.
 pub fn run(args: GatysArgs) -> Result<()> {
     paths::check_output_image(&args.output, "output", None)?;
-    paths::check_report_paths(args.log.as_deref(), args.plot.as_deref())?;
+    paths::check_report_paths(args.run.log.as_deref(), args.run.plot.as_deref())?;
     let content = load_image(&args.content, None)?;
     let styles = load_styles(&args.style)?;
     let initial = match args.init.as_os_str().to_str() {
@@ -204,7 +196,7 @@ pub fn run(args: GatysArgs) -> Result<()> {
         .style_blend(args.style_blend.clone())
         .preserve_colors(args.preserve_colors)
         .scales(args.scales)
-        .device(args.device);
+        .device(args.run.device);
     if let Some(lr) = args.lr {
         builder = builder.learning_rate(lr);
     }
@@ -239,14 +231,14 @@ pub fn run(args: GatysArgs) -> Result<()> {
         largest = largest.max(lh.saturating_mul(lw));
     }
     paths::check_output_image(&args.output, "output", Some(out_h.max(out_w)))?;
-    if args.device == tensor::Device::Cpu {
+    if args.run.device == tensor::Device::Cpu {
         MemoryModel::GATYS.check(largest as u64, args.size, &format!("--size {}", args.size))?;
     }
     let gatys = builder.build(load_vgg(&args.weights)?)?;
 
-    let mut record = super::LossRecord::new(["total", "content", "style", "tv"], args.log.as_deref(), false)?;
+    let mut record = super::LossRecord::new(["total", "content", "style", "tv"], args.run.log.as_deref(), false)?;
     let total = args.iters.saturating_mul(args.scales) as u64;
-    let bar = super::progress_bar(total, args.quiet);
+    let bar = super::progress_bar(total, args.run.quiet);
     // (scale, its first loss, evaluations in it) of the scale under way.
     let mut last_scale = (0, 0.0, 0);
     let result = gatys.run(&content, &styles, |p| {
@@ -286,7 +278,7 @@ pub fn run(args: GatysArgs) -> Result<()> {
     let result = result?;
     save_image(&args.output, &result.image)?;
     let progress = check_progress(last_scale.1, result.final_losses.total, last_scale.2, args.optimizer);
-    record.plot(args.plot.as_deref(), "gatys loss (weighted)", "iteration")?;
+    record.plot(args.run.plot.as_deref(), "gatys loss (weighted)", "iteration")?;
     let (h, w) = (result.image.shape()[2], result.image.shape()[3]);
     println!(
         "wrote {} ({w}x{h}) with {}: loss {:.4e} -> {:.4e} over {} evaluations",

@@ -1,16 +1,38 @@
-//! The `fresco` subcommands that run style transfer, with their arguments.
+//! The `fresco` subcommands, one file each, and what they share: the
+//! options of a long run (log, plot, progress bar, device), its progress
+//! bar and its loss record; `paths` checks what a command will write.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use clap::Args;
 use style::plot::{plot_curves, Series};
+use tensor::Device;
 
+pub mod bench;
 pub mod gan;
 pub mod gatys;
 pub mod paths;
 pub mod weights;
+
+/// The options every long run (`gatys`, `gan train`) takes.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Write each iteration's or step's losses as JSON lines to this file.
+    #[arg(long)]
+    pub log: Option<PathBuf>,
+    /// Draw the loss curves to this PNG file.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Where to compute: cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: Device,
+}
 
 /// The progress bar of a long run (hidden with `quiet`, and by indicatif
 /// itself when standard error is not a terminal).
