@@ -4,7 +4,8 @@
 //! `../shared/anchors/05_style.py` measures for PyTorch.
 
 use nn::{Vgg, VggKind};
-use style::gatys::{parse_layers, Gatys};
+use style::gatys::Gatys;
+use style::perceptual::parse_layers;
 use tensor::{DType, Tensor};
 
 use super::memory::{current_rss_mib, mib, peak_rss_mib, reset_peak};

@@ -4,7 +4,8 @@
 
 use nn::{Vgg, VggKind};
 use style::color::rgb_to_yiq;
-use style::gatys::{parse_layers, Gatys, GatysBuilder, Initial, OptimizerKind};
+use style::gatys::{Gatys, GatysBuilder, Initial, OptimizerKind};
+use style::perceptual::parse_layers;
 use style::StyleError;
 use tensor::{DType, Tensor};
 

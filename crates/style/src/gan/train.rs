@@ -14,7 +14,7 @@ use tensor::{DType, Device, Tensor};
 use super::data::{batch, stream, FakePool};
 use super::nets::{Discriminator, DiscriminatorConfig, Generator, GeneratorConfig};
 use crate::error::{setting, Result, StyleError};
-use crate::gatys::parse_layers;
+use crate::perceptual::{self, parse_layers, LayerPlan, Target};
 
 /// The adversarial objective.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -225,9 +225,8 @@ pub struct Trainer {
     adam_d: Adam,
     contents: Vec<Tensor>,
     style: Tensor,
-    layers: Vec<String>,
-    content_layers: Vec<(usize, f64)>,
-    style_targets: Vec<(usize, Tensor, f64)>,
+    plan: LayerPlan,
+    style_targets: Vec<Target>,
     pool: FakePool,
     step: usize,
 }
@@ -249,31 +248,14 @@ impl Trainer {
                 ));
             }
         }
-        let content_spec = parse_layers("content layers", &config.content_layers)?;
-        let style_spec = parse_layers("style layers", &config.style_layers)?;
-        let mut layers: Vec<String> = Vec::new();
-        let mut index = |name: &str| -> Result<usize> {
-            if !vgg.layer_names().iter().any(|n| n == name) {
-                return Err(setting("layers", format!("`{name}` is not a layer of {}", vgg.kind().name())));
-            }
-            Ok(layers.iter().position(|l| l == name).unwrap_or_else(|| {
-                layers.push(name.to_string());
-                layers.len() - 1
-            }))
-        };
-        let content_layers = content_spec.iter().map(|(n, w)| Ok((index(n)?, *w))).collect::<Result<Vec<_>>>()?;
-        let style_idx = style_spec.iter().map(|(n, w)| Ok((index(n)?, *w))).collect::<Result<Vec<_>>>()?;
-        let names: Vec<&str> = layers.iter().map(String::as_str).collect();
+        let plan = LayerPlan::new(
+            &vgg,
+            &parse_layers("content layers", &config.content_layers)?,
+            &parse_layers("style layers", &config.style_layers)?,
+        )?;
         let vgg = vgg.to_device(config.device)?;
-        let features = vgg.forward_features(&Var::constant(style.try_to_device(config.device)?), &names)?;
-        let style_targets = style_idx
-            .into_iter()
-            .map(|(i, w)| {
-                let gram = features[i].gram().value().clone();
-                let w = w / gram.square().mean_all().to_scalar().max(1e-12);
-                (i, gram, w)
-            })
-            .collect();
+        let style_targets =
+            perceptual::style_targets(&vgg, &plan, std::slice::from_ref(&style), &[1.0], config.device)?;
         let mut generator_store = ParamStore::new(config.seed, DType::F32);
         let generator = Generator::new(&mut generator_store, "generator", config.generator)?;
         let mut discriminator_store = ParamStore::new(config.seed ^ 0xD15C, DType::F32);
@@ -292,8 +274,7 @@ impl Trainer {
             adam_d: Adam::new(adam),
             contents,
             style,
-            layers,
-            content_layers,
+            plan,
             style_targets,
             pool,
             step: 0,
@@ -341,22 +322,13 @@ impl Trainer {
     /// the adversarial term.
     fn perceptual(&self, inputs: &Tensor, outputs: &Var) -> Result<(Var, Var, Var)> {
         let c = &self.config;
-        let names: Vec<&str> = self.layers.iter().map(String::as_str).collect();
+        let names = self.plan.names();
         let out_features = self.vgg.forward_features(outputs, &names)?;
         let in_features = self.vgg.forward_features(&Var::constant(inputs.clone()), &names)?;
-        let zero = || -> Result<Var> { Ok(Var::constant(Tensor::scalar(0.0, DType::F32).try_to_device(c.device)?)) };
-        let mut content = zero()?;
-        for &(i, w) in &self.content_layers {
-            let target = in_features[i].value();
-            let scale = w / target.square().mean_all().to_scalar().max(1e-12);
-            content = content + out_features[i].try_mse(&in_features[i])?.mul_scalar(scale);
-        }
-        let mut style = zero()?;
-        for (i, gram, w) in &self.style_targets {
-            let g = out_features[*i].try_gram()?;
-            let target = Var::constant(gram.broadcast_to(g.shape()));
-            style = style + g.try_mse(&target)?.mul_scalar(*w);
-        }
+        // The content target is each crop's own features.
+        let content =
+            perceptual::content_loss(&out_features, &perceptual::content_targets(&self.plan, &in_features), c.device)?;
+        let style = perceptual::style_loss(&out_features, &self.style_targets, c.device)?;
         let tv = outputs.try_total_variation()?;
         Ok((content.mul_scalar(c.content_weight), style.mul_scalar(c.style_weight), tv.mul_scalar(c.tv_weight)))
     }

@@ -1,0 +1,315 @@
+//! The Gatys et al. method: optimise an image's pixels so that its VGG
+//! features match the content image's at the content layers and its Gram
+//! matrices match the style images' at the style layers, with a little total
+//! variation for smoothness. L-BFGS (default) or Adam; optionally coarse to
+//! fine over several scales, each starting from the previous result.
+//!
+//! Every layer's loss is normalised by its target: content
+//! `‖F − C‖² / ‖C‖²` and style `‖G − T‖² / ‖T‖²` (mean squares), so each
+//! layer starts near 1 and the weights mean the same for any network and
+//! input convention. Total variation is measured on 0–1 pixels.
+//!
+//! ```
+//! use style::gatys::{Gatys, Initial};
+//! use nn::{Vgg, VggKind};
+//! use tensor::{DType, Device, Tensor};
+//!
+//! // A tiny random-feature VGG and procedural images keep the example fast.
+//! let vgg = Vgg::random_with_widths(VggKind::Vgg19, [8, 8, 16, 16, 16], 1);
+//! let content = Tensor::rand_uniform(&[1, 3, 48, 64], 0.0, 1.0, 2, DType::F32);
+//! let style = Tensor::from_fn(&[1, 3, 64, 64], DType::F32, |i| ((i % 64) / 8 % 2) as f64);
+//! let gatys = Gatys::builder().size(32).iterations(10).initial(Initial::Content).build(vgg)?;
+//! let result = gatys.run(&content, &[style], |_| Ok(()))?;
+//! assert_eq!(result.image.shape(), &[1, 3, 24, 32]);
+//! assert!(result.final_losses.total < result.first_losses.total);
+//! # Ok::<(), style::StyleError>(())
+//! ```
+
+use std::time::{Duration, Instant};
+
+use autograd::Var;
+use nn::optim::{Adam, AdamConfig, Lbfgs, LbfgsConfig};
+use nn::{Init, ParamStore, Vgg};
+use tensor::{DType, Device, Tensor};
+
+use crate::color::transfer_luminance;
+use crate::error::{setting, Result, StyleError};
+use crate::image_io::{fit_dims, resize};
+use crate::perceptual::{self, LayerPlan, Target};
+
+mod settings;
+pub use settings::{GatysBuilder, GatysConfig, DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS};
+
+/// How the optimised image starts.
+#[derive(Clone, Debug)]
+pub enum Initial {
+    /// The content image.
+    Content,
+    /// Uniform noise (seeded).
+    Noise,
+    /// A given image (resized to the working size).
+    Image(Tensor),
+}
+
+/// The optimiser over the pixels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OptimizerKind {
+    /// L-BFGS (neural-style's default: fewest evaluations for a good image).
+    Lbfgs,
+    /// Adam.
+    Adam,
+}
+
+/// The parts of the loss at one evaluation (weights applied).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LossParts {
+    /// Weighted content loss.
+    pub content: f64,
+    /// Weighted style loss.
+    pub style: f64,
+    /// Weighted total variation.
+    pub tv: f64,
+    /// Their sum.
+    pub total: f64,
+}
+
+/// What the observer of a run sees after each evaluation.
+pub struct Progress<'a> {
+    /// Current scale, from 1.
+    pub scale: usize,
+    /// Number of scales.
+    pub scales: usize,
+    /// Evaluations so far, over all scales, from 1.
+    pub iteration: usize,
+    /// Iterations the whole run will make.
+    pub total_iterations: usize,
+    /// The losses at this evaluation.
+    pub losses: LossParts,
+    /// The image being optimised (unclamped, at the current scale's size).
+    pub image: &'a Tensor,
+    /// Time since the run began.
+    pub elapsed: Duration,
+}
+
+/// The outcome of a run.
+pub struct GatysResult {
+    /// The stylised image, `[1, 3, H, W]` in 0–1.
+    pub image: Tensor,
+    /// The losses at the first evaluation.
+    pub first_losses: LossParts,
+    /// The losses at the last evaluation.
+    pub final_losses: LossParts,
+    /// Loss evaluations over all scales.
+    pub evaluations: usize,
+}
+
+/// A configured Gatys run.
+pub struct Gatys {
+    config: GatysConfig,
+    vgg: Vgg,
+    /// The fewest pixels per side the deepest layer used can see.
+    min_side: usize,
+}
+
+/// The targets at one scale: content features and blended style Grams.
+struct Targets {
+    plan: LayerPlan,
+    content: Vec<Target>,
+    style: Vec<Target>,
+}
+
+impl Gatys {
+    /// A builder with the default settings.
+    pub fn builder() -> GatysBuilder {
+        GatysBuilder::default()
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &GatysConfig {
+        &self.config
+    }
+
+    /// The feature network.
+    pub fn vgg(&self) -> &Vgg {
+        &self.vgg
+    }
+
+    /// The fewest pixels per side any image may have: `2^p` for the deepest
+    /// layer used, `p` poolings down (16 for `relu5_1`).
+    pub fn min_side(&self) -> usize {
+        self.min_side
+    }
+
+    /// The output sizes `(height, width)` of the scales, coarse to fine, for
+    /// a content image of `height × width`: the longest side is the scale's
+    /// size, unless the image is so elongated that its shorter side would
+    /// fall under [`Gatys::min_side`]; then it is raised to that, keeping
+    /// the aspect ratio (the output is larger than `size`).
+    pub fn scale_dims(&self, height: usize, width: usize) -> Vec<(usize, usize)> {
+        let scales = self.config.scales;
+        (0..scales).map(|k| fit_dims(height, width, self.config.size >> (scales - 1 - k), self.min_side)).collect()
+    }
+
+    /// The size a style image of `style_height × style_width` is resized to
+    /// against an output of `height × width`: longest side `style_scale`
+    /// times the output's, shorter side at least [`Gatys::min_side`].
+    pub fn style_dims(&self, style_height: usize, style_width: usize, height: usize, width: usize) -> (usize, usize) {
+        let longest = ((height.max(width) as f64) * self.config.style_scale).round().max(1.0) as usize;
+        fit_dims(style_height, style_width, longest, self.min_side)
+    }
+
+    fn resize_styles(&self, styles: &[Tensor], height: usize, width: usize) -> Vec<Tensor> {
+        styles
+            .iter()
+            .map(|s| {
+                let (sh, sw) = self.style_dims(s.shape()[2], s.shape()[3], height, width);
+                resize(s, sh, sw)
+            })
+            .collect()
+    }
+
+    fn targets(&self, content: &Tensor, styles: &[Tensor]) -> Result<Targets> {
+        let c = &self.config;
+        let plan = LayerPlan::new(&self.vgg, &c.content_layers, &c.style_layers)?;
+        let content = Var::constant(content.try_to_device(c.device)?);
+        let content = perceptual::content_targets(&plan, &self.vgg.forward_features(&content, &plan.names())?);
+        let blend: Vec<f64> = if c.style_blend.is_empty() { vec![1.0; styles.len()] } else { c.style_blend.clone() };
+        let style = perceptual::style_targets(&self.vgg, &plan, styles, &blend, c.device)?;
+        Ok(Targets { plan, content, style })
+    }
+
+    /// The weighted loss of `image` against `targets`.
+    fn loss(&self, image: &Var, targets: &Targets) -> Result<(Var, LossParts)> {
+        let c = &self.config;
+        let features = self.vgg.forward_features(image, &targets.plan.names())?;
+        let content = perceptual::content_loss(&features, &targets.content, c.device)?.mul_scalar(c.content_weight);
+        let style = perceptual::style_loss(&features, &targets.style, c.device)?.mul_scalar(c.style_weight);
+        let tv = image.try_total_variation()?.mul_scalar(c.tv_weight);
+        let total = &(&content + &style) + &tv;
+        let parts = LossParts {
+            content: content.to_scalar(),
+            style: style.to_scalar(),
+            tv: tv.to_scalar(),
+            total: total.to_scalar(),
+        };
+        Ok((total, parts))
+    }
+
+    /// The weighted losses of an image `[1, 3, H, W]` against `content` and
+    /// `styles` (resized to its size as in a run): how well any stylised
+    /// image, from this method or another, meets this method's objective.
+    pub fn measure(&self, image: &Tensor, content: &Tensor, styles: &[Tensor]) -> Result<LossParts> {
+        let (h, w) = (image.shape()[2], image.shape()[3]);
+        let styles = self.resize_styles(styles, h, w);
+        let targets = self.targets(&resize(content, h, w), &styles)?;
+        let image = image.to_dtype(DType::F32).try_to_device(self.config.device)?;
+        Ok(self.loss(&Var::constant(image), &targets)?.1)
+    }
+
+    /// The image as it is shown and saved: clamped to 0–1, with the content's
+    /// colours when `preserve_colors` is set (`content` is resized to match).
+    ///
+    /// # Panics
+    /// If a device image cannot be copied back to the host.
+    pub fn presentable(&self, image: &Tensor, content: &Tensor) -> Tensor {
+        let image = image.to_device(Device::Cpu).clamp(0.0, 1.0);
+        if !self.config.preserve_colors {
+            return image;
+        }
+        let content = resize(content, image.shape()[2], image.shape()[3]);
+        transfer_luminance(&image, &content)
+    }
+
+    /// Stylises `content` (`[1, 3, H, W]`, any size: it is resized) with
+    /// `styles`. `observe` sees every evaluation; returning `Err` stops the
+    /// run with that message.
+    pub fn run(
+        &self,
+        content: &Tensor,
+        styles: &[Tensor],
+        mut observe: impl FnMut(&Progress) -> std::result::Result<(), String>,
+    ) -> Result<GatysResult> {
+        let c = &self.config;
+        if styles.is_empty() {
+            return Err(setting("style", "at least one style image is needed"));
+        }
+        if !c.style_blend.is_empty() && c.style_blend.len() != styles.len() {
+            return Err(setting(
+                "style blend",
+                format!("{} weights for {} style images", c.style_blend.len(), styles.len()),
+            ));
+        }
+        let dims = self.scale_dims(content.shape()[2], content.shape()[3]);
+        let total_iterations = c.iterations * dims.len();
+        let start = Instant::now();
+        let mut iteration = 0;
+        let mut first_losses = None;
+        let mut last_losses = LossParts::default();
+        let mut image: Option<Tensor> = None;
+        for (scale, &(h, w)) in dims.iter().enumerate() {
+            let content_here = resize(content, h, w);
+            let styles_here = self.resize_styles(styles, h, w);
+            let targets = self.targets(&content_here, &styles_here)?;
+            let start_image = match (&image, &c.initial) {
+                (Some(previous), _) => resize(previous, h, w),
+                (None, Initial::Content) => content_here.clone(),
+                (None, Initial::Noise) => Tensor::rand_uniform(&[1, 3, h, w], 0.0, 1.0, c.seed, DType::F32),
+                (None, Initial::Image(t)) => resize(t, h, w),
+            };
+            let mut store = ParamStore::new(c.seed, DType::F32);
+            let pixels = store.param("image", &[1, 3, h, w], Init::Zeros)?;
+            pixels.set(start_image.try_to_device(c.device)?);
+            // One evaluation: loss, gradients, and the observer's look.
+            let mut evaluate = |iteration: &mut usize| -> Result<(f64, autograd::Gradients)> {
+                let (loss, parts) = self.loss(&pixels.var(), &targets)?;
+                *iteration += 1;
+                if !parts.total.is_finite() {
+                    return Err(StyleError::Diverged { value: parts.total, iteration: *iteration, scale: scale + 1 });
+                }
+                let grads = loss.backward();
+                first_losses.get_or_insert(parts);
+                last_losses = parts;
+                let value = pixels.value();
+                let progress = Progress {
+                    scale: scale + 1,
+                    scales: dims.len(),
+                    iteration: *iteration,
+                    total_iterations,
+                    losses: parts,
+                    image: &value,
+                    elapsed: start.elapsed(),
+                };
+                observe(&progress).map_err(StyleError::Stopped)?;
+                Ok((parts.total, grads))
+            };
+            match c.optimizer {
+                OptimizerKind::Lbfgs => {
+                    let config = LbfgsConfig {
+                        lr: c.learning_rate,
+                        max_iter: c.iterations,
+                        max_eval: c.iterations,
+                        ..LbfgsConfig::default()
+                    };
+                    let mut lbfgs = Lbfgs::new(config);
+                    lbfgs.step(std::slice::from_ref(&pixels), || evaluate(&mut iteration))?;
+                }
+                OptimizerKind::Adam => {
+                    let mut adam = Adam::new(AdamConfig { lr: c.learning_rate, ..AdamConfig::default() });
+                    for _ in 0..c.iterations {
+                        let (_, grads) = evaluate(&mut iteration)?;
+                        adam.step(std::slice::from_ref(&pixels), &grads);
+                    }
+                }
+            }
+            image = Some(pixels.value());
+        }
+        let image = image.expect("at least one scale");
+        let content_final = resize(content, image.shape()[2], image.shape()[3]);
+        Ok(GatysResult {
+            image: self.presentable(&image, &content_final),
+            first_losses: first_losses.unwrap_or_default(),
+            final_losses: last_losses,
+            evaluations: iteration,
+        })
+    }
+}

@@ -1,0 +1,232 @@
+//! The settings of a Gatys run: every value with its default, and the
+//! builder that checks them against the network before a run.
+
+use nn::{Pooling, Vgg};
+use tensor::Device;
+
+use super::{Gatys, Initial, OptimizerKind};
+use crate::error::{setting, Result};
+use crate::perceptual::parse_layers;
+
+/// Every setting of a run; see [`GatysBuilder`] for the defaults.
+#[derive(Clone, Debug)]
+pub struct GatysConfig {
+    /// Longest side of the output, in pixels.
+    pub size: usize,
+    /// Iterations per scale.
+    pub iterations: usize,
+    /// L-BFGS or Adam.
+    pub optimizer: OptimizerKind,
+    /// Step size (L-BFGS: 1; Adam: 0.02 in 0–1 pixel units).
+    pub learning_rate: f64,
+    /// Weight of the content loss.
+    pub content_weight: f64,
+    /// Weight of the style loss.
+    pub style_weight: f64,
+    /// Weight of the total-variation loss.
+    pub tv_weight: f64,
+    /// Content layers with their weights.
+    pub content_layers: Vec<(String, f64)>,
+    /// Style layers with their weights.
+    pub style_layers: Vec<(String, f64)>,
+    /// Max or average pooling in the VGG.
+    pub pooling: Pooling,
+    /// Starting image.
+    pub initial: Initial,
+    /// Seed of the noise initialisation.
+    pub seed: u64,
+    /// Style images are resized to `size · style_scale` (longest side).
+    pub style_scale: f64,
+    /// Relative weights of several style images (normalised to sum to 1).
+    pub style_blend: Vec<f64>,
+    /// Keep the content's colours (luminance-only transfer).
+    pub preserve_colors: bool,
+    /// Number of scales, coarse to fine, each half the next.
+    pub scales: usize,
+    /// Where the network and the image compute.
+    pub device: Device,
+}
+
+/// Builds a [`Gatys`] run with checked settings.
+#[derive(Clone, Debug)]
+pub struct GatysBuilder {
+    config: GatysConfig,
+    learning_rate_set: bool,
+}
+
+/// The default content layer (Gatys et al.'s conv4_2, after its ReLU).
+pub const DEFAULT_CONTENT_LAYERS: &str = "relu4_2";
+/// The default style layers (Gatys et al.'s).
+pub const DEFAULT_STYLE_LAYERS: &str = "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1";
+
+impl Default for GatysBuilder {
+    /// 512 px, 500 L-BFGS iterations, content weight 1, style weight 10,
+    /// TV weight 10 (chosen by looking at astronaut × The Starry Night with
+    /// the pretrained VGG-16: style weight 100 and above lose the astronaut
+    /// entirely, 10 keeps her face and suit in Van Gogh's strokes).
+    fn default() -> Self {
+        GatysBuilder {
+            config: GatysConfig {
+                size: 512,
+                iterations: 500,
+                optimizer: OptimizerKind::Lbfgs,
+                learning_rate: 1.0,
+                content_weight: 1.0,
+                style_weight: 10.0,
+                tv_weight: 10.0,
+                content_layers: parse_layers("content layers", DEFAULT_CONTENT_LAYERS).expect("valid default"),
+                style_layers: parse_layers("style layers", DEFAULT_STYLE_LAYERS).expect("valid default"),
+                pooling: Pooling::Max,
+                initial: Initial::Content,
+                seed: 0,
+                style_scale: 1.0,
+                style_blend: Vec::new(),
+                preserve_colors: false,
+                scales: 1,
+                device: Device::Cpu,
+            },
+            learning_rate_set: false,
+        }
+    }
+}
+
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident: $t:ty;)*) => {$(
+        $(#[$doc])*
+        pub fn $name(mut self, value: $t) -> Self {
+            self.config.$name = value;
+            self
+        }
+    )*};
+}
+
+impl GatysBuilder {
+    setters! {
+        /// Longest side of the output.
+        size: usize;
+        /// Iterations per scale.
+        iterations: usize;
+        /// Weight of the content loss.
+        content_weight: f64;
+        /// Weight of the style loss.
+        style_weight: f64;
+        /// Weight of the total-variation loss.
+        tv_weight: f64;
+        /// Content layers with weights.
+        content_layers: Vec<(String, f64)>;
+        /// Style layers with weights.
+        style_layers: Vec<(String, f64)>;
+        /// Max or average pooling.
+        pooling: Pooling;
+        /// The starting image.
+        initial: Initial;
+        /// Seed of the noise initialisation.
+        seed: u64;
+        /// Size of the style images relative to the output.
+        style_scale: f64;
+        /// Relative weights of several style images.
+        style_blend: Vec<f64>;
+        /// Keep the content's colours.
+        preserve_colors: bool;
+        /// Number of coarse-to-fine scales.
+        scales: usize;
+        /// Where to compute (`Device::Cuda(n)` for a GPU).
+        device: Device;
+    }
+
+    /// The optimiser (its default learning rate follows unless one is set).
+    pub fn optimizer(mut self, optimizer: OptimizerKind) -> Self {
+        self.config.optimizer = optimizer;
+        if !self.learning_rate_set {
+            self.config.learning_rate = match optimizer {
+                OptimizerKind::Lbfgs => 1.0,
+                OptimizerKind::Adam => 0.02,
+            };
+        }
+        self
+    }
+
+    /// The learning rate.
+    pub fn learning_rate(mut self, learning_rate: f64) -> Self {
+        self.config.learning_rate = learning_rate;
+        self.learning_rate_set = true;
+        self
+    }
+
+    /// Checks the settings against `vgg` and returns the runnable method.
+    pub fn build(self, vgg: Vgg) -> Result<Gatys> {
+        let c = &self.config;
+        let positive = |name: &str, v: f64| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(setting(name, format!("must be a positive number, got {v}")))
+            }
+        };
+        let non_negative = |name: &str, v: f64| {
+            if v.is_finite() && v >= 0.0 {
+                Ok(())
+            } else {
+                Err(setting(name, format!("must be a non-negative number, got {v}")))
+            }
+        };
+        positive("learning rate", c.learning_rate)?;
+        positive("style scale", c.style_scale)?;
+        non_negative("content weight", c.content_weight)?;
+        non_negative("style weight", c.style_weight)?;
+        non_negative("tv weight", c.tv_weight)?;
+        for &w in &c.style_blend {
+            non_negative("style blend", w)?;
+        }
+        if !c.style_blend.is_empty() && c.style_blend.iter().sum::<f64>() <= 0.0 {
+            return Err(setting("style blend", "the weights sum to zero"));
+        }
+        for (name, _) in c.content_layers.iter().chain(&c.style_layers) {
+            if !vgg.layer_names().contains(name) {
+                return Err(setting(
+                    "layers",
+                    format!(
+                        "`{name}` is not a layer of {}; layers are named like relu4_2, conv1_1, pool3",
+                        vgg.kind().name()
+                    ),
+                ));
+            }
+        }
+        // Each pooling halves the image: the deepest layer used needs
+        // 2^poolings pixels per side to keep one.
+        let names = vgg.layer_names();
+        let deepest = c
+            .content_layers
+            .iter()
+            .chain(&c.style_layers)
+            .filter_map(|(n, _)| names.iter().position(|m| m == n))
+            .max()
+            .ok_or_else(|| setting("layers", "no content or style layer is given"))?;
+        let pools = names[..deepest].iter().filter(|n| n.starts_with("pool")).count();
+        let min_side = 1usize << pools;
+        let needs = format!(
+            "the deepest layer used, {}, is {pools} poolings deep and needs {min_side} px per side",
+            names[deepest]
+        );
+        if c.size < min_side {
+            return Err(setting(
+                "--size",
+                format!("{} px is too small: {needs}; use --size {min_side} or more", c.size),
+            ));
+        }
+        let coarsest = u32::try_from(c.scales.saturating_sub(1)).ok().and_then(|k| c.size.checked_shr(k)).unwrap_or(0);
+        if c.scales == 0 || coarsest < min_side {
+            let most = (0..usize::BITS).take_while(|&k| c.size >> k >= min_side).count();
+            return Err(setting(
+                "--scales",
+                format!(
+                    "{} scales of a {} px output make the coarsest {coarsest} px, and {needs}; use at most {most}",
+                    c.scales, c.size
+                ),
+            ));
+        }
+        let mut vgg = vgg.to_device(c.device)?;
+        vgg.set_pooling(c.pooling);
+        Ok(Gatys { config: self.config, vgg, min_side })
+    }
+}

@@ -1,0 +1,186 @@
+//! Perceptual losses, shared by every method that compares images through a
+//! VGG (Gatys et al. 2016, "Image Style Transfer Using Convolutional Neural
+//! Networks"; Johnson et al. 2016, "Perceptual Losses for Real-Time Style
+//! Transfer"): Gatys optimisation, GAN training, and scoring any image.
+//!
+//! * content: `Σ_l w_l · mean((F_l − C_l)²) / mean(C_l²)` over the content
+//!   layers, `F_l` the image's features `[B, C, H, W]`, `C_l` the target's;
+//! * style: `Σ_l w_l · mean((G(F_l) − T_l)²) / mean(T_l²)` over the style
+//!   layers, `G` the Gram matrix `[B, C, C]` (see `autograd`'s `gram`), `T_l`
+//!   the style image's (or a blend of several);
+//! * total variation of the pixels (see `autograd`'s `total_variation`).
+//!
+//! Dividing each layer's loss by its target's mean square makes every layer
+//! start near 1 whatever its depth, width or the network's input scale
+//! (Caffe's 0–255 inputs make raw Gram losses ~10⁷ times larger than
+//! torchvision's), so one set of weights serves every network.
+
+use autograd::Var;
+use nn::Vgg;
+use tensor::{DType, Device, Tensor};
+
+use crate::error::{setting, Result};
+
+/// Parses `relu1_1,relu2_1:0.5` into layers with weights (1 when omitted);
+/// `name` (the option, such as `--style-layers`) is named in errors.
+pub fn parse_layers(name: &str, spec: &str) -> Result<Vec<(String, f64)>> {
+    let layers: Vec<(String, f64)> = spec
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|item| match item.split_once(':') {
+            Some((layer, weight)) => weight
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|w| w.is_finite() && *w >= 0.0)
+                .map(|w| (layer.trim().to_string(), w))
+                .ok_or_else(|| setting(name, format!("`{item}`: the weight after ':' must be a non-negative number"))),
+            None => Ok((item.to_string(), 1.0)),
+        })
+        .collect::<Result<_>>()?;
+    if layers.is_empty() {
+        return Err(setting(name, "no layers given"));
+    }
+    Ok(layers)
+}
+
+/// The layers a loss reads: each distinct name once (the order features
+/// are asked of the VGG), and each content and style layer as an index into
+/// them with its weight.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerPlan {
+    /// Distinct layer names, in first-use order (content layers first).
+    pub names: Vec<String>,
+    /// `(index into names, weight)` of each content layer.
+    pub content: Vec<(usize, f64)>,
+    /// `(index into names, weight)` of each style layer.
+    pub style: Vec<(usize, f64)>,
+}
+
+impl LayerPlan {
+    /// The plan for these layers of `vgg`; an unknown name is refused
+    /// naming it and the network.
+    pub fn new(vgg: &Vgg, content: &[(String, f64)], style: &[(String, f64)]) -> Result<LayerPlan> {
+        let mut names: Vec<String> = Vec::new();
+        let mut index = |name: &str| -> Result<usize> {
+            if !vgg.layer_names().iter().any(|n| n == name) {
+                return Err(setting(
+                    "layers",
+                    format!(
+                        "`{name}` is not a layer of {}; layers are named like relu4_2, conv1_1, pool3",
+                        vgg.kind().name()
+                    ),
+                ));
+            }
+            Ok(names.iter().position(|l| l == name).unwrap_or_else(|| {
+                names.push(name.to_string());
+                names.len() - 1
+            }))
+        };
+        let content = content.iter().map(|(n, w)| Ok((index(n)?, *w))).collect::<Result<Vec<_>>>()?;
+        let style = style.iter().map(|(n, w)| Ok((index(n)?, *w))).collect::<Result<Vec<_>>>()?;
+        Ok(LayerPlan { names, content, style })
+    }
+
+    /// The names, as `Vgg::forward_features` takes them.
+    pub fn names(&self) -> Vec<&str> {
+        self.names.iter().map(String::as_str).collect()
+    }
+}
+
+/// What one layer's loss compares against: the feature (content) or Gram
+/// matrix (style) `value`, and the weight with the normalisation applied.
+#[derive(Clone)]
+pub struct Target {
+    /// Index into [`LayerPlan::names`].
+    pub layer: usize,
+    /// The target, a constant.
+    pub value: Var,
+    /// `weight / mean(value²)` (the mean floored at 1e-12).
+    pub weight: f64,
+}
+
+/// `weight / mean(target²)`, the mean floored at 1e-12.
+pub fn normalised_weight(target: &Tensor, weight: f64) -> f64 {
+    weight / target.square().mean_all().to_scalar().max(1e-12)
+}
+
+/// Content targets: `features` (from [`LayerPlan::names`]) at the content
+/// layers, each weighted by its normalisation.
+pub fn content_targets(plan: &LayerPlan, features: &[Var]) -> Vec<Target> {
+    plan.content
+        .iter()
+        .map(|&(layer, w)| {
+            let value = features[layer].value().clone();
+            let weight = normalised_weight(&value, w);
+            Target { layer, value: Var::constant(value), weight }
+        })
+        .collect()
+}
+
+/// Style targets: the Gram matrices of each style image's features at the
+/// style layers, blended by `blend` (any positive weights; normalised to sum
+/// 1), each weighted by its normalisation. Images are moved to `device`.
+pub fn style_targets(
+    vgg: &Vgg,
+    plan: &LayerPlan,
+    styles: &[Tensor],
+    blend: &[f64],
+    device: Device,
+) -> Result<Vec<Target>> {
+    let blend_sum: f64 = blend.iter().sum();
+    let names = plan.names();
+    let mut grams: Vec<Option<Tensor>> = vec![None; plan.style.len()];
+    for (style, &b) in styles.iter().zip(blend) {
+        let features = vgg.forward_features(&Var::constant(style.try_to_device(device)?), &names)?;
+        for (slot, &(i, _)) in grams.iter_mut().zip(&plan.style) {
+            let g = features[i].gram().value().mul_scalar(b / blend_sum);
+            *slot = Some(match slot.take() {
+                Some(sum) => sum + g,
+                None => g,
+            });
+        }
+    }
+    Ok(plan
+        .style
+        .iter()
+        .zip(grams)
+        .map(|(&(layer, w), gram)| {
+            let value = gram.expect("at least one style image");
+            let weight = normalised_weight(&value, w);
+            Target { layer, value: Var::constant(value), weight }
+        })
+        .collect())
+}
+
+/// A zero scalar on `device`, where the sums start.
+fn zero(device: Device) -> Result<Var> {
+    Ok(Var::constant(Tensor::scalar(0.0, DType::F32).try_to_device(device)?))
+}
+
+/// `Σ weight · mse(features[layer], value)` over `targets` (each target of
+/// its feature's shape).
+pub fn content_loss(features: &[Var], targets: &[Target], device: Device) -> Result<Var> {
+    let mut loss = zero(device)?;
+    for t in targets {
+        loss = loss + features[t.layer].try_mse(&t.value)?.mul_scalar(t.weight);
+    }
+    Ok(loss)
+}
+
+/// `Σ weight · mse(gram(features[layer]), value)` over `targets`; a target
+/// of batch 1 is broadcast over a batch of images.
+pub fn style_loss(features: &[Var], targets: &[Target], device: Device) -> Result<Var> {
+    let mut loss = zero(device)?;
+    for t in targets {
+        let gram = features[t.layer].try_gram()?;
+        let target = if t.value.shape() == gram.shape() {
+            t.value.clone()
+        } else {
+            Var::constant(t.value.value().broadcast_to(gram.shape()))
+        };
+        loss = loss + gram.try_mse(&target)?.mul_scalar(t.weight);
+    }
+    Ok(loss)
+}
