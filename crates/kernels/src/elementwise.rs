@@ -13,68 +13,118 @@ use rayon::prelude::*;
 use crate::element::{Float, SimdVector};
 use crate::strided::{coalesce, contiguous_strides, row_offsets, Strided};
 
-/// Element-wise functions of one argument. Parameters are f64 and converted
-/// to the element type.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum UnaryOp {
-    /// −x
-    Neg,
-    /// eˣ
-    Exp,
-    /// ln x
-    Log,
-    /// √x
-    Sqrt,
-    /// |x|
-    Abs,
-    /// x²
-    Square,
-    /// 1/x
-    Recip,
-    /// max(x, 0)
-    Relu,
-    /// x for x > 0, slope·x otherwise
-    LeakyRelu(f64),
-    /// tanh x
-    Tanh,
-    /// 1 / (1 + e⁻ˣ)
-    Sigmoid,
-    /// xᵖ
-    Powf(f64),
-    /// min(max(x, lo), hi)
-    Clamp(f64, f64),
-    /// x + c
-    AddScalar(f64),
-    /// x · c
-    MulScalar(f64),
-    /// 1 where x > 0, else 0 (the derivative of relu)
-    StepPositive,
-    /// −1, 0 or 1
-    Sign,
+/// The type of an op's parameter in the enums below.
+macro_rules! op_parameter {
+    ($name:ident) => {
+        f64
+    };
 }
 
-/// Element-wise functions of two arguments.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BinaryOp {
-    /// a + b
-    Add,
-    /// a − b
-    Sub,
-    /// a · b
-    Mul,
-    /// a / b
-    Div,
-    /// max(a, b)
-    Max,
-    /// min(a, b)
-    Min,
-    /// 1 where a > b, else 0
-    Gt,
-    /// 1 where a ≥ b, else 0
-    Ge,
-    /// 1 where a == b, else 0
-    Eq,
+/// Defines an op enum and, from the same list, its GPU form: each variant
+/// with its CUDA C expression. `cuda::program_source` generates the switch
+/// of the op's CUDA kernel from `CUDA`, and `cuda_code` gives a variant's
+/// case, so a variant cannot exist without its GPU kernel.
+macro_rules! element_ops {
+    (
+        $(#[$enum_doc:meta])* $enum:ident, first code $first:literal:
+        $( $(#[$doc:meta])* $name:ident $( ( $($param:ident),+ ) )? => $cuda:literal, )+
+    ) => {
+        $(#[$enum_doc])*
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        pub enum $enum {
+            $( $(#[$doc])* $name $( ( $( op_parameter!($param) ),+ ) )?, )+
+        }
+
+        impl $enum {
+            /// Each variant's name and CUDA C expression, in code order:
+            /// variant `k` (from 0) is case `k + first code` of the kernel's
+            /// switch. Parameters are `p0` and `p1`, in declaration order.
+            pub const CUDA: &'static [(&'static str, &'static str)] = &[ $( (stringify!($name), $cuda), )+ ];
+
+            /// The variant's case in the CUDA kernel's switch, and its
+            /// parameters (0 where it has fewer than two).
+            pub fn cuda_code(self) -> (i32, f32, f32) {
+                let mut code = $first;
+                $(
+                    #[allow(unused_parens)]
+                    if let $enum::$name $( ( $($param),+ ) )? = self {
+                        let params: &[f64] = &[ $( $( $param ),+ )? ];
+                        let param = |i: usize| params.get(i).map_or(0.0, |&p| p as f32);
+                        return (code, param(0), param(1));
+                    }
+                    code += 1;
+                )+
+                unreachable!("{self:?}: every variant is listed above (code {code})")
+            }
+        }
+    };
 }
+
+element_ops! {
+    /// Element-wise functions of one argument. Parameters are f64 and
+    /// converted to the element type. The CUDA expressions give `y` from `x`.
+    UnaryOp, first code 1:
+    /// −x
+    Neg => "-x",
+    /// eˣ
+    Exp => "expf(x)",
+    /// ln x
+    Log => "logf(x)",
+    /// √x
+    Sqrt => "sqrtf(x)",
+    /// |x|
+    Abs => "fabsf(x)",
+    /// x²
+    Square => "x * x",
+    /// 1/x
+    Recip => "1.0f / x",
+    /// max(x, 0)
+    Relu => "x > 0.0f ? x : 0.0f",
+    /// x for x > 0, slope·x otherwise
+    LeakyRelu(slope) => "x > 0.0f ? x : p0 * x",
+    /// tanh x
+    Tanh => "tanhf(x)",
+    /// 1 / (1 + e⁻ˣ)
+    Sigmoid => "1.0f / (1.0f + expf(-x))",
+    /// xᵖ
+    Powf(exponent) => "powf(x, p0)",
+    /// min(max(x, lo), hi)
+    Clamp(lo, hi) => "fminf(fmaxf(x, p0), p1)",
+    /// x + c
+    AddScalar(c) => "x + p0",
+    /// x · c
+    MulScalar(c) => "x * p0",
+    /// 1 where x > 0, else 0 (the derivative of relu)
+    StepPositive => "x > 0.0f ? 1.0f : 0.0f",
+    /// −1, 0 or 1
+    Sign => "(float)((x > 0.0f) - (x < 0.0f))",
+}
+
+element_ops! {
+    /// Element-wise functions of two arguments. The CUDA expressions give
+    /// the result from `x` (a) and `y` (b).
+    BinaryOp, first code 0:
+    /// a + b
+    Add => "x + y",
+    /// a − b
+    Sub => "x - y",
+    /// a · b
+    Mul => "x * y",
+    /// a / b
+    Div => "x / y",
+    /// max(a, b)
+    Max => "fmaxf(x, y)",
+    /// min(a, b)
+    Min => "fminf(x, y)",
+    /// 1 where a > b, else 0
+    Gt => "x > y ? 1.0f : 0.0f",
+    /// 1 where a ≥ b, else 0
+    Ge => "x >= y ? 1.0f : 0.0f",
+    /// 1 where a == b, else 0
+    Eq => "x == y ? 1.0f : 0.0f",
+}
+
+impl Eq for BinaryOp {}
 
 trait UnaryKernel<T: Float>: Sync {
     fn scalar(&self, x: T) -> T;

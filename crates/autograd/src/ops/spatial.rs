@@ -1,6 +1,7 @@
-//! Pooling, upsampling and padding of NCHW vars, with their gradient rules
-//! (dedicated kernels: each scatters the gradient back to where the values
-//! were read).
+//! Pooling, upsampling and padding of NCHW vars. Their gradient rules are
+//! one kernel call each (the kernel scatters the gradient back to where the
+//! values were read), so they stay inline in `backward.rs`, each with its
+//! derivation comment.
 
 use tensor::{Pad2d, PadMode, Pool2dParams, Result, UpsampleMode};
 

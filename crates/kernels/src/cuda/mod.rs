@@ -16,14 +16,21 @@
 //! freed buffer is reused by the next allocation of the step without a trip
 //! to the OS. Kernels compute in f32.
 
+mod conv;
+mod elementwise;
+mod gemm;
 mod launch;
+mod reduce;
+mod spatial;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use cudarc::driver::{CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, DeviceRepr};
 
-pub use launch::{ConvGeometry, Matrix, Padding, Pool};
+pub use conv::ConvGeometry;
+pub use gemm::Matrix;
+pub use spatial::{Padding, Pool};
 
 /// A device buffer of f32 values.
 pub type DeviceBuffer = CudaSlice<f32>;
@@ -95,9 +102,27 @@ pub const KERNELS: [&str; 18] = [
     "pad_backward_f32",
 ];
 
-/// The sources as one translation unit.
+/// The switch cases of the element-wise kernels, from the op lists
+/// (`UnaryOp::CUDA`, `BinaryOp::CUDA`) as `#define`s the sources expand.
+pub fn generated_cases() -> String {
+    use crate::elementwise::{BinaryOp, UnaryOp};
+    let cases = |list: &[(&str, &str)], first: usize, result: &str| -> String {
+        list.iter()
+            .enumerate()
+            .map(|(k, (name, expr))| format!("case {}: {result} = ({expr}); break; /* {name} */ ", k + first))
+            .collect()
+    };
+    format!(
+        "#define UNARY_CASES {}\n#define BINARY_CASES {}\n",
+        cases(UnaryOp::CUDA, 1, "y"),
+        cases(BinaryOp::CUDA, 0, "r")
+    )
+}
+
+/// The sources as one translation unit: the generated cases, then each file.
 pub fn program_source() -> String {
-    SOURCES.iter().map(|(name, text)| format!("// ---- {name}\n{text}\n")).collect()
+    let files: String = SOURCES.iter().map(|(name, text)| format!("// ---- {name}\n{text}\n")).collect();
+    format!("// ---- generated from kernels::elementwise\n{}{files}", generated_cases())
 }
 
 /// Compiles the kernel sources to PTX with NVRTC (no GPU needed).

@@ -1,0 +1,103 @@
+//! Launchers of `conv.cu`: im2col and its adjoint col2im for one image, and
+//! the bias added per output channel.
+
+use cudarc::driver::{DeviceRepr, PushKernelArg};
+
+use super::launch::items;
+use super::{CudaDevice, CudaResult, DeviceBuffer};
+use crate::conv::Conv2dGeometry;
+
+/// Convolution geometry of one image (must match `ConvGeometry` in conv.cu).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvGeometry {
+    channels: i64,
+    height: i64,
+    width: i64,
+    kernel_h: i64,
+    kernel_w: i64,
+    stride_h: i64,
+    stride_w: i64,
+    pad_h: i64,
+    pad_w: i64,
+    dil_h: i64,
+    dil_w: i64,
+    out_h: i64,
+    out_w: i64,
+}
+
+// SAFETY: plain integers in C layout, matching the kernel's struct.
+unsafe impl DeviceRepr for ConvGeometry {}
+
+fn conv_geometry(g: &Conv2dGeometry) -> ConvGeometry {
+    ConvGeometry {
+        channels: g.in_channels as i64,
+        height: g.in_height as i64,
+        width: g.in_width as i64,
+        kernel_h: g.kernel_height as i64,
+        kernel_w: g.kernel_width as i64,
+        stride_h: g.stride.0 as i64,
+        stride_w: g.stride.1 as i64,
+        pad_h: g.padding.0 as i64,
+        pad_w: g.padding.1 as i64,
+        dil_h: g.dilation.0 as i64,
+        dil_w: g.dilation.1 as i64,
+        out_h: g.out_height() as i64,
+        out_w: g.out_width() as i64,
+    }
+}
+
+impl CudaDevice {
+    /// The column matrix of one image (`cols` holds `C·kh·kw × OH·OW`).
+    pub fn im2col(
+        &self,
+        geo: &Conv2dGeometry,
+        image: &DeviceBuffer,
+        image_offset: usize,
+        cols: &mut DeviceBuffer,
+    ) -> CudaResult<()> {
+        let g = conv_geometry(geo);
+        let view = image.slice(image_offset..image_offset + geo.in_channels * geo.in_height * geo.in_width);
+        let total = geo.in_channels * geo.kernel_height * geo.kernel_width * geo.out_height() * geo.out_width();
+        let mut launch = self.stream().launch_builder(self.function("im2col_f32"));
+        launch.arg(&view).arg(cols).arg(&g);
+        // SAFETY: reads one image, writes `total` columns values.
+        unsafe { launch.launch(items(total)) }?;
+        Ok(())
+    }
+
+    /// The adjoint of [`CudaDevice::im2col`], overwriting one image.
+    pub fn col2im(
+        &self,
+        geo: &Conv2dGeometry,
+        cols: &DeviceBuffer,
+        image: &mut DeviceBuffer,
+        image_offset: usize,
+    ) -> CudaResult<()> {
+        let g = conv_geometry(geo);
+        let len = geo.in_channels * geo.in_height * geo.in_width;
+        let mut view = image.slice_mut(image_offset..image_offset + len);
+        let mut launch = self.stream().launch_builder(self.function("col2im_f32"));
+        launch.arg(cols).arg(&mut view).arg(&g);
+        // SAFETY: reads the column matrix, writes one image.
+        unsafe { launch.launch(items(len)) }?;
+        Ok(())
+    }
+
+    /// Adds `bias[channel]` to every value of `out` (`[N, C, pixels]`).
+    pub fn add_bias(
+        &self,
+        out: &mut DeviceBuffer,
+        bias: &DeviceBuffer,
+        channels: usize,
+        pixels: usize,
+    ) -> CudaResult<()> {
+        let n = out.len();
+        let (c, p, n64) = (channels as i64, pixels as i64, n as i64);
+        let mut launch = self.stream().launch_builder(self.function("add_bias_f32"));
+        launch.arg(out).arg(bias).arg(&c).arg(&p).arg(&n64);
+        // SAFETY: reads bias[0..channels], updates out[0..n].
+        unsafe { launch.launch(items(n)) }?;
+        Ok(())
+    }
+}
