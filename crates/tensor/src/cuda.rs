@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use kernels::conv::Conv2dGeometry;
-use kernels::cuda::{self, CudaDevice, CudaError, DeviceBuffer, IndexBuffer, Layout, Matrix};
+use kernels::cuda::{self, BatchedOperand, CudaDevice, CudaError, DeviceBuffer, IndexBuffer, Layout};
 use kernels::elementwise::{BinaryOp, UnaryOp};
 use kernels::padding::{Pad2d, PadMode};
 use kernels::pooling::Pool2dGeometry;
@@ -19,21 +19,8 @@ use kernels::upsample::UpsampleMode;
 
 use crate::error::{Result, TensorError};
 use crate::layout::{contiguous_strides, Layout as TensorLayout};
-use crate::storage::Storage;
+use crate::storage::{CudaStorage, Storage};
 use crate::{DType, Device, Tensor};
-
-/// A device buffer and the device that owns it.
-#[derive(Clone)]
-pub struct CudaStorage {
-    pub(crate) device: Arc<CudaDevice>,
-    pub(crate) buffer: Arc<DeviceBuffer>,
-}
-
-impl std::fmt::Debug for CudaStorage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "CudaStorage(cuda:{}, {} values)", self.device.ordinal(), self.buffer.len())
-    }
-}
 
 /// Max-pooling positions kept on the device for the backward pass.
 pub(crate) type DeviceIndices = Arc<IndexBuffer>;
@@ -45,6 +32,13 @@ fn error(op: &'static str, device: Device, e: CudaError) -> TensorError {
 /// Opens `cuda:ordinal` (for `to_device`).
 pub(crate) fn open(op: &'static str, ordinal: usize) -> Result<Arc<CudaDevice>> {
     cuda::device(ordinal).map_err(|e| error(op, Device::Cuda(ordinal), e))
+}
+
+/// The device storage of a tensor that every function below is only called
+/// with: each tensor op calls these after `common_device` (or
+/// `cuda_storage`) found its operands on a GPU.
+fn device_storage(t: &Tensor) -> &CudaStorage {
+    t.cuda_storage().expect("the op checked that its operands are on a CUDA device")
 }
 
 impl Tensor {
@@ -109,13 +103,13 @@ pub(crate) fn upload(t: &Tensor, device: &Arc<CudaDevice>) -> Result<Tensor> {
 
 /// Downloads a device tensor to a contiguous CPU f32 tensor.
 pub(crate) fn download(t: &Tensor) -> Result<Tensor> {
-    let s = t.cuda_storage().expect("a device tensor");
+    let s = device_storage(t);
     let dense = if t.is_contiguous() && t.layout.offset() == 0 && s.buffer.len() == t.numel() {
         t.clone()
     } else {
         unary(t, None)?
     };
-    let ds = dense.cuda_storage().expect("a device tensor");
+    let ds = device_storage(&dense);
     let values = ds.device.download(&ds.buffer).map_err(|e| error("to_device", t.device(), e))?;
     Ok(Tensor::from_vec(values[..t.numel()].to_vec(), t.shape()))
 }
@@ -131,7 +125,7 @@ pub(crate) fn full(device: &Arc<CudaDevice>, shape: &[usize], value: f32) -> Res
 
 /// `op` of every element (`None`: a contiguous copy).
 pub(crate) fn unary(t: &Tensor, op: Option<UnaryOp>) -> Result<Tensor> {
-    let s = t.cuda_storage().expect("a device tensor");
+    let s = device_storage(t);
     let n = t.numel();
     let [view] = <[Layout; 1]>::try_from(layouts("unary", t.shape(), &[&t.layout])?).expect("one view");
     let fail = |e| error("unary", t.device(), e);
@@ -142,7 +136,7 @@ pub(crate) fn unary(t: &Tensor, op: Option<UnaryOp>) -> Result<Tensor> {
 
 /// `a ∘ b` for operands already broadcast to `shape`.
 pub(crate) fn binary(op: BinaryOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
-    let (sa, sb) = (a.cuda_storage().expect("device"), b.cuda_storage().expect("device"));
+    let (sa, sb) = (device_storage(a), device_storage(b));
     let n: usize = shape.iter().product();
     let views = layouts("binary", shape, &[&a.layout, &b.layout])?;
     let fail = |e| error("binary", a.device(), e);
@@ -153,7 +147,7 @@ pub(crate) fn binary(op: BinaryOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> R
 
 /// Reduces over the axes flagged in `reduced`, giving `out_shape`.
 pub(crate) fn reduce(t: &Tensor, op: ReduceOp, reduced: &[bool], out_shape: &[usize]) -> Result<Tensor> {
-    let s = t.cuda_storage().expect("device");
+    let s = device_storage(t);
     let pick = |keep: bool| -> (Vec<usize>, Vec<usize>) {
         (0..t.rank()).filter(|&d| reduced[d] != keep).map(|d| (t.shape()[d], t.strides()[d])).unzip()
     };
@@ -174,17 +168,6 @@ pub(crate) fn reduce(t: &Tensor, op: ReduceOp, reduced: &[bool], out_shape: &[us
     Ok(Tensor::from_cuda(&s.device, out, out_shape))
 }
 
-/// A matrix operand of a device tensor at storage offset `offset`.
-fn matrix(rows: usize, cols: usize, row_stride: usize, col_stride: usize, offset: usize) -> Matrix {
-    Matrix {
-        rows: rows as i64,
-        cols: cols as i64,
-        row_stride: row_stride as i64,
-        col_stride: col_stride as i64,
-        offset: offset as i64,
-    }
-}
-
 /// Batched `a · b` (both broadcast to `batch` + their matrix shapes).
 pub(crate) fn matmul(
     a: &Tensor,
@@ -193,25 +176,10 @@ pub(crate) fn matmul(
     (m, k, n): (usize, usize, usize),
     out_shape: &[usize],
 ) -> Result<Tensor> {
-    let (sa, sb) = (a.cuda_storage().expect("device"), b.cuda_storage().expect("device"));
-    let fail = |e| error("matmul", a.device(), e);
-    let batches: usize = batch.iter().product();
-    let mut out = sa.device.uninit(batches * m * n).map_err(fail)?;
-    let nb = batch.len();
-    let (ta, tb) = (a.strides(), b.strides());
-    for index in 0..batches {
-        let (mut rest, mut oa, mut ob) = (index, a.layout.offset(), b.layout.offset());
-        for d in (0..nb).rev() {
-            let i = rest % batch[d];
-            rest /= batch[d];
-            oa += i * ta[d];
-            ob += i * tb[d];
-        }
-        let ma = matrix(m, k, ta[nb], ta[nb + 1], oa);
-        let mb = matrix(k, n, tb[nb], tb[nb + 1], ob);
-        let mc = matrix(m, n, n, 1, index * m * n);
-        sa.device.gemm(1.0, &sa.buffer, ma, &sb.buffer, mb, 0.0, &mut out, mc).map_err(fail)?;
-    }
+    let (sa, sb) = (device_storage(a), device_storage(b));
+    let oa = BatchedOperand { buffer: &sa.buffer, offset: a.layout.offset(), strides: a.strides() };
+    let ob = BatchedOperand { buffer: &sb.buffer, offset: b.layout.offset(), strides: b.strides() };
+    let out = sa.device.batched_matmul(oa, ob, batch, (m, k, n)).map_err(|e| error("matmul", a.device(), e))?;
     Ok(Tensor::from_cuda(&sa.device, out, out_shape))
 }
 
@@ -223,77 +191,41 @@ fn dense(t: &Tensor) -> Result<Tensor> {
     }
 }
 
-/// Forward convolution: per image, im2col then `W · cols`, then the bias.
+/// Forward convolution (the algorithm is `CudaDevice::conv2d`).
 pub(crate) fn conv2d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, geo: &Conv2dGeometry) -> Result<Tensor> {
-    let (x, w) = (dense(x)?, dense(w)?);
-    let (sx, sw) = (x.cuda_storage().expect("device"), w.cuda_storage().expect("device"));
-    let dev = &sx.device;
-    let fail = |e| error("conv2d", x.device(), e);
-    let taps = geo.in_channels * geo.kernel_height * geo.kernel_width;
-    let pixels = geo.out_height() * geo.out_width();
-    let mut cols = dev.uninit(taps * pixels).map_err(fail)?;
-    let mut out = dev.uninit(geo.output_len()).map_err(fail)?;
-    let image = geo.in_channels * geo.in_height * geo.in_width;
-    for n in 0..geo.batch {
-        dev.im2col(geo, &sx.buffer, n * image, &mut cols).map_err(fail)?;
-        let ma = matrix(geo.out_channels, taps, taps, 1, 0);
-        let mb = matrix(taps, pixels, pixels, 1, 0);
-        let mc = matrix(geo.out_channels, pixels, pixels, 1, n * geo.out_channels * pixels);
-        dev.gemm(1.0, &sw.buffer, ma, &cols, mb, 0.0, &mut out, mc).map_err(fail)?;
-    }
-    if let Some(b) = bias {
-        let b = dense(b)?;
-        dev.add_bias(&mut out, &b.cuda_storage().expect("device").buffer, geo.out_channels, pixels).map_err(fail)?;
-    }
+    let (x, w, bias) = (dense(x)?, dense(w)?, bias.map(dense).transpose()?);
+    let dev = &device_storage(&x).device;
+    let bias = bias.as_ref().map(|b| &*device_storage(b).buffer);
+    let out = dev
+        .conv2d(geo, &device_storage(&x).buffer, &device_storage(&w).buffer, bias)
+        .map_err(|e| error("conv2d", x.device(), e))?;
     Ok(Tensor::from_cuda(dev, out, &[geo.batch, geo.out_channels, geo.out_height(), geo.out_width()]))
 }
 
-/// Input gradient: per image, `cols = Wᵀ · dY`, then col2im.
+/// Input gradient of the convolution (`CudaDevice::conv2d_backward_input`).
 pub(crate) fn conv2d_backward_input(g: &Tensor, w: &Tensor, geo: &Conv2dGeometry) -> Result<Tensor> {
     let (g, w) = (dense(g)?, dense(w)?);
-    let (sg, sw) = (g.cuda_storage().expect("device"), w.cuda_storage().expect("device"));
-    let dev = &sg.device;
-    let fail = |e| error("conv2d_backward_input", g.device(), e);
-    let taps = geo.in_channels * geo.kernel_height * geo.kernel_width;
-    let pixels = geo.out_height() * geo.out_width();
-    let mut cols = dev.uninit(taps * pixels).map_err(fail)?;
-    let mut out = dev.uninit(geo.input_len()).map_err(fail)?;
-    let image = geo.in_channels * geo.in_height * geo.in_width;
-    for n in 0..geo.batch {
-        let ma = matrix(taps, geo.out_channels, 1, taps, 0); // Wᵀ as a view
-        let mb = matrix(geo.out_channels, pixels, pixels, 1, n * geo.out_channels * pixels);
-        let mc = matrix(taps, pixels, pixels, 1, 0);
-        dev.gemm(1.0, &sw.buffer, ma, &sg.buffer, mb, 0.0, &mut cols, mc).map_err(fail)?;
-        dev.col2im(geo, &cols, &mut out, n * image).map_err(fail)?;
-    }
+    let dev = &device_storage(&g).device;
+    let out = dev
+        .conv2d_backward_input(geo, &device_storage(&g).buffer, &device_storage(&w).buffer)
+        .map_err(|e| error("conv2d_backward_input", g.device(), e))?;
     Ok(Tensor::from_cuda(dev, out, &[geo.batch, geo.in_channels, geo.in_height, geo.in_width]))
 }
 
-/// Weight gradient: `dW = Σ_images dY · colsᵀ`.
+/// Weight gradient of the convolution (`CudaDevice::conv2d_backward_weight`).
 pub(crate) fn conv2d_backward_weight(x: &Tensor, g: &Tensor, geo: &Conv2dGeometry) -> Result<Tensor> {
     let (x, g) = (dense(x)?, dense(g)?);
-    let (sx, sg) = (x.cuda_storage().expect("device"), g.cuda_storage().expect("device"));
-    let dev = &sx.device;
-    let fail = |e| error("conv2d_backward_weight", x.device(), e);
-    let taps = geo.in_channels * geo.kernel_height * geo.kernel_width;
-    let pixels = geo.out_height() * geo.out_width();
-    let mut cols = dev.uninit(taps * pixels).map_err(fail)?;
-    let mut out = dev.zeros(geo.weight_len()).map_err(fail)?;
-    let image = geo.in_channels * geo.in_height * geo.in_width;
-    for n in 0..geo.batch {
-        dev.im2col(geo, &sx.buffer, n * image, &mut cols).map_err(fail)?;
-        let ma = matrix(geo.out_channels, pixels, pixels, 1, n * geo.out_channels * pixels);
-        let mb = matrix(pixels, taps, 1, pixels, 0); // colsᵀ as a view
-        let mc = matrix(geo.out_channels, taps, taps, 1, 0);
-        dev.gemm(1.0, &sg.buffer, ma, &cols, mb, if n == 0 { 0.0 } else { 1.0 }, &mut out, mc).map_err(fail)?;
-    }
+    let dev = &device_storage(&x).device;
+    let out = dev
+        .conv2d_backward_weight(geo, &device_storage(&x).buffer, &device_storage(&g).buffer)
+        .map_err(|e| error("conv2d_backward_weight", x.device(), e))?;
     Ok(Tensor::from_cuda(dev, out, &[geo.out_channels, geo.in_channels, geo.kernel_height, geo.kernel_width]))
 }
 
 /// Max pooling; returns the values and the device positions.
 pub(crate) fn max_pool(x: &Tensor, geo: &Pool2dGeometry, shape: &[usize]) -> Result<(Tensor, DeviceIndices)> {
     let x = dense(x)?;
-    let s = x.cuda_storage().expect("device");
+    let s = device_storage(&x);
     let fail = |e| error("max_pool2d", x.device(), e);
     let n: usize = shape.iter().product();
     let mut out = s.device.uninit(n).map_err(fail)?;
@@ -313,7 +245,7 @@ fn resample(
     kernel: impl FnOnce(&CudaDevice, &DeviceBuffer, &mut DeviceBuffer) -> cuda::CudaResult<()>,
 ) -> Result<Tensor> {
     let t = dense(t)?;
-    let s = t.cuda_storage().expect("device");
+    let s = device_storage(&t);
     let fail = |e| error(op, t.device(), e);
     let n: usize = out_shape.iter().product();
     let mut out = if accumulate { s.device.zeros(n) } else { s.device.uninit(n) }.map_err(fail)?;
@@ -369,7 +301,7 @@ pub(crate) fn pad(
 
 /// Joins device tensors along `dim` by strided copies into one buffer.
 pub(crate) fn cat(parts: &[&Tensor], dim: usize, shape: &[usize]) -> Result<Tensor> {
-    let first = parts[0].cuda_storage().expect("device");
+    let first = device_storage(parts[0]);
     let dev = &first.device;
     let fail = |e| error("cat", parts[0].device(), e);
     let n: usize = shape.iter().product();
@@ -377,7 +309,7 @@ pub(crate) fn cat(parts: &[&Tensor], dim: usize, shape: &[usize]) -> Result<Tens
     let out_strides = contiguous_strides(shape);
     let mut start = 0;
     for part in parts {
-        let s = part.cuda_storage().expect("device");
+        let s = device_storage(part);
         let len = part.shape()[dim];
         // The slot of this part in the output, as a view of the output.
         let target = TensorLayout::from_parts(part.shape().to_vec(), out_strides.clone(), start * out_strides[dim]);

@@ -2,10 +2,26 @@
 //! `kernels::buffer_pool`), so dropping a tensor recycles its memory for the
 //! next one of similar size.
 
+use std::sync::Arc;
+
 use half::{bf16, f16};
 use kernels::buffer_pool::PooledVec;
+use kernels::cuda::{CudaDevice, DeviceBuffer};
 
 use crate::{DType, Device};
+
+/// A device buffer and the device that owns it.
+#[derive(Clone)]
+pub struct CudaStorage {
+    pub(crate) device: Arc<CudaDevice>,
+    pub(crate) buffer: Arc<DeviceBuffer>,
+}
+
+impl std::fmt::Debug for CudaStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CudaStorage(cuda:{}, {} values)", self.device.ordinal(), self.buffer.len())
+    }
+}
 
 /// A tensor's backing memory.
 #[derive(Debug, Clone)]
@@ -19,7 +35,7 @@ pub enum Storage {
     /// bf16 values in host memory.
     BF16(Vec<bf16>),
     /// f32 values on a CUDA device.
-    Cuda(crate::cuda::CudaStorage),
+    Cuda(CudaStorage),
 }
 
 impl Storage {

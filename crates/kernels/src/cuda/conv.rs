@@ -1,10 +1,12 @@
-//! Launchers of `conv.cu`: im2col and its adjoint col2im for one image, and
-//! the bias added per output channel.
+//! Convolution on the GPU: the algorithm (per image, im2col + GEMM, and the
+//! two gradients) and the launchers of `conv.cu` it is built from (im2col,
+//! its adjoint col2im, the bias added per output channel). The CPU
+//! counterpart is `crate::conv`.
 
 use cudarc::driver::{DeviceRepr, PushKernelArg};
 
 use super::launch::items;
-use super::{CudaDevice, CudaResult, DeviceBuffer};
+use super::{CudaDevice, CudaResult, DeviceBuffer, Matrix};
 use crate::conv::Conv2dGeometry;
 
 /// Convolution geometry of one image (must match `ConvGeometry` in conv.cu).
@@ -48,6 +50,83 @@ fn conv_geometry(g: &Conv2dGeometry) -> ConvGeometry {
 }
 
 impl CudaDevice {
+    /// Forward convolution of a dense NCHW batch `x` with dense weights
+    /// `[out, in, kh, kw]` (and a bias per output channel): per image,
+    /// im2col, then `W · cols` into the image's slice of the output, then
+    /// the bias. Returns the dense `[batch, out, oh, ow]` output.
+    pub fn conv2d(
+        &self,
+        geo: &Conv2dGeometry,
+        x: &DeviceBuffer,
+        w: &DeviceBuffer,
+        bias: Option<&DeviceBuffer>,
+    ) -> CudaResult<DeviceBuffer> {
+        let taps = geo.in_channels * geo.kernel_height * geo.kernel_width;
+        let pixels = geo.out_height() * geo.out_width();
+        let mut cols = self.uninit(taps * pixels)?;
+        let mut out = self.uninit(geo.output_len())?;
+        let image = geo.in_channels * geo.in_height * geo.in_width;
+        for n in 0..geo.batch {
+            self.im2col(geo, x, n * image, &mut cols)?;
+            let ma = Matrix::new(geo.out_channels, taps, taps, 1, 0);
+            let mb = Matrix::new(taps, pixels, pixels, 1, 0);
+            let mc = Matrix::new(geo.out_channels, pixels, pixels, 1, n * geo.out_channels * pixels);
+            self.gemm(1.0, w, ma, &cols, mb, 0.0, &mut out, mc)?;
+        }
+        if let Some(bias) = bias {
+            self.add_bias(&mut out, bias, geo.out_channels, pixels)?;
+        }
+        Ok(out)
+    }
+
+    /// Gradient of the convolution with respect to its input, from the
+    /// dense output gradient `g`: per image, `cols = Wᵀ · dY` (Wᵀ a view by
+    /// swapped strides), then col2im scatters it back. Dense NCHW result.
+    pub fn conv2d_backward_input(
+        &self,
+        geo: &Conv2dGeometry,
+        g: &DeviceBuffer,
+        w: &DeviceBuffer,
+    ) -> CudaResult<DeviceBuffer> {
+        let taps = geo.in_channels * geo.kernel_height * geo.kernel_width;
+        let pixels = geo.out_height() * geo.out_width();
+        let mut cols = self.uninit(taps * pixels)?;
+        let mut out = self.uninit(geo.input_len())?;
+        let image = geo.in_channels * geo.in_height * geo.in_width;
+        for n in 0..geo.batch {
+            let ma = Matrix::new(taps, geo.out_channels, 1, taps, 0);
+            let mb = Matrix::new(geo.out_channels, pixels, pixels, 1, n * geo.out_channels * pixels);
+            let mc = Matrix::new(taps, pixels, pixels, 1, 0);
+            self.gemm(1.0, w, ma, g, mb, 0.0, &mut cols, mc)?;
+            self.col2im(geo, &cols, &mut out, n * image)?;
+        }
+        Ok(out)
+    }
+
+    /// Gradient with respect to the weights: `dW = Σ_images dY · colsᵀ`
+    /// (the first image overwrites, the others accumulate). Dense
+    /// `[out, in, kh, kw]` result.
+    pub fn conv2d_backward_weight(
+        &self,
+        geo: &Conv2dGeometry,
+        x: &DeviceBuffer,
+        g: &DeviceBuffer,
+    ) -> CudaResult<DeviceBuffer> {
+        let taps = geo.in_channels * geo.kernel_height * geo.kernel_width;
+        let pixels = geo.out_height() * geo.out_width();
+        let mut cols = self.uninit(taps * pixels)?;
+        let mut out = self.zeros(geo.weight_len())?;
+        let image = geo.in_channels * geo.in_height * geo.in_width;
+        for n in 0..geo.batch {
+            self.im2col(geo, x, n * image, &mut cols)?;
+            let ma = Matrix::new(geo.out_channels, pixels, pixels, 1, n * geo.out_channels * pixels);
+            let mb = Matrix::new(pixels, taps, 1, pixels, 0);
+            let mc = Matrix::new(geo.out_channels, taps, taps, 1, 0);
+            self.gemm(1.0, g, ma, &cols, mb, if n == 0 { 0.0 } else { 1.0 }, &mut out, mc)?;
+        }
+        Ok(out)
+    }
+
     /// The column matrix of one image (`cols` holds `C·kh·kw × OH·OW`).
     pub fn im2col(
         &self,

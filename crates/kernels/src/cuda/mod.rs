@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use cudarc::driver::{CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, DeviceRepr};
 
 pub use conv::ConvGeometry;
-pub use gemm::Matrix;
+pub use gemm::{BatchedOperand, Matrix};
 pub use spatial::{Padding, Pool};
 
 /// A device buffer of f32 values.
