@@ -16,6 +16,7 @@
 //! Every fallible op has a `try_*` form returning [`TensorError`], which
 //! names the op and the shapes; the short form panics with the same message.
 
+mod backend;
 mod cuda;
 mod dtype;
 mod error;

@@ -123,10 +123,7 @@ impl Tensor {
     /// # Panics
     /// If the device fails (it held this tensor a moment ago).
     pub fn new_full(&self, shape: &[usize], value: f64) -> Tensor {
-        match self.cuda_storage() {
-            Some(s) => expect(crate::cuda::full(&s.device, shape, value as f32)),
-            None => Self::full(shape, value, self.dtype()),
-        }
+        expect(crate::backend::on_device("full", &[self], |backend| backend.full_like(self, shape, value)))
     }
 
     /// This tensor on the host (itself when it is there already).
@@ -326,7 +323,7 @@ impl Tensor {
     }
 
     /// Calls `f` with the storage offset of every element, row-major.
-    fn for_each_offset(&self, mut f: impl FnMut(usize)) {
+    pub(crate) fn for_each_offset(&self, mut f: impl FnMut(usize)) {
         if self.numel() == 0 {
             return;
         }
@@ -359,28 +356,7 @@ impl Tensor {
         if self.is_contiguous() {
             return self.clone();
         }
-        if self.cuda_storage().is_some() {
-            return expect(crate::cuda::unary(self, None));
-        }
-        let shape = self.shape().to_vec();
-        match self.dtype() {
-            DType::F32 => {
-                Self::build::<f32>(&shape, |out| kernels::elementwise::copy_strided(&shape, self.strided::<f32>(), out))
-            }
-            DType::F64 => {
-                Self::build::<f64>(&shape, |out| kernels::elementwise::copy_strided(&shape, self.strided::<f64>(), out))
-            }
-            DType::F16 | DType::BF16 => {
-                let mut offsets = Vec::with_capacity(self.numel());
-                self.for_each_offset(|o| offsets.push(o));
-                let storage = match &*self.storage {
-                    Storage::F16(v) => Storage::F16(offsets.iter().map(|&o| v[o]).collect()),
-                    Storage::BF16(v) => Storage::BF16(offsets.iter().map(|&o| v[o]).collect()),
-                    _ => unreachable!("matched on dtype"),
-                };
-                Self::from_storage(storage, &shape)
-            }
-        }
+        expect(crate::backend::on_device("contiguous", &[self], |b| b.contiguous_copy(self)))
     }
 
     /// The tensor converted to `dtype` (this tensor itself when it already is).

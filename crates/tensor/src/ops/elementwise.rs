@@ -2,25 +2,18 @@
 
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
-use kernels::elementwise::{binary, unary, BinaryOp, UnaryOp};
+use kernels::elementwise::{BinaryOp, UnaryOp};
+
+use crate::backend::on_device;
 
 use crate::error::{expect, Result, TensorError};
 use crate::layout::broadcast_shapes;
-use crate::tensor::{with_float, Tensor};
+use crate::tensor::Tensor;
 
 impl Tensor {
     /// Applies a unary kernel op element-wise.
     pub fn try_unary(&self, op: UnaryOp) -> Result<Tensor> {
-        if self.cuda_storage().is_some() {
-            return crate::cuda::unary(self, Some(op));
-        }
-        let shape = self.shape().to_vec();
-        with_float!(self.dtype(), "unary", |T| Ok(Tensor::build::<T>(&shape, |out| unary(
-            op,
-            &shape,
-            self.strided::<T>(),
-            out
-        ))))
+        on_device("unary", &[self], |backend| backend.unary(self, op))
     }
 
     /// Applies a binary kernel op element-wise, broadcasting the operands.
@@ -31,16 +24,14 @@ impl Tensor {
         }
         let shape = broadcast_shapes(name, self.shape(), rhs.shape())?;
         let (a, b) = (self.try_broadcast_to(&shape)?, rhs.try_broadcast_to(&shape)?);
-        if crate::cuda::common_device(name, &[self, rhs])?.is_some() {
-            return crate::cuda::binary(op, &a, &b, &shape);
+        if !self.dtype().is_compute() {
+            return Err(TensorError::UnsupportedDType {
+                op: name,
+                dtype: self.dtype(),
+                hint: "; convert to f32 or f64 with to_dtype first",
+            });
         }
-        with_float!(self.dtype(), name, |T| Ok(Tensor::build::<T>(&shape, |out| binary(
-            op,
-            &shape,
-            a.strided::<T>(),
-            b.strided::<T>(),
-            out
-        ))))
+        on_device(name, &[self, rhs], |backend| backend.binary(op, &a, &b, &shape))
     }
 }
 

@@ -2,12 +2,10 @@
 //! dimensions. Transposed and other strided views go to GEMM as strides, with
 //! no copy.
 
-use kernels::gemm::{gemm, MatMut, MatRef};
-
+use crate::backend::on_device;
 use crate::error::{expect, invalid, Result, TensorError};
 use crate::layout::broadcast_shapes;
-use crate::storage::FloatElement;
-use crate::tensor::{with_float, Tensor};
+use crate::tensor::Tensor;
 
 impl Tensor {
     /// The matrix product over the last two dimensions, batched over the rest.
@@ -36,10 +34,7 @@ impl Tensor {
         let a = self.try_broadcast_to(&[&batch[..], &[m, k]].concat())?;
         let b = rhs.try_broadcast_to(&[&batch[..], &[k, n]].concat())?;
         let out_shape = [&batch[..], &[m, n]].concat();
-        if crate::cuda::common_device("matmul", &[self, rhs])?.is_some() {
-            return crate::cuda::matmul(&a, &b, &batch, (m, k, n), &out_shape);
-        }
-        with_float!(self.dtype(), "matmul", |T| Ok(matmul_impl::<T>(&a, &b, &batch, m, k, n, &out_shape)))
+        on_device("matmul", &[self, rhs], |backend| backend.matmul(&a, &b, &batch, (m, k, n), &out_shape))
     }
 
     /// As [`Tensor::try_matmul`].
@@ -49,37 +44,4 @@ impl Tensor {
     pub fn matmul(&self, rhs: &Tensor) -> Tensor {
         expect(self.try_matmul(rhs))
     }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn matmul_impl<T: FloatElement>(
-    a: &Tensor,
-    b: &Tensor,
-    batch: &[usize],
-    m: usize,
-    k: usize,
-    n: usize,
-    out_shape: &[usize],
-) -> Tensor {
-    let batches: usize = batch.iter().product();
-    let (sa, sb) = (a.strides(), b.strides());
-    let nb = batch.len();
-    Tensor::build::<T>(out_shape, |out| {
-        if m * n == 0 {
-            return;
-        }
-        for (index, c) in out.chunks_exact_mut(m * n).enumerate().take(batches) {
-            // Storage offsets of this batch entry in each operand.
-            let (mut rest, mut oa, mut ob) = (index, a.layout.offset, b.layout.offset);
-            for d in (0..nb).rev() {
-                let i = rest % batch[d];
-                rest /= batch[d];
-                oa += i * sa[d];
-                ob += i * sb[d];
-            }
-            let am = MatRef::new(&a.data::<T>()[oa..], m, k, sa[nb], sa[nb + 1]);
-            let bm = MatRef::new(&b.data::<T>()[ob..], k, n, sb[nb], sb[nb + 1]);
-            gemm(T::ONE, &am, &bm, T::ZERO, MatMut::row_major(c, m, n));
-        }
-    })
 }

@@ -6,4 +6,5 @@ mod reduce;
 mod shape;
 mod spatial;
 
+pub(crate) use spatial::MaxPoolPositions;
 pub use spatial::{Conv2dParams, MaxPoolIndices, Pool2dParams};

@@ -1,9 +1,11 @@
 //! Reductions over any set of axes: sum, mean, max, min.
 
-use kernels::reduce::{reduce, ReduceOp};
+use kernels::reduce::ReduceOp;
+
+use crate::backend::on_device;
 
 use crate::error::{expect, invalid, Result};
-use crate::tensor::{with_float, Tensor};
+use crate::tensor::Tensor;
 
 impl Tensor {
     /// Reduces over `axes`; with `keepdim` the reduced axes stay as size 1.
@@ -29,16 +31,14 @@ impl Tensor {
         } else {
             kept.clone()
         };
-        if self.cuda_storage().is_some() {
-            return crate::cuda::reduce(self, op, &reduced, &out_shape);
+        if !self.dtype().is_compute() {
+            return Err(crate::TensorError::UnsupportedDType {
+                op: name,
+                dtype: self.dtype(),
+                hint: "; convert to f32 or f64 with to_dtype first",
+            });
         }
-        with_float!(self.dtype(), name, |T| Ok(Tensor::build::<T>(&out_shape, |out| reduce(
-            op,
-            self.shape(),
-            self.strided::<T>(),
-            &reduced,
-            out
-        ))))
+        on_device(name, &[self], |backend| backend.reduce(self, op, &reduced, &out_shape))
     }
 
     /// Σ over `axes`.

@@ -3,8 +3,7 @@
 //! stack, index_select).
 
 use crate::error::{expect, invalid, Result, TensorError};
-use crate::storage::FloatElement;
-use crate::tensor::{with_float, Tensor};
+use crate::tensor::Tensor;
 
 impl Tensor {
     /// The same elements as `shape` (a view when contiguous, else a copy).
@@ -187,10 +186,7 @@ impl Tensor {
         }
         let mut shape = first.shape().to_vec();
         shape[dim] = tensors.iter().map(|t| t.shape()[dim]).sum();
-        if crate::cuda::common_device("cat", tensors)?.is_some() {
-            return crate::cuda::cat(tensors, dim, &shape);
-        }
-        with_float!(first.dtype(), "cat", |T| Ok(cat_impl::<T>(tensors, dim, &shape)))
+        crate::backend::on_device("cat", tensors, |backend| backend.cat(tensors, dim, &shape))
     }
 
     /// As [`Tensor::try_cat`].
@@ -237,22 +233,4 @@ impl Tensor {
     pub fn index_select(&self, dim: usize, indices: &[usize]) -> Tensor {
         expect(self.try_index_select(dim, indices))
     }
-}
-
-fn cat_impl<T: FloatElement>(tensors: &[&Tensor], dim: usize, shape: &[usize]) -> Tensor {
-    let outer: usize = shape[..dim].iter().product();
-    let inner: usize = shape[dim + 1..].iter().product();
-    let row = shape[dim] * inner;
-    let parts: Vec<Tensor> = tensors.iter().map(|t| t.contiguous()).collect();
-    Tensor::build::<T>(shape, |out| {
-        let mut column = 0;
-        for part in &parts {
-            let width = part.shape()[dim] * inner;
-            let data = part.contiguous_data::<T>();
-            for o in 0..outer {
-                out[o * row + column..o * row + column + width].copy_from_slice(&data[o * width..(o + 1) * width]);
-            }
-            column += width;
-        }
-    })
 }

@@ -5,13 +5,14 @@
 use std::sync::Arc;
 
 use kernels::buffer_pool::PooledVec;
-use kernels::conv::{self, Conv2dGeometry};
-use kernels::padding::{pad2d_backward, pad2d_forward, Pad2d, PadMode};
-use kernels::pooling::{self, Pool2dGeometry};
-use kernels::upsample::{upsample2d_backward, upsample2d_forward, UpsampleMode};
+use kernels::conv::Conv2dGeometry;
+use kernels::padding::{Pad2d, PadMode};
+use kernels::pooling::Pool2dGeometry;
+use kernels::upsample::UpsampleMode;
 
+use crate::backend::on_device;
 use crate::error::{expect, invalid, Result, TensorError};
-use crate::tensor::{with_float, Tensor};
+use crate::tensor::Tensor;
 
 /// Stride, padding and dilation of a 2-D convolution, (vertical, horizontal).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,14 +59,14 @@ impl Pool2dParams {
 /// Which input each max-pooling output took: what its backward needs.
 #[derive(Clone)]
 pub struct MaxPoolIndices {
-    positions: Positions,
-    geometry: Pool2dGeometry,
-    input_shape: Vec<usize>,
+    pub(crate) positions: MaxPoolPositions,
+    pub(crate) geometry: Pool2dGeometry,
+    pub(crate) input_shape: Vec<usize>,
 }
 
 /// Where the recorded positions live: beside the tensor's values.
 #[derive(Clone)]
-enum Positions {
+pub(crate) enum MaxPoolPositions {
     Host(Arc<PooledVec<u32>>),
     Device(crate::cuda::DeviceIndices),
 }
@@ -73,8 +74,8 @@ enum Positions {
 impl std::fmt::Debug for MaxPoolIndices {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let place = match self.positions {
-            Positions::Host(_) => "host",
-            Positions::Device(_) => "device",
+            MaxPoolPositions::Host(_) => "host",
+            MaxPoolPositions::Device(_) => "device",
         };
         write!(f, "MaxPoolIndices({:?} input, {place})", self.input_shape)
     }
@@ -159,20 +160,7 @@ impl Tensor {
         }
         let mut operands = vec![self, weight];
         operands.extend(bias);
-        if crate::cuda::common_device("conv2d", &operands)?.is_some() {
-            return crate::cuda::conv2d(self, weight, bias, &geo);
-        }
-        let (x, w, b) = (self.contiguous(), weight.contiguous(), bias.map(Tensor::contiguous));
-        let shape = [geo.batch, geo.out_channels, geo.out_height(), geo.out_width()];
-        with_float!(self.dtype(), "conv2d", |T| Ok(Tensor::build::<T>(&shape, |out| {
-            conv::conv2d_forward(
-                &geo,
-                x.contiguous_data::<T>(),
-                w.contiguous_data::<T>(),
-                b.as_ref().map(|b| b.contiguous_data::<T>()),
-                out,
-            )
-        })))
+        on_device("conv2d", &operands, |backend| backend.conv2d(self, weight, bias, &geo))
     }
 
     /// As [`Tensor::try_conv2d`].
@@ -203,13 +191,7 @@ impl Tensor {
                 detail: "output gradient does not match the convolution's output".into(),
             });
         }
-        if crate::cuda::common_device("conv2d_backward_input", &[self, weight])?.is_some() {
-            return crate::cuda::conv2d_backward_input(self, weight, &geo);
-        }
-        let (g, w) = (self.contiguous(), weight.contiguous());
-        with_float!(self.dtype(), "conv2d_backward_input", |T| Ok(Tensor::build::<T>(input_shape, |out| {
-            conv::conv2d_backward_input(&geo, g.contiguous_data::<T>(), w.contiguous_data::<T>(), out)
-        })))
+        on_device("conv2d_backward_input", &[self, weight], |backend| backend.conv2d_backward_input(self, weight, &geo))
     }
 
     /// Gradient of a convolution with respect to its weight of `weight_shape`,
@@ -231,13 +213,9 @@ impl Tensor {
                 detail: "output gradient does not match the convolution's output".into(),
             });
         }
-        if crate::cuda::common_device("conv2d_backward_weight", &[self, grad_output])?.is_some() {
-            return crate::cuda::conv2d_backward_weight(self, grad_output, &geo);
-        }
-        let (x, g) = (self.contiguous(), grad_output.contiguous());
-        with_float!(self.dtype(), "conv2d_backward_weight", |T| Ok(Tensor::build::<T>(weight_shape, |out| {
-            conv::conv2d_backward_weight(&geo, x.contiguous_data::<T>(), g.contiguous_data::<T>(), out)
-        })))
+        on_device("conv2d_backward_weight", &[self, grad_output], |backend| {
+            backend.conv2d_backward_weight(self, grad_output, &geo)
+        })
     }
 
     /// Max pooling of an NCHW tensor; returns the pooled values and the
@@ -254,17 +232,7 @@ impl Tensor {
         };
         geo.validate().map_err(|d| invalid("max_pool2d", self.shape(), d))?;
         let shape = [n, c, geo.out_height(), geo.out_width()];
-        if self.cuda_storage().is_some() {
-            let (pooled, positions) = crate::cuda::max_pool(self, &geo, &shape)?;
-            let positions = Positions::Device(positions);
-            return Ok((pooled, MaxPoolIndices { positions, geometry: geo, input_shape: self.shape().to_vec() }));
-        }
-        let x = self.contiguous();
-        let mut indices = PooledVec::<u32>::uninit_contents(shape.iter().product());
-        let pooled = with_float!(self.dtype(), "max_pool2d", |T| Ok(Tensor::build::<T>(&shape, |out| {
-            pooling::max_pool2d_forward(&geo, x.contiguous_data::<T>(), out, &mut indices)
-        })))?;
-        let positions = Positions::Host(Arc::new(indices));
+        let (pooled, positions) = on_device("max_pool2d", &[self], |backend| backend.max_pool(self, &geo, &shape))?;
         Ok((pooled, MaxPoolIndices { positions, geometry: geo, input_shape: self.shape().to_vec() }))
     }
 
@@ -282,23 +250,7 @@ impl Tensor {
         if self.numel() != expected {
             return Err(invalid("max_pool2d_backward", self.shape(), format!("{expected} recorded positions")));
         }
-        let positions = match (&indices.positions, self.cuda_storage()) {
-            (Positions::Device(d), Some(_)) => {
-                return crate::cuda::max_pool_backward(self, &indices.geometry, d, &indices.input_shape);
-            }
-            (Positions::Host(h), None) => h,
-            _ => {
-                return Err(invalid(
-                    "max_pool2d_backward",
-                    self.shape(),
-                    "gradient and recorded positions are on different devices",
-                ))
-            }
-        };
-        let g = self.contiguous();
-        with_float!(self.dtype(), "max_pool2d_backward", |T| Ok(Tensor::build::<T>(&indices.input_shape, |out| {
-            pooling::max_pool2d_backward(&indices.geometry, g.contiguous_data::<T>(), positions, out)
-        })))
+        on_device("max_pool2d_backward", &[self], |backend| backend.max_pool_backward(self, indices))
     }
 
     fn pool_geometry(&self, op: &'static str, params: Pool2dParams, input_shape: &[usize]) -> Result<Pool2dGeometry> {
@@ -321,13 +273,7 @@ impl Tensor {
     pub fn try_avg_pool2d(&self, params: Pool2dParams, count_include_pad: bool) -> Result<Tensor> {
         let geo = self.pool_geometry("avg_pool2d", params, self.shape())?;
         let shape = [self.shape()[0], self.shape()[1], geo.out_height(), geo.out_width()];
-        if self.cuda_storage().is_some() {
-            return crate::cuda::avg_pool(self, &geo, count_include_pad, &shape, false);
-        }
-        let x = self.contiguous();
-        with_float!(self.dtype(), "avg_pool2d", |T| Ok(Tensor::build::<T>(&shape, |out| {
-            pooling::avg_pool2d_forward(&geo, count_include_pad, x.contiguous_data::<T>(), out)
-        })))
+        on_device("avg_pool2d", &[self], |backend| backend.avg_pool(self, &geo, count_include_pad, &shape))
     }
 
     /// As [`Tensor::try_avg_pool2d`].
@@ -356,13 +302,9 @@ impl Tensor {
                 detail: "output gradient does not match the pooled shape".into(),
             });
         }
-        if self.cuda_storage().is_some() {
-            return crate::cuda::avg_pool(self, &geo, count_include_pad, input_shape, true);
-        }
-        let g = self.contiguous();
-        with_float!(self.dtype(), "avg_pool2d_backward", |T| Ok(Tensor::build::<T>(input_shape, |out| {
-            pooling::avg_pool2d_backward(&geo, count_include_pad, g.contiguous_data::<T>(), out)
-        })))
+        on_device("avg_pool2d_backward", &[self], |backend| {
+            backend.avg_pool_backward(self, &geo, count_include_pad, input_shape)
+        })
     }
 
     /// Upsamples an NCHW tensor by an integer `factor`.
@@ -371,13 +313,8 @@ impl Tensor {
         if factor == 0 {
             return Err(invalid("upsample2d", self.shape(), "scale factor must be at least 1"));
         }
-        if self.cuda_storage().is_some() {
-            return crate::cuda::upsample(self, mode, factor, (n * c, h, w), &[n, c, h * factor, w * factor], false);
-        }
-        let x = self.contiguous();
-        with_float!(self.dtype(), "upsample2d", |T| Ok(Tensor::build::<T>(&[n, c, h * factor, w * factor], |out| {
-            upsample2d_forward(mode, n * c, h, w, factor, x.contiguous_data::<T>(), out)
-        })))
+        let out_shape = [n, c, h * factor, w * factor];
+        on_device("upsample2d", &[self], |backend| backend.upsample(self, mode, factor, (n * c, h, w), &out_shape))
     }
 
     /// As [`Tensor::try_upsample2d`].
@@ -395,13 +332,9 @@ impl Tensor {
             return Err(invalid("upsample2d_backward", self.shape(), format!("not a {factor}x upsampled shape")));
         }
         let (h, w) = (oh / factor, ow / factor);
-        if self.cuda_storage().is_some() {
-            return crate::cuda::upsample(self, mode, factor, (n * c, h, w), &[n, c, h, w], true);
-        }
-        let g = self.contiguous();
-        with_float!(self.dtype(), "upsample2d_backward", |T| Ok(Tensor::build::<T>(&[n, c, h, w], |out| {
-            upsample2d_backward(mode, n * c, h, w, factor, g.contiguous_data::<T>(), out)
-        })))
+        on_device("upsample2d_backward", &[self], |backend| {
+            backend.upsample_backward(self, mode, factor, (n * c, h, w), &[n, c, h, w])
+        })
     }
 
     /// Pads the last two dimensions of an NCHW tensor.
@@ -409,13 +342,7 @@ impl Tensor {
         let (n, c, h, w) = nchw("pad2d", self)?;
         pad.validate(mode, h, w).map_err(|d| invalid("pad2d", self.shape(), d))?;
         let shape = [n, c, h + pad.top + pad.bottom, w + pad.left + pad.right];
-        if self.cuda_storage().is_some() {
-            return crate::cuda::pad(self, &pad, mode, (n * c, h, w), &shape, false);
-        }
-        let x = self.contiguous();
-        with_float!(self.dtype(), "pad2d", |T| Ok(Tensor::build::<T>(&shape, |out| {
-            pad2d_forward(mode, &pad, n * c, h, w, x.contiguous_data::<T>(), out)
-        })))
+        on_device("pad2d", &[self], |backend| backend.pad(self, &pad, mode, (n * c, h, w), &shape))
     }
 
     /// As [`Tensor::try_pad2d`].
@@ -433,12 +360,8 @@ impl Tensor {
             return Err(invalid("pad2d_backward", self.shape(), format!("smaller than the padding {pad:?}")));
         };
         pad.validate(mode, h, w).map_err(|d| invalid("pad2d_backward", self.shape(), d))?;
-        if self.cuda_storage().is_some() {
-            return crate::cuda::pad(self, &pad, mode, (n * c, h, w), &[n, c, h, w], true);
-        }
-        let g = self.contiguous();
-        with_float!(self.dtype(), "pad2d_backward", |T| Ok(Tensor::build::<T>(&[n, c, h, w], |out| {
-            pad2d_backward(mode, &pad, n * c, h, w, g.contiguous_data::<T>(), out)
-        })))
+        on_device("pad2d_backward", &[self], |backend| {
+            backend.pad_backward(self, &pad, mode, (n * c, h, w), &[n, c, h, w])
+        })
     }
 }
