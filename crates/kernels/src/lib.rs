@@ -17,6 +17,11 @@
 //! | [`reduce`] | sum, max, min over any axes |
 //! | [`convert`] | f16/bf16 ⇄ f32 |
 //! | [`buffer_pool`] | reuse of large buffers across passes |
+//! | [`cuda`] | devices, NVRTC compilation, the shared CUDA header |
+//!
+//! Each op family that runs on the GPU keeps its three parts in its folder:
+//! the CPU kernel (`mod.rs`), the CUDA C (`<family>.cu`) and its launcher
+//! (`cuda_kernel.rs`, methods on [`cuda::CudaDevice`]).
 
 pub mod buffer_pool;
 pub mod conv;

@@ -13,6 +13,8 @@
 //!   multiplied anyway (only the GAN's two downsampling layers pay that);
 //! * weight gradient: `dW = Σ_images dY · P(X)ᵀ`.
 
+pub(crate) mod cuda_kernel;
+
 mod gather;
 mod geometry;
 mod winograd;

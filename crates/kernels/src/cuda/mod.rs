@@ -5,7 +5,8 @@
 //! is first asked for. Asking where there is none is a [`CudaError`], not a
 //! crash.
 //!
-//! The CUDA C sources (`*.cu` beside this file) are embedded in the binary
+//! The CUDA C sources (`common.cuh` here, and each op family's `<family>.cu`
+//! in its own folder beside its CPU kernel) are embedded in the binary
 //! and compiled to PTX by NVRTC the first time a device is used, once per
 //! process. We chose run-time NVRTC over build-time nvcc so that a fresh
 //! clone builds with no CUDA toolkit at all, the PTX always matches the
@@ -16,21 +17,17 @@
 //! freed buffer is reused by the next allocation of the step without a trip
 //! to the OS. Kernels compute in f32.
 
-mod conv;
-mod elementwise;
-mod gemm;
-mod launch;
-mod reduce;
-mod spatial;
+pub(crate) mod launch;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use cudarc::driver::{CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, DeviceRepr};
 
-pub use conv::ConvGeometry;
-pub use gemm::{BatchedOperand, Matrix};
-pub use spatial::{Padding, Pool};
+pub use crate::conv::cuda_kernel::ConvGeometry;
+pub use crate::gemm::cuda_kernel::{BatchedOperand, Matrix};
+pub use crate::padding::cuda_kernel::Padding;
+pub use crate::pooling::cuda_kernel::Pool;
 
 /// A device buffer of f32 values.
 pub type DeviceBuffer = CudaSlice<f32>;
@@ -70,14 +67,18 @@ impl From<cudarc::driver::DriverError> for CudaError {
 /// Result of a CUDA operation.
 pub type CudaResult<T> = Result<T, CudaError>;
 
-/// The kernel sources, in the order NVRTC sees them.
-pub const SOURCES: [(&str, &str); 6] = [
+/// The kernel sources, in the order NVRTC sees them: the shared header, then
+/// each op family's kernels from its own folder (beside its CPU kernel and
+/// its launcher, `cuda_kernel.rs`).
+pub const SOURCES: [(&str, &str); 8] = [
     ("common.cuh", include_str!("common.cuh")),
-    ("elementwise.cu", include_str!("elementwise.cu")),
-    ("reduce.cu", include_str!("reduce.cu")),
-    ("gemm.cu", include_str!("gemm.cu")),
-    ("conv.cu", include_str!("conv.cu")),
-    ("spatial.cu", include_str!("spatial.cu")),
+    ("elementwise.cu", include_str!("../elementwise/elementwise.cu")),
+    ("reduce.cu", include_str!("../reduce/reduce.cu")),
+    ("gemm.cu", include_str!("../gemm/gemm.cu")),
+    ("conv.cu", include_str!("../conv/conv.cu")),
+    ("pooling.cu", include_str!("../pooling/pooling.cu")),
+    ("upsample.cu", include_str!("../upsample/upsample.cu")),
+    ("padding.cu", include_str!("../padding/padding.cu")),
 ];
 
 /// Every kernel the sources define, by name.

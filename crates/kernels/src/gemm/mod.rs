@@ -12,6 +12,8 @@
 //! nothing extra, and convolution feeds its image patches straight into the
 //! packing step.
 
+pub(crate) mod cuda_kernel;
+
 mod microkernel;
 mod pack;
 mod source;

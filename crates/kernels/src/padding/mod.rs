@@ -1,6 +1,8 @@
 //! Spatial padding of NCHW planes (zero, reflection, replication), forward and
 //! backward.
 
+pub(crate) mod cuda_kernel;
+
 use rayon::prelude::*;
 
 use crate::Float;

@@ -1,6 +1,8 @@
 //! Upsampling of NCHW planes by an integer factor: nearest neighbour and
 //! bilinear (PyTorch's `align_corners = false`), forward and backward.
 
+pub(crate) mod cuda_kernel;
+
 use rayon::prelude::*;
 
 use crate::Float;

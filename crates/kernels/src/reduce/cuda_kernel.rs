@@ -2,8 +2,8 @@
 
 use cudarc::driver::{LaunchConfig, PushKernelArg};
 
-use super::launch::items;
-use super::{CudaDevice, CudaResult, DeviceBuffer, Layout};
+use crate::cuda::launch::items;
+use crate::cuda::{CudaDevice, CudaResult, DeviceBuffer, Layout};
 use crate::reduce::ReduceOp;
 
 impl CudaDevice {

@@ -1,15 +1,12 @@
-//! Launchers of `spatial.cu`: max and average pooling, upsampling and
-//! padding, each with its backward.
+//! Launchers of `pooling.cu`: max and average pooling and their gradients.
 
 use cudarc::driver::{DeviceRepr, PushKernelArg};
 
-use super::launch::items;
-use super::{CudaDevice, CudaResult, DeviceBuffer, IndexBuffer};
-use crate::padding::{Pad2d, PadMode};
+use crate::cuda::launch::items;
+use crate::cuda::{CudaDevice, CudaResult, DeviceBuffer, IndexBuffer};
 use crate::pooling::Pool2dGeometry;
-use crate::upsample::UpsampleMode;
 
-/// Pooling geometry (must match `Pool` in spatial.cu).
+/// Pooling geometry (must match `Pool` in pooling.cu).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Pool {
@@ -26,23 +23,8 @@ pub struct Pool {
     pad_w: i64,
 }
 
-/// Padding geometry (must match `Padding` in spatial.cu).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Padding {
-    planes: i64,
-    height: i64,
-    width: i64,
-    top: i64,
-    bottom: i64,
-    left: i64,
-    right: i64,
-}
-
 // SAFETY: plain integers in C layout, matching the kernel's struct.
 unsafe impl DeviceRepr for Pool {}
-// SAFETY: plain integers in C layout, matching the kernel's struct.
-unsafe impl DeviceRepr for Padding {}
 
 impl From<&Pool2dGeometry> for Pool {
     fn from(g: &Pool2dGeometry) -> Pool {
@@ -116,65 +98,6 @@ impl CudaDevice {
         launch.arg(input).arg(out).arg(&p).arg(&include);
         // SAFETY: one thread per pooled value; planes as the geometry says.
         unsafe { launch.launch(items(n)) }?;
-        Ok(())
-    }
-
-    /// Upsampling (and, with `backward`, its gradient into a zeroed `out`).
-    #[allow(clippy::too_many_arguments)]
-    pub fn upsample(
-        &self,
-        mode: UpsampleMode,
-        planes: usize,
-        h: usize,
-        w: usize,
-        factor: usize,
-        input: &DeviceBuffer,
-        out: &mut DeviceBuffer,
-        backward: bool,
-    ) -> CudaResult<()> {
-        let (planes64, h64, w64, f64_) = (planes as i64, h as i64, w as i64, factor as i64);
-        let bilinear = (mode == UpsampleMode::Bilinear) as i32;
-        let name = if backward { "upsample_backward_f32" } else { "upsample_f32" };
-        let mut launch = self.stream().launch_builder(self.function(name));
-        launch.arg(input).arg(out).arg(&planes64).arg(&h64).arg(&w64).arg(&f64_).arg(&bilinear);
-        // SAFETY: one thread per upsampled value; planes as given.
-        unsafe { launch.launch(items(planes * h * w * factor * factor)) }?;
-        Ok(())
-    }
-
-    /// Padding (and, with `backward`, its gradient into a zeroed `out`).
-    #[allow(clippy::too_many_arguments)]
-    pub fn pad(
-        &self,
-        mode: PadMode,
-        pad: &Pad2d,
-        planes: usize,
-        h: usize,
-        w: usize,
-        input: &DeviceBuffer,
-        out: &mut DeviceBuffer,
-        backward: bool,
-    ) -> CudaResult<()> {
-        let p = Padding {
-            planes: planes as i64,
-            height: h as i64,
-            width: w as i64,
-            top: pad.top as i64,
-            bottom: pad.bottom as i64,
-            left: pad.left as i64,
-            right: pad.right as i64,
-        };
-        let code: i32 = match mode {
-            PadMode::Zero => 0,
-            PadMode::Reflect => 1,
-            PadMode::Replicate => 2,
-        };
-        let name = if backward { "pad_backward_f32" } else { "pad_f32" };
-        let mut launch = self.stream().launch_builder(self.function(name));
-        launch.arg(input).arg(out).arg(&p).arg(&code);
-        let padded = planes * (h + pad.top + pad.bottom) * (w + pad.left + pad.right);
-        // SAFETY: one thread per padded value; planes as given.
-        unsafe { launch.launch(items(padded)) }?;
         Ok(())
     }
 }

@@ -5,6 +5,8 @@
 //! is a vectorised horizontal reduction; otherwise rows of the output are
 //! accumulated vertically, one reduced index at a time.
 
+pub(crate) mod cuda_kernel;
+
 use rayon::prelude::*;
 
 use crate::element::{Float, SimdVector};

@@ -3,7 +3,7 @@
 
 use cudarc::driver::{DeviceRepr, LaunchConfig, PushKernelArg};
 
-use super::{CudaDevice, CudaResult, DeviceBuffer};
+use crate::cuda::{CudaDevice, CudaResult, DeviceBuffer};
 
 /// A matrix operand as the GEMM kernel reads it (must match `Matrix` in
 /// gemm.cu).

@@ -4,8 +4,8 @@
 
 use cudarc::driver::PushKernelArg;
 
-use super::launch::items;
-use super::{CudaDevice, CudaResult, DeviceBuffer, Layout};
+use crate::cuda::launch::items;
+use crate::cuda::{CudaDevice, CudaResult, DeviceBuffer, Layout};
 use crate::elementwise::{BinaryOp, UnaryOp};
 
 impl CudaDevice {

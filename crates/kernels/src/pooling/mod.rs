@@ -3,6 +3,8 @@
 //! Max pooling records, for every output, the flat in-plane index of the input
 //! it took, so the backward pass is a scatter of gradients to those indices.
 
+pub(crate) mod cuda_kernel;
+
 use rayon::prelude::*;
 
 use crate::Float;

@@ -6,6 +6,8 @@
 //! contiguous, or one of them a broadcast scalar) and anything else as scalars.
 //! Large outputs are split across threads by rows.
 
+pub(crate) mod cuda_kernel;
+
 use std::marker::PhantomData;
 
 use rayon::prelude::*;

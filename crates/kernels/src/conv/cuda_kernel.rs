@@ -5,9 +5,9 @@
 
 use cudarc::driver::{DeviceRepr, PushKernelArg};
 
-use super::launch::items;
-use super::{CudaDevice, CudaResult, DeviceBuffer, Matrix};
 use crate::conv::Conv2dGeometry;
+use crate::cuda::launch::items;
+use crate::cuda::{CudaDevice, CudaResult, DeviceBuffer, Matrix};
 
 /// Convolution geometry of one image (must match `ConvGeometry` in conv.cu).
 #[repr(C)]
