@@ -27,6 +27,8 @@ enum Command {
         #[command(subcommand)]
         what: fresco::commands::gan::GanCommand,
     },
+    /// Score any images by the Gatys objective (content, style and TV terms), one row each.
+    Score(Box<fresco::commands::score::ScoreArgs>),
     /// Pretrained VGG weights: fetch, import from ONNX, inspect.
     Weights {
         #[command(subcommand)]
@@ -40,11 +42,12 @@ enum Command {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    use fresco::commands::{bench, gan, gatys, weights};
+    use fresco::commands::{bench, gan, gatys, score, weights};
     match cli.command {
         Command::Gatys(args) => gatys::run(*args),
         Command::Gan { what: gan::GanCommand::Train(args) } => gan::train(*args),
         Command::Gan { what: gan::GanCommand::Apply(args) } => gan::apply(args),
+        Command::Score(args) => score::run(*args),
         Command::Weights { what } => weights::run(what),
         Command::Bench { what } => bench::run(what),
     }

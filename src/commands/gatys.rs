@@ -3,17 +3,16 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::{Args, ValueEnum};
-use nn::{Pooling, Vgg, VggKind};
-use style::gatys::{Gatys, Initial, OptimizerKind, DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS};
+use nn::Vgg;
+use style::gatys::{Initial, OptimizerKind};
 use style::image_io::{load_image, save_image};
-use style::perceptual::parse_layers;
-use tensor::Tensor;
 
+use super::objective::ObjectiveArgs;
 use super::paths;
 use crate::memory_budget::MemoryModel;
-use crate::weights::{load_vgg, WeightsArgs};
+use crate::weights::load_vgg;
 
 /// Optimiser choice on the command line.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -24,30 +23,15 @@ pub enum OptimizerArg {
     Adam,
 }
 
-/// Pooling choice on the command line.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum PoolingArg {
-    /// Max pooling (as trained).
-    Max,
-    /// Average pooling.
-    Avg,
-}
-
 /// Arguments of `fresco gatys`.
 #[derive(Args, Debug)]
 pub struct GatysArgs {
-    /// The content image.
-    #[arg(long)]
-    pub content: PathBuf,
-    /// A style image; repeat the option for several (each value is one path, commas included).
-    #[arg(long, required = true)]
-    pub style: Vec<PathBuf>,
+    /// The images, the objective's weights and layers, and the VGG.
+    #[command(flatten)]
+    pub objective: ObjectiveArgs,
     /// Where to write the result (format from the extension: .png, .jpg, .webp, .tif, ...).
     #[arg(long, short)]
     pub output: PathBuf,
-    /// Relative weights of several style images, comma-separated.
-    #[arg(long, value_delimiter = ',')]
-    pub style_blend: Vec<f64>,
     /// Longest side of the output, in pixels.
     #[arg(long, default_value_t = 512)]
     pub size: usize,
@@ -60,42 +44,18 @@ pub struct GatysArgs {
     /// Learning rate [default: 1 for L-BFGS, 0.02 for Adam].
     #[arg(long)]
     pub lr: Option<f64>,
-    /// Weight of the content loss.
-    #[arg(long, default_value_t = 1.0)]
-    pub content_weight: f64,
-    /// Weight of the style loss.
-    #[arg(long, default_value_t = 10.0)]
-    pub style_weight: f64,
-    /// Weight of the total-variation (smoothness) loss.
-    #[arg(long, default_value_t = 10.0)]
-    pub tv_weight: f64,
-    /// Content layers, comma-separated, each optionally `layer:weight`.
-    #[arg(long, default_value = DEFAULT_CONTENT_LAYERS)]
-    pub content_layers: String,
-    /// Style layers, comma-separated, each optionally `layer:weight`.
-    #[arg(long, default_value = DEFAULT_STYLE_LAYERS)]
-    pub style_layers: String,
-    /// Pooling in the VGG.
-    #[arg(long, value_enum, default_value = "max")]
-    pub pooling: PoolingArg,
     /// Starting image: `content`, `noise`, or a path (write ./noise for a file of that name).
     #[arg(long, default_value = "content")]
     pub init: PathBuf,
     /// Seed of the noise initialisation.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Style images are resized to size × style-scale.
-    #[arg(long, default_value_t = 1.0)]
-    pub style_scale: f64,
     /// Keep the content's colours (transfer luminance only).
     #[arg(long)]
     pub preserve_colors: bool,
     /// Coarse-to-fine scales, each half the size of the next.
     #[arg(long, default_value_t = 1)]
     pub scales: usize,
-    /// Where the VGG comes from.
-    #[command(flatten)]
-    pub weights: WeightsArgs,
     /// Save the image every N iterations (beside the output, as NAME.iterN.EXT).
     #[arg(long)]
     pub save_every: Option<usize>,
@@ -135,65 +95,27 @@ pub fn check_progress(first: f64, last: f64, evaluations: usize, optimizer: Opti
     Ok(())
 }
 
-/// The architecture `load_vgg` will return, to check layer names against
-/// before any download: the named or cached file's, else VGG-19.
-fn expected_kind(weights: &WeightsArgs) -> Result<VggKind> {
-    match weights.weights.clone().or_else(crate::weights::default_weights) {
-        Some(path) => Ok(Vgg::inspect(&path)?.kind),
-        // VGG-19 has every layer of VGG-16; the network actually loaded
-        // checks the layers again.
-        None => Ok(VggKind::Vgg19),
-    }
-}
-
-/// Reads every style image, refusing a value that names no file but whose
-/// comma-separated parts do (the old list syntax) with a hint.
-fn load_styles(paths: &[PathBuf]) -> Result<Vec<Tensor>> {
-    paths
-        .iter()
-        .map(|path| {
-            if !path.exists() {
-                let text = path.to_string_lossy();
-                if text.contains(',') && text.split(',').any(|p| Path::new(p).exists()) {
-                    bail!("--style {text}: no such file; give each style image its own --style (a comma is part of a file name)");
-                }
-            }
-            Ok(load_image(path, None)?)
-        })
-        .collect()
-}
-
 /// Runs `fresco gatys`.
 pub fn run(args: GatysArgs) -> Result<()> {
     paths::check_output_image(&args.output, "output", None)?;
     paths::check_report_paths(args.run.log.as_deref(), args.run.plot.as_deref())?;
-    let content = load_image(&args.content, None)?;
-    let styles = load_styles(&args.style)?;
+    let (content, styles) = args.objective.load_images()?;
     let initial = match args.init.as_os_str().to_str() {
         Some("content") => Initial::Content,
         Some("noise") => Initial::Noise,
         _ => Initial::Image(load_image(&args.init, None)?),
     };
-    let mut builder = Gatys::builder()
+    let mut builder = args
+        .objective
+        .builder()?
         .size(args.size)
         .iterations(args.iters)
         .optimizer(match args.optimizer {
             OptimizerArg::Lbfgs => OptimizerKind::Lbfgs,
             OptimizerArg::Adam => OptimizerKind::Adam,
         })
-        .content_weight(args.content_weight)
-        .style_weight(args.style_weight)
-        .tv_weight(args.tv_weight)
-        .content_layers(parse_layers("--content-layers", &args.content_layers)?)
-        .style_layers(parse_layers("--style-layers", &args.style_layers)?)
-        .pooling(match args.pooling {
-            PoolingArg::Max => Pooling::Max,
-            PoolingArg::Avg => Pooling::Average,
-        })
         .initial(initial)
         .seed(args.seed)
-        .style_scale(args.style_scale)
-        .style_blend(args.style_blend.clone())
         .preserve_colors(args.preserve_colors)
         .scales(args.scales)
         .device(args.run.device);
@@ -201,7 +123,7 @@ pub fn run(args: GatysArgs) -> Result<()> {
         builder = builder.learning_rate(lr);
     }
     // Settings are checked against the layers before any weights are fetched.
-    let gatys = builder.clone().build(Vgg::random_with_widths(expected_kind(&args.weights)?, [1; 5], 0))?;
+    let gatys = builder.clone().build(Vgg::random_with_widths(args.objective.expected_kind()?, [1; 5], 0))?;
     let (height, width) = (content.shape()[2], content.shape()[3]);
     let dims = gatys.scale_dims(height, width);
     let &(out_h, out_w) = dims.last().expect("at least one scale");
@@ -209,17 +131,17 @@ pub fn run(args: GatysArgs) -> Result<()> {
     if out_h.max(out_w) > args.size {
         eprintln!(
             "note: {} is {width}x{height}; its shorter side is brought up to {min_side} px (the least the deepest layer needs), so the output is {out_w}x{out_h}",
-            args.content.display()
+            args.objective.content.display()
         );
     }
     let mut largest = out_h.saturating_mul(out_w);
-    for (path, style) in args.style.iter().zip(&styles) {
+    for (path, style) in args.objective.style.iter().zip(&styles) {
         let (sh, sw) = (style.shape()[2], style.shape()[3]);
         let (fh, fw) = dims.iter().map(|&(h, w)| gatys.style_dims(sh, sw, h, w)).next().expect("a scale");
         let plain = style::image_io::scaled_dims(
             sh,
             sw,
-            ((dims[0].0.max(dims[0].1) as f64) * args.style_scale).round().max(1.0) as usize,
+            ((dims[0].0.max(dims[0].1) as f64) * args.objective.style_scale).round().max(1.0) as usize,
         );
         if (fh, fw) != plain {
             eprintln!(
@@ -234,7 +156,7 @@ pub fn run(args: GatysArgs) -> Result<()> {
     if args.run.device == tensor::Device::Cpu {
         MemoryModel::GATYS.check(largest as u64, args.size, &format!("--size {}", args.size))?;
     }
-    let gatys = builder.build(load_vgg(&args.weights)?)?;
+    let gatys = builder.build(load_vgg(&args.objective.weights)?)?;
 
     let mut record = super::LossRecord::new(["total", "content", "style", "tv"], args.run.log.as_deref(), false)?;
     let total = args.iters.saturating_mul(args.scales) as u64;

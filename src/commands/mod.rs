@@ -14,7 +14,9 @@ use tensor::Device;
 pub mod bench;
 pub mod gan;
 pub mod gatys;
+pub mod objective;
 pub mod paths;
+pub mod score;
 pub mod weights;
 
 /// The options every long run (`gatys`, `gan train`) takes.

@@ -1,0 +1,114 @@
+//! The Gatys objective as the command line sets it — the content and style
+//! images, the weights of the content, style and total-variation terms, the
+//! layers, pooling, style scale and the VGG — declared once for `gatys`,
+//! which optimises it, and `score`, which measures it.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+use clap::{Args, ValueEnum};
+use nn::{Pooling, Vgg, VggKind};
+use style::gatys::{Gatys, GatysBuilder, DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS};
+use style::image_io::load_image;
+use style::perceptual::parse_layers;
+use tensor::Tensor;
+
+use crate::weights::WeightsArgs;
+
+/// Pooling choice on the command line.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum PoolingArg {
+    /// Max pooling (as trained).
+    Max,
+    /// Average pooling.
+    Avg,
+}
+
+/// The objective's options.
+#[derive(Args, Debug)]
+pub struct ObjectiveArgs {
+    /// The content image.
+    #[arg(long)]
+    pub content: PathBuf,
+    /// A style image; repeat the option for several (each value is one path, commas included).
+    #[arg(long, required = true)]
+    pub style: Vec<PathBuf>,
+    /// Relative weights of several style images, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub style_blend: Vec<f64>,
+    /// Weight of the content loss.
+    #[arg(long, default_value_t = 1.0)]
+    pub content_weight: f64,
+    /// Weight of the style loss.
+    #[arg(long, default_value_t = 10.0)]
+    pub style_weight: f64,
+    /// Weight of the total-variation (smoothness) loss.
+    #[arg(long, default_value_t = 10.0)]
+    pub tv_weight: f64,
+    /// Content layers, comma-separated, each optionally `layer:weight`.
+    #[arg(long, default_value = DEFAULT_CONTENT_LAYERS)]
+    pub content_layers: String,
+    /// Style layers, comma-separated, each optionally `layer:weight`.
+    #[arg(long, default_value = DEFAULT_STYLE_LAYERS)]
+    pub style_layers: String,
+    /// Pooling in the VGG.
+    #[arg(long, value_enum, default_value = "max")]
+    pub pooling: PoolingArg,
+    /// Style images are resized to the output's longest side × style-scale.
+    #[arg(long, default_value_t = 1.0)]
+    pub style_scale: f64,
+    /// Where the VGG comes from.
+    #[command(flatten)]
+    pub weights: WeightsArgs,
+}
+
+impl ObjectiveArgs {
+    /// A Gatys builder with these weights, layers, pooling, style scale
+    /// and blend (the caller adds size, iterations and the rest).
+    pub fn builder(&self) -> Result<GatysBuilder> {
+        Ok(Gatys::builder()
+            .content_weight(self.content_weight)
+            .style_weight(self.style_weight)
+            .tv_weight(self.tv_weight)
+            .content_layers(parse_layers("--content-layers", &self.content_layers)?)
+            .style_layers(parse_layers("--style-layers", &self.style_layers)?)
+            .pooling(match self.pooling {
+                PoolingArg::Max => Pooling::Max,
+                PoolingArg::Avg => Pooling::Average,
+            })
+            .style_scale(self.style_scale)
+            .style_blend(self.style_blend.clone()))
+    }
+
+    /// The content image and every style image. A `--style` value that
+    /// names no file but whose comma-separated parts do (the old list
+    /// syntax) is refused with a hint.
+    pub fn load_images(&self) -> Result<(Tensor, Vec<Tensor>)> {
+        let content = load_image(&self.content, None)?;
+        let styles = self
+            .style
+            .iter()
+            .map(|path| {
+                if !path.exists() {
+                    let text = path.to_string_lossy();
+                    if text.contains(',') && text.split(',').any(|p| Path::new(p).exists()) {
+                        bail!("--style {text}: no such file; give each style image its own --style (a comma is part of a file name)");
+                    }
+                }
+                Ok(load_image(path, None)?)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((content, styles))
+    }
+
+    /// The architecture `load_vgg` will return, to check layer names
+    /// against before any download: the named or cached file's, else VGG-19
+    /// (which has every layer of VGG-16; the network actually loaded checks
+    /// the layers again).
+    pub fn expected_kind(&self) -> Result<VggKind> {
+        match self.weights.weights.clone().or_else(crate::weights::default_weights) {
+            Some(path) => Ok(Vgg::inspect(&path)?.kind),
+            None => Ok(VggKind::Vgg19),
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! `fresco score` on generated images and a tiny VGG: the content image
+//! itself has no content loss, a table and JSON lines carry the same
+//! numbers, and a bad file is named while the others are still scored.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use image::{Rgb, RgbImage};
+use nn::{InputConvention, Vgg, VggKind};
+use tensor::{DType, Tensor};
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("fresco-score-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn tiny_weights(dir: &Path) -> PathBuf {
+    let mut convs = Vec::new();
+    let mut inputs = 3;
+    for (b, count) in VggKind::Vgg16.blocks().into_iter().enumerate() {
+        for i in 0..count {
+            let std = (2.0 / (9.0 * inputs as f64)).sqrt();
+            let w = Tensor::randn(&[6, inputs, 3, 3], 0.0, std, (b * 5 + i) as u64, DType::F32);
+            convs.push((w, Tensor::zeros(&[6], DType::F32)));
+            inputs = 6;
+        }
+    }
+    let path = dir.join("tiny.safetensors");
+    Vgg::write_weights(&path, VggKind::Vgg16, &convs, InputConvention::Torchvision, DType::F16, "test").unwrap();
+    path
+}
+
+fn score(dir: &Path, images: &[&Path], extra: &[&str]) -> Output {
+    let (content, style) = (dir.join("content.png"), dir.join("style.png"));
+    RgbImage::from_fn(40, 30, |x, y| Rgb([(x * 6) as u8, (y * 8) as u8, 100])).save(&content).unwrap();
+    RgbImage::from_fn(32, 32, |x, y| if (x / 4 + y / 4) % 2 == 0 { Rgb([240, 200, 20]) } else { Rgb([20, 40, 160]) })
+        .save(&style)
+        .unwrap();
+    let weights = tiny_weights(dir);
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fresco"));
+    command.arg("score").arg("--content").arg(&content).arg("--style").arg(&style).arg("--weights").arg(&weights);
+    command.args(["--size", "32"]).args(extra).args(images);
+    command.env("FRESCO_OFFLINE", "1").output().unwrap()
+}
+
+#[test]
+fn the_content_image_has_no_content_loss_and_the_style_image_less_style_loss() {
+    let dir = temp("rows");
+    let out = score(&dir, &[&dir.join("content.png"), &dir.join("style.png")], &["--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    let field = |row: &str, name: &str| -> f64 {
+        let start = row.find(&format!("\"{name}\":")).unwrap() + name.len() + 3;
+        row[start..].split([',', '}']).next().unwrap().parse().unwrap()
+    };
+    assert!(rows[0].starts_with("{\"image\":\"") && rows[0].contains("\"width\":32,\"height\":24"), "{}", rows[0]);
+    assert_eq!(field(rows[0], "content"), 0.0);
+    assert!(field(rows[1], "style") < field(rows[0], "style"), "{text}");
+    let total = field(rows[0], "content") + field(rows[0], "style") + field(rows[0], "tv");
+    assert!((field(rows[0], "total") - total).abs() < 1e-4 * total.max(1.0));
+}
+
+#[test]
+fn a_bad_image_is_named_and_the_others_are_scored() {
+    let dir = temp("bad");
+    let broken = dir.join("broken.png");
+    std::fs::write(&broken, b"not a picture").unwrap();
+    let out = score(&dir, &[&broken, &dir.join("content.png")], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.lines().any(|l| l.contains("content.png") && l.contains("32x24")), "{stdout}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("broken.png") && stderr.contains("1 of 2 images"), "{stderr}");
+}
