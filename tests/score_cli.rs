@@ -75,3 +75,12 @@ fn a_bad_image_is_named_and_the_others_are_scored() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("broken.png") && stderr.contains("1 of 2 images"), "{stderr}");
 }
+
+#[test]
+fn a_blend_that_does_not_match_the_styles_is_refused() {
+    let dir = temp("blend");
+    let out = score(&dir, &[&dir.join("content.png")], &["--style-blend", "1,2"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("2 weights for 1 style images"), "{stderr}");
+}

@@ -7,8 +7,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
+use nn::Vgg;
 use style::image_io::{fit_dims, load_image, resize};
 use tensor::Device;
 
@@ -51,12 +52,28 @@ fn json_string(text: &str) -> String {
     out
 }
 
+/// `value` as a JSON number, or `null` when it is not finite.
+fn json_number(value: f64) -> String {
+    if value.is_finite() {
+        format!("{value:e}")
+    } else {
+        "null".to_string()
+    }
+}
+
 /// Runs `fresco score`. An image that cannot be read or scored is named
 /// with its reason; the others are still scored, and the command then fails
 /// with the count.
 pub fn run(args: ScoreArgs) -> Result<()> {
     let (content, styles) = args.objective.load_images()?;
-    let gatys = args.objective.builder()?.device(args.device).build(load_vgg(&args.objective.weights)?)?;
+    let blend = &args.objective.style_blend;
+    if !blend.is_empty() && blend.len() != styles.len() {
+        bail!("--style-blend: {} weights for {} style images", blend.len(), styles.len());
+    }
+    let builder = args.objective.builder()?.device(args.device);
+    // Settings are checked against the layers before any weights are fetched.
+    builder.clone().build(Vgg::random_with_widths(args.objective.expected_kind()?, [1; 5], 0))?;
+    let gatys = builder.build(load_vgg(&args.objective.weights)?)?;
     if !args.json {
         println!(
             "Gatys objective with {} (content {} x{}, style {} x{}, tv x{}), images at {}",
@@ -80,17 +97,19 @@ pub fn run(args: ScoreArgs) -> Result<()> {
             if args.device == Device::Cpu {
                 MemoryModel::GATYS.check((h * w) as u64, longest, &format!("{} at {w}x{h}", path.display()))?;
             }
-            let losses = gatys.measure(&resize(&image, h, w), &content, &styles)?;
+            let losses = gatys
+                .measure(&resize(&image, h, w), &content, &styles)
+                .with_context(|| format!("{}: cannot be scored", path.display()))?;
             Ok(((w, h), losses))
         })();
         match scored {
             Ok(((w, h), l)) if args.json => println!(
-                "{{\"image\":{},\"width\":{w},\"height\":{h},\"content\":{:e},\"style\":{:e},\"tv\":{:e},\"total\":{:e}}}",
+                "{{\"image\":{},\"width\":{w},\"height\":{h},\"content\":{},\"style\":{},\"tv\":{},\"total\":{}}}",
                 json_string(&path.to_string_lossy()),
-                l.content,
-                l.style,
-                l.tv,
-                l.total
+                json_number(l.content),
+                json_number(l.style),
+                json_number(l.tv),
+                json_number(l.total)
             ),
             Ok(((w, h), l)) => println!(
                 "{:<40} {:>9} {:>10.4} {:>10.4} {:>10.4} {:>10.4}",

@@ -122,6 +122,10 @@ pub fn content_targets(plan: &LayerPlan, features: &[Var]) -> Vec<Target> {
 /// Style targets: the Gram matrices of each style image's features at the
 /// style layers, blended by `blend` (any positive weights; normalised to sum
 /// 1), each weighted by its normalisation. Images are moved to `device`.
+///
+/// # Errors
+/// A `style blend` setting error when `blend` does not hold one
+/// non-negative weight per style image with a positive sum.
 pub fn style_targets(
     vgg: &Vgg,
     plan: &LayerPlan,
@@ -129,7 +133,13 @@ pub fn style_targets(
     blend: &[f64],
     device: Device,
 ) -> Result<Vec<Target>> {
+    if styles.is_empty() || blend.len() != styles.len() {
+        return Err(setting("style blend", format!("{} weights for {} style images", blend.len(), styles.len())));
+    }
     let blend_sum: f64 = blend.iter().sum();
+    if !(blend_sum > 0.0 && blend.iter().all(|b| b.is_finite() && *b >= 0.0)) {
+        return Err(setting("style blend", format!("{blend:?}: the weights must be non-negative with a positive sum")));
+    }
     let names = plan.names();
     let mut grams: Vec<Option<Tensor>> = vec![None; plan.style.len()];
     for (style, &b) in styles.iter().zip(blend) {
@@ -178,7 +188,7 @@ pub fn style_loss(features: &[Var], targets: &[Target], device: Device) -> Resul
         let target = if t.value.shape() == gram.shape() {
             t.value.clone()
         } else {
-            Var::constant(t.value.value().broadcast_to(gram.shape()))
+            Var::constant(t.value.value().try_broadcast_to(gram.shape())?)
         };
         loss = loss + gram.try_mse(&target)?.mul_scalar(t.weight);
     }

@@ -1,6 +1,7 @@
-//! Tensors on CUDA devices: storage, transfers, and the device path of
-//! every op (the CPU path lives beside each op; this file is what each op
-//! calls first when its operands are on a GPU).
+//! Tensors on CUDA devices: transfers, and the tensor side of the CUDA
+//! backend (`backend::Cuda` calls these): each turns tensors into device
+//! buffers, runs the family's algorithm or launcher from `kernels`, and wraps
+//! the result. The CPU side is `backend/cpu.rs`; the storage is `storage.rs`.
 //!
 //! Device tensors hold f32. Views work as on the CPU: a layout over shared
 //! storage, passed to the kernels as shape, strides and offset (contiguous
@@ -34,9 +35,9 @@ pub(crate) fn open(op: &'static str, ordinal: usize) -> Result<Arc<CudaDevice>> 
     cuda::device(ordinal).map_err(|e| error(op, Device::Cuda(ordinal), e))
 }
 
-/// The device storage of a tensor that every function below is only called
-/// with: each tensor op calls these after `common_device` (or
-/// `cuda_storage`) found its operands on a GPU.
+/// The device storage of a tensor: the functions below are only reached
+/// through `backend::Cuda`, which `on_device` picks when `common_device`
+/// found the operands on a GPU.
 fn device_storage(t: &Tensor) -> &CudaStorage {
     t.cuda_storage().expect("the op checked that its operands are on a CUDA device")
 }

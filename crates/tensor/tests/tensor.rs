@@ -194,3 +194,39 @@ proptest! {
         }
     }
 }
+
+/// Storage-only dtypes (f16, bf16) reach no kernel: every op that computes
+/// refuses them with an error naming the op as the user called it.
+#[test]
+fn storage_dtypes_are_refused_by_every_computing_op() {
+    for dtype in [DType::F16, DType::BF16] {
+        let x = Tensor::rand_uniform(&[1, 2, 6, 6], 0.0, 1.0, 1, DType::F32).to_dtype(dtype);
+        let w = Tensor::rand_uniform(&[3, 2, 3, 3], 0.0, 1.0, 2, DType::F32).to_dtype(dtype);
+        let m = Tensor::rand_uniform(&[4, 4], 0.0, 1.0, 3, DType::F32).to_dtype(dtype);
+        let g = Tensor::rand_uniform(&[1, 3, 4, 4], 0.0, 1.0, 4, DType::F32).to_dtype(dtype);
+        let pool = Pool2dParams::new(2, 2);
+        let pad = Pad2d { top: 1, bottom: 1, left: 1, right: 1 };
+        let cases: Vec<(&str, Result<Tensor, TensorError>)> = vec![
+            ("add", m.try_add(&m)),
+            ("sum", m.try_reduce(tensor::ReduceOp::Sum, &[0], false)),
+            ("matmul", m.try_matmul(&m)),
+            ("cat", Tensor::try_cat(&[&m, &m], 0)),
+            ("conv2d", x.try_conv2d(&w, None, Conv2dParams::default())),
+            ("conv2d_backward_input", g.try_conv2d_backward_input(&w, x.shape(), Conv2dParams::default())),
+            ("conv2d_backward_weight", x.try_conv2d_backward_weight(&g, w.shape(), Conv2dParams::default())),
+            ("max_pool2d", x.try_max_pool2d(pool).map(|(t, _)| t)),
+            ("avg_pool2d", x.try_avg_pool2d(pool, true)),
+            ("upsample2d", x.try_upsample2d(2, UpsampleMode::Nearest)),
+            ("pad2d", x.try_pad2d(pad, PadMode::Reflect)),
+        ];
+        for (op, result) in cases {
+            let e = result.unwrap_err();
+            assert!(matches!(e, TensorError::UnsupportedDType { .. }), "{op}: {e}");
+            assert!(e.to_string().starts_with(&format!("{op}:")), "{op}: {e}");
+        }
+        assert_eq!(
+            m.t().contiguous().to_dtype(DType::F32).to_vec::<f32>(),
+            m.to_dtype(DType::F32).t().contiguous().to_vec::<f32>()
+        );
+    }
+}

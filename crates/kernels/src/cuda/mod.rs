@@ -1,4 +1,6 @@
-//! The CUDA backend's kernels and their launchers.
+//! CUDA devices: finding the driver, compiling every op family's kernels
+//! with NVRTC, device buffers, and the shared header `common.cuh`. The
+//! kernels and their launchers live in each family's folder.
 //!
 //! The runtime is `cudarc` with dynamic loading: this crate compiles and its
 //! tests run on machines without CUDA, and the driver is found when a device

@@ -6,7 +6,7 @@ use tensor::Device;
 
 use super::{Gatys, Initial, OptimizerKind};
 use crate::error::{setting, Result};
-use crate::perceptual::parse_layers;
+use crate::perceptual::{parse_layers, LayerPlan};
 
 /// Every setting of a run; see [`GatysBuilder`] for the defaults.
 #[derive(Clone, Debug)]
@@ -181,17 +181,8 @@ impl GatysBuilder {
         if !c.style_blend.is_empty() && c.style_blend.iter().sum::<f64>() <= 0.0 {
             return Err(setting("style blend", "the weights sum to zero"));
         }
-        for (name, _) in c.content_layers.iter().chain(&c.style_layers) {
-            if !vgg.layer_names().contains(name) {
-                return Err(setting(
-                    "layers",
-                    format!(
-                        "`{name}` is not a layer of {}; layers are named like relu4_2, conv1_1, pool3",
-                        vgg.kind().name()
-                    ),
-                ));
-            }
-        }
+        // Unknown layer names are refused as the losses would refuse them.
+        LayerPlan::new(&vgg, &c.content_layers, &c.style_layers)?;
         // Each pooling halves the image: the deepest layer used needs
         // 2^poolings pixels per side to keep one.
         let names = vgg.layer_names();

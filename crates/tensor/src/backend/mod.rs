@@ -4,8 +4,11 @@
 //! each implement every method, so an op without a path for one of them
 //! does not compile.
 //!
-//! Methods take operands already checked (shapes, dtypes, one device) and
-//! the geometry the kernels need; they return new tensors.
+//! Methods take operands whose shapes and device the op has checked, and the
+//! geometry the kernels need; they return new tensors. A dtype the CPU
+//! kernels do not compute (f16, bf16) is refused by the CPU methods with an
+//! error naming the op (`binary` and `reduce` check it before, to name the
+//! op as the user wrote it).
 
 mod cpu;
 
@@ -112,8 +115,8 @@ pub(crate) fn on_device<R>(
 }
 
 /// The CUDA kernels (on the device the operands are on): `crate::cuda` turns
-/// tensors into device buffers and back; the algorithms live in
-/// `kernels::cuda`.
+/// tensors into device buffers and back; the algorithms and launchers live
+/// in each family's `kernels/src/<family>/cuda_kernel.rs`.
 pub(crate) struct Cuda;
 
 impl Backend for Cuda {
