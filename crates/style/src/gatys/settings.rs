@@ -206,7 +206,10 @@ impl GatysBuilder {
             ));
         }
         let coarsest = u32::try_from(c.scales.saturating_sub(1)).ok().and_then(|k| c.size.checked_shr(k)).unwrap_or(0);
-        if c.scales == 0 || coarsest < min_side {
+        if c.scales == 0 {
+            return Err(setting("--scales", "must be at least 1"));
+        }
+        if coarsest < min_side {
             let most = (0..usize::BITS).take_while(|&k| c.size >> k >= min_side).count();
             return Err(setting(
                 "--scales",
