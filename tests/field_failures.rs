@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use image::{Rgb, RgbImage};
-use nn::{InputConvention, Vgg, VggKind};
-use tensor::{DType, Tensor};
+#[path = "support/tiny_vgg.rs"]
+mod tiny_vgg;
+
+use nn::VggKind;
 
 fn temp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("fresco-field-{}-{name}", std::process::id()));
@@ -59,21 +61,7 @@ fn picture(w: u32, h: u32, seed: u32) -> RgbImage {
 
 /// A tiny VGG-19 with random weights.
 fn tiny_weights(dir: &Path) -> PathBuf {
-    let mut convs = Vec::new();
-    let mut inputs = 3;
-    for (b, count) in VggKind::Vgg19.blocks().into_iter().enumerate() {
-        for i in 0..count {
-            let std = (2.0 / (9.0 * inputs as f64)).sqrt();
-            convs.push((
-                Tensor::randn(&[6, inputs, 3, 3], 0.0, std, (b * 7 + i) as u64, DType::F32),
-                Tensor::zeros(&[6], DType::F32),
-            ));
-            inputs = 6;
-        }
-    }
-    let path = dir.join("tiny.safetensors");
-    Vgg::write_weights(&path, VggKind::Vgg19, &convs, InputConvention::Torchvision, DType::F16, "test").unwrap();
-    path
+    tiny_vgg::tiny_vgg(dir, VggKind::Vgg19, [6; 5])
 }
 
 /// `fresco gatys` at a small size with tiny weights, plus `extra`.
@@ -94,6 +82,15 @@ fn gatys(dir: &Path, content: &Path, styles: &[&Path], output: &Path, extra: &[&
     fresco(&args.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
+/// `fresco gan train` of a tiny stylizer on the photos in `photos`.
+fn train_tiny(painting: &Path, photos: &Path, model: &Path, steps: &str) -> Output {
+    let (painting, photos, model) = (s(painting), s(photos), s(model));
+    let mut args = vec!["gan", "train", "--style", &painting, "--content-dir", &photos, "-o", &model];
+    args.extend(["--steps", steps, "--batch-size", "1", "--crop-size", "16", "--width", "4", "--res-blocks", "1"]);
+    args.extend(["--disc-width", "4", "--disc-layers", "2", "--quiet", "--checkpoint-every", "0"]);
+    fresco(&args)
+}
+
 /// A small trained stylizer (4 steps on generated photos).
 fn tiny_model(dir: &Path) -> PathBuf {
     let photos = dir.join("photos");
@@ -103,34 +100,7 @@ fn tiny_model(dir: &Path) -> PathBuf {
     let painting = dir.join("painting.png");
     picture(24, 24, 3).save(&painting).unwrap();
     let model = dir.join("model.safetensors");
-    let args = [
-        "gan",
-        "train",
-        "--style",
-        &s(&painting),
-        "--content-dir",
-        &s(&photos),
-        "-o",
-        &s(&model),
-        "--steps",
-        "4",
-        "--batch-size",
-        "1",
-        "--crop-size",
-        "16",
-        "--width",
-        "4",
-        "--res-blocks",
-        "1",
-        "--disc-width",
-        "4",
-        "--disc-layers",
-        "2",
-        "--quiet",
-        "--checkpoint-every",
-        "0",
-    ];
-    succeeds(&fresco(&args));
+    succeeds(&train_tiny(&painting, &photos, &model, "4"));
     model
 }
 
@@ -305,31 +275,7 @@ fn one_bad_file_does_not_stop_a_batch() {
     // Training skips the bad photo, names it, and trains on the rest.
     let painting = dir.join("painting.png");
     let trained = dir.join("trained.safetensors");
-    let out = fresco(&[
-        "gan",
-        "train",
-        "--style",
-        &s(&painting),
-        "--content-dir",
-        &s(&inputs),
-        "-o",
-        &s(&trained),
-        "--steps",
-        "1",
-        "--batch-size",
-        "1",
-        "--crop-size",
-        "16",
-        "--width",
-        "4",
-        "--res-blocks",
-        "1",
-        "--disc-width",
-        "4",
-        "--disc-layers",
-        "2",
-        "--quiet",
-    ]);
+    let out = train_tiny(&painting, &inputs, &trained, "1");
     succeeds(&out);
     assert!(stderr(&out).contains("b.png") && stderr(&out).contains("2 of the 3"), "{}", stderr(&out));
 }

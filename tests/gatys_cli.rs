@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use image::{Rgb, RgbImage};
-use nn::{InputConvention, Vgg, VggKind};
-use tensor::{DType, Tensor};
+#[path = "support/tiny_vgg.rs"]
+mod tiny_vgg;
+
+use nn::VggKind;
 
 fn temp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("fresco-gatys-{}-{name}", std::process::id()));
@@ -26,25 +28,7 @@ fn write_images(dir: &Path) -> (PathBuf, PathBuf) {
 }
 
 fn write_weights(dir: &Path) -> PathBuf {
-    let mut convs = Vec::new();
-    let mut inputs = 3;
-    let widths = [6, 8, 8, 8, 8];
-    for (b, count) in VggKind::Vgg19.blocks().into_iter().enumerate() {
-        for i in 0..count {
-            let w = Tensor::randn(
-                &[widths[b], inputs, 3, 3],
-                0.0,
-                (2.0 / (9.0 * inputs as f64)).sqrt(),
-                (b * 7 + i) as u64,
-                DType::F32,
-            );
-            convs.push((w, Tensor::zeros(&[widths[b]], DType::F32)));
-            inputs = widths[b];
-        }
-    }
-    let path = dir.join("tiny-vgg19.safetensors");
-    Vgg::write_weights(&path, VggKind::Vgg19, &convs, InputConvention::Torchvision, DType::F16, "test").unwrap();
-    path
+    tiny_vgg::tiny_vgg(dir, VggKind::Vgg19, [6, 8, 8, 8, 8])
 }
 
 fn fresco(args: &[&str], cache: &Path) -> Output {

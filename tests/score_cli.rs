@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use image::{Rgb, RgbImage};
-use nn::{InputConvention, Vgg, VggKind};
-use tensor::{DType, Tensor};
+#[path = "support/tiny_vgg.rs"]
+mod tiny_vgg;
+
+use nn::VggKind;
 
 fn temp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("fresco-score-{}-{name}", std::process::id()));
@@ -16,19 +18,7 @@ fn temp(name: &str) -> PathBuf {
 }
 
 fn tiny_weights(dir: &Path) -> PathBuf {
-    let mut convs = Vec::new();
-    let mut inputs = 3;
-    for (b, count) in VggKind::Vgg16.blocks().into_iter().enumerate() {
-        for i in 0..count {
-            let std = (2.0 / (9.0 * inputs as f64)).sqrt();
-            let w = Tensor::randn(&[6, inputs, 3, 3], 0.0, std, (b * 5 + i) as u64, DType::F32);
-            convs.push((w, Tensor::zeros(&[6], DType::F32)));
-            inputs = 6;
-        }
-    }
-    let path = dir.join("tiny.safetensors");
-    Vgg::write_weights(&path, VggKind::Vgg16, &convs, InputConvention::Torchvision, DType::F16, "test").unwrap();
-    path
+    tiny_vgg::tiny_vgg(dir, VggKind::Vgg16, [6; 5])
 }
 
 fn score(dir: &Path, images: &[&Path], extra: &[&str]) -> Output {

@@ -65,16 +65,8 @@ impl Tensor {
     /// Max pooling of an NCHW tensor; returns the pooled values and the
     /// indices its backward pass needs.
     pub fn try_max_pool2d(&self, params: Pool2dParams) -> Result<(Tensor, MaxPoolIndices)> {
-        let (n, c, h, w) = nchw("max_pool2d", self)?;
-        let geo = Pool2dGeometry {
-            planes: n * c,
-            in_height: h,
-            in_width: w,
-            kernel: params.kernel,
-            stride: params.stride,
-            padding: params.padding,
-        };
-        geo.validate().map_err(|d| invalid("max_pool2d", self.shape(), d))?;
+        let (n, c, _, _) = nchw("max_pool2d", self)?;
+        let geo = self.pool_geometry("max_pool2d", params, self.shape())?;
         let shape = [n, c, geo.out_height(), geo.out_width()];
         let (pooled, positions) = on_device("max_pool2d", &[self], |backend| backend.max_pool(self, &geo, &shape))?;
         Ok((pooled, MaxPoolIndices { positions, geometry: geo, input_shape: self.shape().to_vec() }))

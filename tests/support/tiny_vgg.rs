@@ -1,0 +1,26 @@
+//! A tiny VGG with He-initialised random weights, written as a weights file:
+//! what the command-line tests run `gatys`, `score` and `gan train` with
+//! (real architecture and layer names, a few channels per layer).
+
+use std::path::{Path, PathBuf};
+
+use nn::{InputConvention, Vgg, VggKind};
+use tensor::{DType, Tensor};
+
+/// Writes `kind` with `widths` channels per block into `dir` (f16,
+/// torchvision convention) and returns the file.
+pub fn tiny_vgg(dir: &Path, kind: VggKind, widths: [usize; 5]) -> PathBuf {
+    let mut convs = Vec::new();
+    let mut inputs = 3;
+    for (b, count) in kind.blocks().into_iter().enumerate() {
+        for i in 0..count {
+            let std = (2.0 / (9.0 * inputs as f64)).sqrt();
+            let w = Tensor::randn(&[widths[b], inputs, 3, 3], 0.0, std, (b * 7 + i) as u64, DType::F32);
+            convs.push((w, Tensor::zeros(&[widths[b]], DType::F32)));
+            inputs = widths[b];
+        }
+    }
+    let path = dir.join(format!("tiny-{}.safetensors", kind.name()));
+    Vgg::write_weights(&path, kind, &convs, InputConvention::Torchvision, DType::F16, "test").unwrap();
+    path
+}
