@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use image::{Rgb, RgbImage};
-#[path = "support/tiny_vgg.rs"]
-mod tiny_vgg;
+#[path = "support/cli.rs"]
+mod cli;
 
 use nn::VggKind;
 
@@ -24,12 +24,7 @@ fn s(p: &Path) -> String {
 }
 
 fn fresco(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fresco"))
-        .args(args)
-        .env("FRESCO_CACHE", std::env::temp_dir().join("fresco-field-empty-cache"))
-        .env("FRESCO_OFFLINE", "1")
-        .output()
-        .unwrap()
+    cli::fresco_offline(args, &std::env::temp_dir().join("fresco-field-empty-cache"))
 }
 
 fn stderr(out: &Output) -> String {
@@ -61,7 +56,7 @@ fn picture(w: u32, h: u32, seed: u32) -> RgbImage {
 
 /// A tiny VGG-19 with random weights.
 fn tiny_weights(dir: &Path) -> PathBuf {
-    tiny_vgg::tiny_vgg(dir, VggKind::Vgg19, [6; 5])
+    cli::tiny_vgg(dir, VggKind::Vgg19, [6; 5])
 }
 
 /// `fresco gatys` at a small size with tiny weights, plus `extra`.

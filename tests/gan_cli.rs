@@ -3,7 +3,10 @@
 //! handles a file and a folder; bad inputs fail in one line.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+#[path = "support/cli.rs"]
+mod cli;
 
 use image::{Rgb, RgbImage};
 
@@ -14,12 +17,7 @@ fn temp(name: &str) -> PathBuf {
 }
 
 fn fresco(args: &[&str], cache: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fresco"))
-        .args(args)
-        .env("FRESCO_CACHE", cache)
-        .env("FRESCO_OFFLINE", "1")
-        .output()
-        .unwrap()
+    cli::fresco_offline(args, cache)
 }
 
 fn s(p: &Path) -> String {

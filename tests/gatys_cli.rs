@@ -3,11 +3,11 @@
 //! Plus a real run on `../shared` when it is there.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use image::{Rgb, RgbImage};
-#[path = "support/tiny_vgg.rs"]
-mod tiny_vgg;
+#[path = "support/cli.rs"]
+mod cli;
 
 use nn::VggKind;
 
@@ -28,16 +28,11 @@ fn write_images(dir: &Path) -> (PathBuf, PathBuf) {
 }
 
 fn write_weights(dir: &Path) -> PathBuf {
-    tiny_vgg::tiny_vgg(dir, VggKind::Vgg19, [6, 8, 8, 8, 8])
+    cli::tiny_vgg(dir, VggKind::Vgg19, [6, 8, 8, 8, 8])
 }
 
 fn fresco(args: &[&str], cache: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fresco"))
-        .args(args)
-        .env("FRESCO_CACHE", cache)
-        .env("FRESCO_OFFLINE", "1")
-        .output()
-        .unwrap()
+    cli::fresco_offline(args, cache)
 }
 
 fn one_line_error(out: &Output) -> String {

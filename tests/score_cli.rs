@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use image::{Rgb, RgbImage};
-#[path = "support/tiny_vgg.rs"]
-mod tiny_vgg;
+#[path = "support/cli.rs"]
+mod cli;
 
 use nn::VggKind;
 
@@ -18,7 +18,7 @@ fn temp(name: &str) -> PathBuf {
 }
 
 fn tiny_weights(dir: &Path) -> PathBuf {
-    tiny_vgg::tiny_vgg(dir, VggKind::Vgg16, [6; 5])
+    cli::tiny_vgg(dir, VggKind::Vgg16, [6; 5])
 }
 
 fn score(dir: &Path, images: &[&Path], extra: &[&str]) -> Output {

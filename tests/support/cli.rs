@@ -1,8 +1,11 @@
-//! A tiny VGG with He-initialised random weights, written as a weights file:
-//! what the command-line tests run `gatys`, `score` and `gan train` with
-//! (real architecture and layer names, a few channels per layer).
+//! What the command-line tests share: running the `fresco` binary without
+//! network access, and a tiny VGG with He-initialised random weights (real
+//! architecture and layer names, a few channels per layer) to run `gatys`,
+//! `score` and `gan train` with. Each test file uses the parts it needs.
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 use nn::{InputConvention, Vgg, VggKind};
 use tensor::{DType, Tensor};
@@ -23,4 +26,15 @@ pub fn tiny_vgg(dir: &Path, kind: VggKind, widths: [usize; 5]) -> PathBuf {
     let path = dir.join(format!("tiny-{}.safetensors", kind.name()));
     Vgg::write_weights(&path, kind, &convs, InputConvention::Torchvision, DType::F16, "test").unwrap();
     path
+}
+
+/// Runs `fresco` with `args`, the weights cache at `cache` and downloads off
+/// (a test must never fetch anything).
+pub fn fresco_offline(args: &[&str], cache: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fresco"))
+        .args(args)
+        .env("FRESCO_CACHE", cache)
+        .env("FRESCO_OFFLINE", "1")
+        .output()
+        .unwrap()
 }
