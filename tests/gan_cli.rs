@@ -60,6 +60,8 @@ const TINY: [&str; 16] = [
     "--lr",
 ];
 
+/// `gan train` with the tiny settings, an option of `extra` replacing the
+/// tiny one of the same name.
 fn train_args(photos: &Path, painting: &Path, model: &Path, extra: &[&str]) -> Vec<String> {
     let mut args = vec![
         "gan".to_string(),
@@ -71,8 +73,18 @@ fn train_args(photos: &Path, painting: &Path, model: &Path, extra: &[&str]) -> V
         "-o".into(),
         s(model),
     ];
-    args.extend(TINY.iter().map(|a| a.to_string()));
-    args.push("1e-3".into());
+    let tiny = TINY.iter().copied().chain(["1e-3", "--train-size", "32"]).collect::<Vec<_>>();
+    let mut k = 0;
+    while k < tiny.len() {
+        let takes_value = tiny.get(k + 1).is_some_and(|v| !v.starts_with("--"));
+        if !extra.contains(&tiny[k]) {
+            args.push(tiny[k].to_string());
+            if takes_value {
+                args.push(tiny[k + 1].to_string());
+            }
+        }
+        k += if takes_value { 2 } else { 1 };
+    }
     args.extend(extra.iter().map(|a| a.to_string()));
     args
 }
@@ -83,14 +95,37 @@ fn train_then_apply_to_a_file_and_a_folder() {
     let (photos, painting) = data(&dir);
     let model = dir.join("model.safetensors");
     let log = dir.join("train.jsonl");
-    let args =
-        train_args(&photos, &painting, &model, &["--sample-every", "2", "--checkpoint-every", "2", "--log", &s(&log)]);
+    let card = dir.join("model.md");
+    let sample = dir.join("unseen.png");
+    RgbImage::from_fn(41, 23, |x, y| Rgb([(x * 5) as u8, 200, (y * 11) as u8])).save(&sample).unwrap();
+    let extra = [
+        "--sample-every",
+        "2",
+        "--checkpoint-every",
+        "2",
+        "--log",
+        &s(&log),
+        "--card",
+        &s(&card),
+        "--sample-image",
+        &s(&sample),
+    ];
+    let args = train_args(&photos, &painting, &model, &extra);
     let out = fresco(&args.iter().map(String::as_str).collect::<Vec<_>>(), &dir);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(model.exists());
     assert!(dir.join("model-samples/step000002.png").exists() && dir.join("model-samples/step000004.png").exists());
+    // The samples stylise the photo asked for, at the training size (32 px).
+    let sample_out = image::open(dir.join("model-samples/step000004.png")).unwrap();
+    assert_eq!((sample_out.width(), sample_out.height()), (32, 18));
     assert!(dir.join("model.checkpoint.safetensors").exists());
     assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 4);
+    // The card names the photos, the steps and the command that made it.
+    let card = std::fs::read_to_string(&card).unwrap();
+    for needle in ["# model.safetensors", "p0.png, p1.png, p2.png", "| steps | 4 (batch 2, 16 px crops", "--card"] {
+        assert!(card.contains(needle), "the card lacks {needle:?}:\n{card}");
+    }
+    assert!(!card.contains("notes.txt"));
 
     let single = dir.join("single.jpg");
     let out = fresco(
@@ -156,6 +191,12 @@ fn bad_inputs_fail_in_one_line() {
     let args = train_args(&photos, &painting, &model, &["--content-layers", "relu9_1"]);
     let message = one_line(fresco(&args.iter().map(String::as_str).collect::<Vec<_>>(), &dir));
     assert!(message.contains("relu9_1"), "{message}");
+    let args = train_args(&photos, &painting, &model, &["--train-size", "16", "--crop-size", "20"]);
+    let message = one_line(fresco(&args.iter().map(String::as_str).collect::<Vec<_>>(), &dir));
+    assert!(message.contains("--train-size") && message.contains("20 px crops"), "{message}");
+    let args = train_args(&photos, &painting, &model, &["--card", &s(&dir.join("card.txt"))]);
+    let message = one_line(fresco(&args.iter().map(String::as_str).collect::<Vec<_>>(), &dir));
+    assert!(message.contains("card.txt"), "{message}");
     assert!(!model.exists());
 
     let message = one_line(fresco(
@@ -164,4 +205,30 @@ fn bad_inputs_fail_in_one_line() {
     ));
     assert!(message.contains("painting.png"), "{message}");
     assert!(!dir.join("o.png").exists());
+}
+
+#[test]
+fn a_folder_too_large_for_memory_is_read_as_drawn() {
+    let dir = temp("large");
+    let (_, painting) = data(&dir);
+    let photos = dir.join("many");
+    std::fs::create_dir_all(&photos).unwrap();
+    // One more than the in-memory limit (200), and a damaged file.
+    for k in 0..201u32 {
+        RgbImage::from_fn(20 + k % 7, 18, |x, y| Rgb([(x * 9 + k) as u8, (y * 13) as u8, (k * 3) as u8]))
+            .save(photos.join(format!("photo{k:03}.png")))
+            .unwrap();
+    }
+    std::fs::write(photos.join("broken.png"), b"\x89PNG\r\n\x1a\n not really").unwrap();
+    let model = dir.join("model.safetensors");
+    let card = dir.join("model.md");
+    let args = train_args(&photos, &painting, &model, &["--card", &s(&card)]);
+    let out = fresco(&args.iter().map(String::as_str).collect::<Vec<_>>(), &dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("202 photos") && stderr.contains("read from disk when drawn"), "{stderr}");
+    assert!(stderr.contains("broken.png: skipped"), "{stderr}");
+    assert!(model.exists());
+    let card = std::fs::read_to_string(&card).unwrap();
+    assert!(card.contains("| training photos | 201 in") && card.contains("and 189 more"), "{card}");
 }

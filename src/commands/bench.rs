@@ -19,13 +19,13 @@ pub enum BenchTarget {
     /// GAN transfer: training steps per second, apply time at 512 and 1024 px.
     Gan {
         /// Training crop side.
-        #[arg(long, default_value_t = 256)]
+        #[arg(long, default_value_t = 128)]
         crop_size: usize,
         /// Training batch size.
-        #[arg(long, default_value_t = 4)]
+        #[arg(long, default_value_t = 1)]
         batch_size: usize,
         /// Training steps timed.
-        #[arg(long, default_value_t = 5)]
+        #[arg(long, default_value_t = 20)]
         steps: usize,
         /// Image sides for apply (repeat for several).
         #[arg(long = "apply-size", default_values_t = [512, 1024])]

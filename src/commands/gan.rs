@@ -9,10 +9,11 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use style::gan::{AdversarialLoss, DiscriminatorConfig, GanConfig, GeneratorConfig, StyleModel, Trainer};
+use style::gatys::{DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS};
 use style::image_io::{load_image, resize, save_image, scaled_dims};
 use tensor::{Device, Pad2d, PadMode, Tensor};
 
-use super::paths;
+use super::{paths, training_photos};
 use crate::memory_budget::MemoryModel;
 use crate::weights::{load_vgg, WeightsArgs};
 
@@ -47,19 +48,29 @@ pub struct TrainArgs {
     #[arg(long, short)]
     pub output: PathBuf,
     /// Training steps (one generator and one discriminator update each).
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 900)]
     pub steps: usize,
-    /// Crops per batch.
+    /// Crops per batch (their Gram matrices are pooled: together they meet the painting's).
     #[arg(long, default_value_t = 4)]
     pub batch_size: usize,
     /// Side of the square training crops (a multiple of 4).
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 128)]
     pub crop_size: usize,
+    /// Longest side photos and the style image are resized to before crops
+    /// are taken: the size the stylizer will be applied at.
+    #[arg(long, default_value_t = 512)]
+    pub train_size: usize,
+    /// Crops are taken at random scales between 1/M and M (1: no zoom).
+    #[arg(long, default_value_t = 1.25, value_name = "M")]
+    pub scale_jitter: f64,
+    /// Photo crops get random brightness, contrast and saturation within 1 +- C (0: none).
+    #[arg(long, default_value_t = 0.1, value_name = "C")]
+    pub colour_jitter: f64,
     /// Weight of the content loss.
     #[arg(long, default_value_t = 1.0)]
     pub content_weight: f64,
     /// Weight of the style loss.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 40.0)]
     pub style_weight: f64,
     /// Weight of the total-variation loss.
     #[arg(long, default_value_t = 10.0)]
@@ -67,11 +78,11 @@ pub struct TrainArgs {
     /// Weight of the adversarial loss.
     #[arg(long, default_value_t = 0.1)]
     pub adversarial_weight: f64,
-    /// Content layers, `name[:weight],...`.
-    #[arg(long, default_value = "relu2_2")]
+    /// Content layers, `name[:weight],...` (as `gatys` and `score`).
+    #[arg(long, default_value = DEFAULT_CONTENT_LAYERS)]
     pub content_layers: String,
-    /// Style layers, `name[:weight],...`.
-    #[arg(long, default_value = "relu1_2,relu2_2,relu3_3,relu4_3")]
+    /// Style layers, `name[:weight],...` (as `gatys` and `score`).
+    #[arg(long, default_value = DEFAULT_STYLE_LAYERS)]
     pub style_layers: String,
     /// Adversarial loss.
     #[arg(long, value_enum, default_value = "lsgan")]
@@ -82,7 +93,7 @@ pub struct TrainArgs {
     /// Adam beta1 (both networks).
     #[arg(long, default_value_t = 0.5)]
     pub beta1: f64,
-    /// Decay the learning rate linearly to zero from this step on.
+    /// Decay the learning rate linearly to zero from this step on [default: two thirds of --steps].
     #[arg(long)]
     pub decay_from: Option<usize>,
     /// Generator width (channels of its first layer; Johnson et al. used 32).
@@ -91,6 +102,10 @@ pub struct TrainArgs {
     /// Generator residual blocks.
     #[arg(long, default_value_t = 5)]
     pub res_blocks: usize,
+    /// Let the generator draw the image from scratch, not change the photo
+    /// (the original design; slower to learn).
+    #[arg(long)]
+    pub no_residual: bool,
     /// Discriminator width.
     #[arg(long, default_value_t = 32)]
     pub disc_width: usize,
@@ -112,6 +127,12 @@ pub struct TrainArgs {
     /// Folder for sample images [default: beside the output, NAME-samples].
     #[arg(long)]
     pub samples: Option<PathBuf>,
+    /// The photo the samples stylise, best one not trained on [default: the first training photo].
+    #[arg(long)]
+    pub sample_image: Option<PathBuf>,
+    /// Also write a model card (Markdown): the command, photos, steps, time and final losses.
+    #[arg(long)]
+    pub card: Option<PathBuf>,
     /// Checkpoint file [default: NAME.checkpoint.safetensors beside the output].
     #[arg(long)]
     pub checkpoint: Option<PathBuf>,
@@ -150,10 +171,6 @@ pub struct ApplyArgs {
 /// both reads and writes (so `apply` can keep each file's name and type).
 const IMAGE_EXTENSIONS: [&str; 9] = ["png", "jpg", "jpeg", "bmp", "gif", "tif", "tiff", "webp", "ppm"];
 
-/// The longest side over the shorter side beyond which an image cannot give
-/// square training crops without an enormous resize.
-const MAX_ASPECT: usize = 16;
-
 /// The image files of a folder, sorted by name.
 fn images_in(dir: &Path) -> Result<Vec<PathBuf>> {
     let entries = std::fs::read_dir(dir).with_context(|| format!("{}: cannot read the folder", dir.display()))?;
@@ -172,45 +189,9 @@ fn images_in(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// `image` resized so its shorter side is `side`.
-fn shorter_side(image: &Tensor, side: usize) -> Tensor {
-    let (h, w) = (image.shape()[2], image.shape()[3]);
-    let scale = side as f64 / h.min(w) as f64;
-    resize(image, ((h as f64 * scale).round() as usize).max(side), ((w as f64 * scale).round() as usize).max(side))
-}
-
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
     path.with_file_name(format!("{stem}{suffix}"))
-}
-
-/// Reads the training photos, skipping (with a line each on standard error)
-/// those that cannot be read or are too elongated to crop; fails only when
-/// none is left. Each is resized so its shorter side is 1.5 crops.
-fn load_photos(dir: &Path, crop: usize) -> Result<Vec<Tensor>> {
-    let files = images_in(dir)?;
-    let mut photos = Vec::new();
-    for path in &files {
-        match load_image(path, None) {
-            Ok(image) if is_elongated(&image) => {
-                eprintln!("warning: {}: skipped: more than {MAX_ASPECT}:1, too elongated to crop", path.display())
-            }
-            Ok(image) => photos.push(shorter_side(&image, crop + crop / 2)),
-            Err(e) => eprintln!("warning: skipped: {e}"),
-        }
-    }
-    if photos.is_empty() {
-        bail!("{}: none of its {} images could be used for training", dir.display(), files.len());
-    }
-    if photos.len() < files.len() {
-        eprintln!("warning: training on {} of the {} images in {}", photos.len(), files.len(), dir.display());
-    }
-    Ok(photos)
-}
-
-fn is_elongated(image: &Tensor) -> bool {
-    let (h, w) = (image.shape()[2], image.shape()[3]);
-    h.max(w) > MAX_ASPECT * h.min(w)
 }
 
 /// Runs `fresco gan train`.
@@ -218,11 +199,14 @@ pub fn train(args: TrainArgs) -> Result<()> {
     // Settings first (a resumed run takes its checkpoint's), then paths,
     // then the photos.
     let config = GanConfig {
-        generator: GeneratorConfig { width: args.width, res_blocks: args.res_blocks },
+        generator: GeneratorConfig { width: args.width, res_blocks: args.res_blocks, residual: !args.no_residual },
         discriminator: DiscriminatorConfig { width: args.disc_width, layers: args.disc_layers },
         steps: args.steps,
         batch_size: args.batch_size,
         crop_size: args.crop_size,
+        train_size: args.train_size,
+        scale_jitter: args.scale_jitter,
+        colour_jitter: args.colour_jitter,
         content_weight: args.content_weight,
         style_weight: args.style_weight,
         tv_weight: args.tv_weight,
@@ -235,7 +219,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
         },
         lr: args.lr,
         beta1: args.beta1,
-        decay_from: args.decay_from,
+        decay_from: Some(args.decay_from.unwrap_or(args.steps * 2 / 3)),
         pool_size: args.pool_size,
         seed: args.seed,
         device: args.run.device,
@@ -251,30 +235,41 @@ pub fn train(args: TrainArgs) -> Result<()> {
         paths::check_output_dir(&samples)?;
     }
     paths::check_report_paths(args.run.log.as_deref(), args.run.plot.as_deref())?;
-    let crop = args.crop_size;
-    let photos = load_photos(&args.content_dir, crop)?;
+    if let Some(card) = &args.card {
+        paths::check_output_file(card, "card", Some("md"))?;
+    }
+    let sample_image = args.sample_image.as_deref().map(|path| load_image(path, Some(args.train_size))).transpose()?;
+    // A resumed run sizes its images as it was started.
+    let config = match &args.resume {
+        Some(path) => GanConfig::from_checkpoint(path)?,
+        None => config,
+    };
+    let photos = training_photos::open(&args.content_dir, images_in(&args.content_dir)?, &config)?;
     let style = load_image(&args.style, None)?;
-    if is_elongated(&style) {
+    if training_photos::too_elongated(style.shape()[2], style.shape()[3]) {
         bail!(
-            "{}: {}x{} is more than {MAX_ASPECT}:1, too elongated to take training crops from",
+            "{}: {}x{} is more than {}:1, too elongated to take training crops from",
             args.style.display(),
             style.shape()[3],
-            style.shape()[2]
+            style.shape()[2],
+            training_photos::MAX_ASPECT
         );
     }
-    let style = shorter_side(&style, 2 * crop);
+    let style = training_photos::fit_for_training(&style, &config);
     let vgg = load_vgg(&args.weights)?;
     let description = format!(
         "style {} trained on {} photos of {} with {}",
         args.style.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
-        photos.len(),
+        photos.names.len(),
         args.content_dir.display(),
         vgg.description()
     );
-    let sample_input = photos[0].clone();
+    let sample_input = sample_image.unwrap_or_else(|| photos.first.clone());
+    let photo_names = photos.names;
+    let vgg_description = vgg.description().to_string();
     let mut trainer = match &args.resume {
-        Some(path) => Trainer::resume(path, vgg, style, photos, args.run.device)?,
-        None => Trainer::new(config, vgg, style, photos)?,
+        Some(path) => Trainer::resume_with_source(path, vgg, style, photos.source, args.run.device)?,
+        None => Trainer::with_source(config, vgg, style, photos.source)?,
     };
     let interrupted = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&interrupted);
@@ -291,6 +286,9 @@ pub fn train(args: TrainArgs) -> Result<()> {
         args.resume.is_some(),
     )?;
     let start = Instant::now();
+    // The card reports the mean of the last steps' losses.
+    const CARD_WINDOW: usize = 50;
+    let mut last_losses = std::collections::VecDeque::with_capacity(CARD_WINDOW);
     while trainer.step_count() < steps {
         if interrupted.load(Ordering::SeqCst) {
             bar.finish_and_clear();
@@ -303,6 +301,10 @@ pub fn train(args: TrainArgs) -> Result<()> {
             );
         }
         let l = trainer.step()?;
+        if last_losses.len() == CARD_WINDOW {
+            last_losses.pop_front();
+        }
+        last_losses.push_back(l);
         let step = trainer.step_count();
         bar.set_position(step as u64);
         bar.set_message(format!(
@@ -332,6 +334,22 @@ pub fn train(args: TrainArgs) -> Result<()> {
     }
     bar.finish_and_clear();
     trainer.save_model(&args.output, &description)?;
+    let wall_seconds = start.elapsed().as_secs_f64();
+    if let Some(card) = &args.card {
+        let last_losses: Vec<_> = last_losses.into_iter().collect();
+        let record = super::model_card::TrainingRecord {
+            model: &args.output,
+            style: &args.style,
+            content_dir: &args.content_dir,
+            photos: &photo_names,
+            config: trainer.config(),
+            vgg: &vgg_description,
+            wall_seconds,
+            cpu_seconds: super::model_card::process_cpu_seconds(),
+            last_losses: &last_losses,
+        };
+        super::model_card::write(card, &record)?;
+    }
     record.plot(args.run.plot.as_deref(), "gan losses (weighted)", "step")?;
     println!(
         "wrote {} after {} step(s) in {:.1} s",

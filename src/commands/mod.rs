@@ -14,9 +14,11 @@ use tensor::Device;
 pub mod bench;
 pub mod gan;
 pub mod gatys;
+pub mod model_card;
 pub mod objective;
 pub mod paths;
 pub mod score;
+pub mod training_photos;
 pub mod weights;
 
 /// The options every long run (`gatys`, `gan train`) takes.

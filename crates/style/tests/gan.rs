@@ -35,11 +35,12 @@ fn painting() -> Tensor {
 
 fn tiny(steps: usize) -> GanConfig {
     GanConfig {
-        generator: GeneratorConfig { width: 4, res_blocks: 1 },
+        generator: GeneratorConfig { width: 4, res_blocks: 1, residual: true },
         discriminator: DiscriminatorConfig { width: 4, layers: 2 },
         steps,
         batch_size: 2,
         crop_size: 16,
+        train_size: 28,
         content_layers: "relu2_2".into(),
         style_layers: "relu1_2,relu2_2,relu3_3".into(),
         lr: 5e-3,
@@ -64,6 +65,28 @@ fn training_lowers_the_generators_style_loss() {
     }
     let after = trainer.style_loss_on(&probe).unwrap();
     assert!(after < 0.7 * before, "style loss {before} -> {after}");
+}
+
+#[test]
+fn an_untrained_residual_generator_returns_the_photo() {
+    use autograd::Var;
+    use nn::ParamStore;
+    use style::gan::Generator;
+    let photo = photos()[2].narrow(2, 0, 20).narrow(3, 0, 24).contiguous();
+    for (residual, close) in [(true, true), (false, false)] {
+        let mut store = ParamStore::new(3, DType::F32);
+        let config = GeneratorConfig { width: 8, res_blocks: 2, residual };
+        let generator = Generator::new(&mut store, "g", config).unwrap();
+        let out = generator.forward(&Var::constant(photo.clone())).unwrap();
+        let worst = out
+            .value()
+            .to_vec::<f32>()
+            .iter()
+            .zip(photo.to_vec::<f32>())
+            .map(|(a, b)| (a - b.clamp(0.005, 0.995)).abs())
+            .fold(0.0f32, f32::max);
+        assert_eq!(worst < 0.05, close, "residual {residual}: largest change {worst}");
+    }
 }
 
 #[test]
@@ -115,7 +138,14 @@ fn apply_reproduces_the_training_time_output_at_any_size() {
 fn bad_inputs_are_refused() {
     let big = GanConfig { crop_size: 32, ..tiny(1) };
     let message = Trainer::new(big, vgg(), painting(), photos()).err().unwrap().to_string();
-    assert!(message.contains("smaller than the 32 px crops"), "{message}");
+    assert!(message.contains("--train-size") && message.contains("28 is smaller than the 32 px crops"), "{message}");
+    for (config, option) in [
+        (GanConfig { scale_jitter: 0.5, ..tiny(1) }, "--scale-jitter"),
+        (GanConfig { colour_jitter: f64::NAN, ..tiny(1) }, "--colour-jitter"),
+    ] {
+        let message = Trainer::new(config, vgg(), painting(), photos()).err().unwrap().to_string();
+        assert!(message.contains(option), "{message}");
+    }
     let message = Trainer::new(tiny(1), vgg(), painting(), Vec::new()).err().unwrap().to_string();
     assert!(message.contains("none to train on"), "{message}");
 

@@ -9,5 +9,6 @@ mod nets;
 mod train;
 
 pub use apply::{apply_generator, StyleModel};
+pub use data::PhotoSource;
 pub use nets::{Discriminator, DiscriminatorConfig, Generator, GeneratorConfig};
 pub use train::{AdversarialLoss, GanConfig, StepLosses, Trainer};

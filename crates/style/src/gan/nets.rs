@@ -5,7 +5,9 @@
 //!   downsamplings, residual blocks with instance norm, two upsamplings by
 //!   nearest-neighbour resize then convolution (a transposed convolution
 //!   would leave checkerboard artefacts), and a 9×9 convolution mapped to
-//!   0–1 by `(tanh + 1)/2`.
+//!   0–1 by `(tanh + 1)/2`. A residual generator adds the last layer to the
+//!   input photo in that tanh space instead, so an untrained one returns the
+//!   photo and training spends every step on the style.
 //! * The discriminator is a PatchGAN: strided 4×4 convolutions with
 //!   LeakyReLU and instance norm, ending in one channel, so it scores every
 //!   overlapping patch of the image as real or fake.
@@ -15,7 +17,7 @@ use std::collections::HashMap;
 use autograd::Var;
 use nn::layers::{Activation, Conv2d, Conv2dConfig, InstanceNorm2d, Module, Residual, Sequential, Upsample};
 use nn::{Init, ParamStore};
-use tensor::{PadMode, UpsampleMode};
+use tensor::{DType, PadMode, Tensor, UpsampleMode};
 
 use crate::error::{setting, Result};
 
@@ -26,13 +28,17 @@ pub struct GeneratorConfig {
     pub width: usize,
     /// Residual blocks at the lowest resolution.
     pub res_blocks: usize,
+    /// Output `(tanh(y + atanh(2x − 1)) + 1)/2` for input `x` and last
+    /// layer `y` (the photo plus a change), instead of `(tanh(y) + 1)/2`.
+    pub residual: bool,
 }
 
 impl Default for GeneratorConfig {
     /// Width 16 (half of Johnson et al.'s 32, a quarter of the work: `apply`
-    /// at 512² fits in a second on two CPU cores), five residual blocks.
+    /// at 512² fits in a second on two CPU cores), five residual blocks,
+    /// residual output.
     fn default() -> Self {
-        GeneratorConfig { width: 16, res_blocks: 5 }
+        GeneratorConfig { width: 16, res_blocks: 5, residual: true }
     }
 }
 
@@ -42,6 +48,7 @@ impl GeneratorConfig {
         vec![
             ("generator.width".into(), self.width.to_string()),
             ("generator.res_blocks".into(), self.res_blocks.to_string()),
+            ("generator.residual".into(), self.residual.to_string()),
         ]
     }
 
@@ -53,12 +60,18 @@ impl GeneratorConfig {
     /// Reads the entries [`GeneratorConfig::to_metadata`] wrote; `None`
     /// when they are missing, unreadable, or outside 1..=[`Self::MAX_WIDTH`]
     /// and 0..=[`Self::MAX_RES_BLOCKS`] (a damaged file must not make the
-    /// reader allocate a network of any size it names).
+    /// reader allocate a network of any size it names). Files without
+    /// `generator.residual` predate it and are not residual.
     pub fn from_metadata(metadata: &HashMap<String, String>) -> Option<GeneratorConfig> {
         let get = |k: &str| metadata.get(k)?.parse::<usize>().ok();
         let width = get("generator.width").filter(|w| (1..=Self::MAX_WIDTH).contains(w))?;
         let res_blocks = get("generator.res_blocks").filter(|&r| r <= Self::MAX_RES_BLOCKS)?;
-        Some(GeneratorConfig { width, res_blocks })
+        let residual = match metadata.get("generator.residual").map(String::as_str) {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => return None,
+        };
+        Some(GeneratorConfig { width, res_blocks, residual })
     }
 }
 
@@ -120,7 +133,9 @@ impl Generator {
             net.push(Upsample { factor: 2, mode: UpsampleMode::Nearest });
             net.push(conv_block(store, &format!("{p}.up{}", k + 1), inputs, outputs, 3, 1)?);
         }
-        let out = Conv2dConfig::new(9).padding(4, PadMode::Reflect).init(Init::XavierUniform);
+        // A residual generator starts as the identity (up to a faint noise).
+        let init = if config.residual { Init::Normal { mean: 0.0, std: 1e-3 } } else { Init::XavierUniform };
+        let out = Conv2dConfig::new(9).padding(4, PadMode::Reflect).init(init);
         net.push(Conv2d::new(store, &format!("{p}.out"), w, 3, out)?);
         Ok(Generator { net, config })
     }
@@ -140,8 +155,28 @@ impl Generator {
             ));
         }
         // (tanh(y) + 1)/2 maps the last layer to the image range 0–1.
-        Ok(self.net.forward(x)?.tanh().add_scalar(1.0).mul_scalar(0.5))
+        let mut y = self.net.forward(x)?;
+        if self.config.residual {
+            y = &y + &Var::constant(photo_in_tanh_space(x.value())?);
+        }
+        Ok(y.tanh().add_scalar(1.0).mul_scalar(0.5))
     }
+}
+
+/// `atanh(2x − 1)` of an image in 0–1, its values first limited to
+/// `[0.005, 0.995]` (so the result stays within ±3): the last layer's value
+/// at which the generator's output is the input itself. A constant: no
+/// gradient flows into the generator's input.
+fn photo_in_tanh_space(x: &Tensor) -> Result<Tensor> {
+    let device = x.device();
+    let values: Vec<f32> = x
+        .try_to_cpu()?
+        .to_dtype(DType::F32)
+        .to_vec::<f32>()
+        .into_iter()
+        .map(|v| (2.0 * v.clamp(0.005, 0.995) - 1.0).atanh())
+        .collect();
+    Ok(Tensor::from_vec(values, x.shape()).try_to_device(device)?)
 }
 
 /// Size and loss of the discriminator.

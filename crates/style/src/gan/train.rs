@@ -11,9 +11,10 @@ use nn::optim::{Adam, AdamConfig};
 use nn::{ParamStore, Vgg};
 use tensor::{DType, Device, Tensor};
 
-use super::data::{batch, stream, FakePool};
+use super::data::{batch, stream, Augment, FakePool, PhotoSource};
 use super::nets::{Discriminator, DiscriminatorConfig, Generator, GeneratorConfig};
 use crate::error::{setting, Result, StyleError};
+use crate::image_io::{fit_dims, resize};
 use crate::perceptual::{self, parse_layers, LayerPlan, Target};
 
 /// The adversarial objective.
@@ -38,6 +39,16 @@ pub struct GanConfig {
     pub batch_size: usize,
     /// Side of the square training crops (a multiple of 4).
     pub crop_size: usize,
+    /// The longest side, in pixels, photos and the style image are resized
+    /// to before crops are taken (shorter sides at least `crop_size`): the
+    /// size the stylizer is meant to be applied at, so that its strokes
+    /// come out at the painting's scale there.
+    pub train_size: usize,
+    /// `m ≥ 1`: each crop is taken at a random scale in `[1/m, m]`.
+    pub scale_jitter: f64,
+    /// `c` in `[0, 0.5]`: each photo crop's brightness, contrast and
+    /// saturation are multiplied by random factors in `[1 − c, 1 + c]`.
+    pub colour_jitter: f64,
     /// Weight of the content loss.
     pub content_weight: f64,
     /// Weight of the style loss.
@@ -67,25 +78,31 @@ pub struct GanConfig {
 }
 
 impl Default for GanConfig {
-    /// Adam 2e-4 with β₁ = 0.5, LSGAN, Johnson et al.'s layers (content
-    /// relu2_2; style relu1_2, relu2_2, relu3_3, relu4_3), 256-px crops.
+    /// Adam 2e-4 with β₁ = 0.5 (decaying to 0 over the last third),
+    /// LSGAN, the layers `gatys` and `fresco score` use (content relu4_2;
+    /// style relu1_1 … relu5_1) with the style weighted 40, 900 steps of
+    /// four 128-px crops (their Gram matrices pooled) from images at
+    /// 512 px: the recipe of the shipped stylizers (see the README).
     fn default() -> Self {
         GanConfig {
             generator: GeneratorConfig::default(),
             discriminator: DiscriminatorConfig::default(),
-            steps: 2000,
+            steps: 900,
             batch_size: 4,
-            crop_size: 256,
+            crop_size: 128,
+            train_size: 512,
+            scale_jitter: 1.25,
+            colour_jitter: 0.1,
             content_weight: 1.0,
-            style_weight: 10.0,
+            style_weight: 40.0,
             tv_weight: 10.0,
             adversarial_weight: 0.1,
-            content_layers: "relu2_2".into(),
-            style_layers: "relu1_2,relu2_2,relu3_3,relu4_3".into(),
+            content_layers: crate::gatys::DEFAULT_CONTENT_LAYERS.into(),
+            style_layers: crate::gatys::DEFAULT_STYLE_LAYERS.into(),
             loss: AdversarialLoss::LeastSquares,
             lr: 2e-4,
             beta1: 0.5,
-            decay_from: None,
+            decay_from: Some(600),
             pool_size: 50,
             seed: 0,
             device: Device::Cpu,
@@ -105,6 +122,9 @@ impl GanConfig {
         put("steps", self.steps.to_string());
         put("batch_size", self.batch_size.to_string());
         put("crop_size", self.crop_size.to_string());
+        put("train_size", self.train_size.to_string());
+        put("scale_jitter", format!("{:e}", self.scale_jitter));
+        put("colour_jitter", format!("{:e}", self.colour_jitter));
         put("content_weight", format!("{:e}", self.content_weight));
         put("style_weight", format!("{:e}", self.style_weight));
         put("tv_weight", format!("{:e}", self.tv_weight));
@@ -118,6 +138,15 @@ impl GanConfig {
         put("pool_size", self.pool_size.to_string());
         put("seed", self.seed.to_string());
         m
+    }
+
+    /// The settings of the checkpoint at `path` (see [`Trainer::save_checkpoint`]).
+    pub fn from_checkpoint(path: &Path) -> Result<GanConfig> {
+        let file = TensorFile::read(path)?;
+        if file.metadata.get("fresco").map(String::as_str) != Some("gan-checkpoint") {
+            return Err(setting("--resume", format!("{}: not a fresco GAN checkpoint", path.display())));
+        }
+        GanConfig::from_metadata(&file.metadata, path)
     }
 
     /// Reads what [`GanConfig::to_metadata`] wrote.
@@ -136,6 +165,9 @@ impl GanConfig {
             steps: int("steps")?,
             batch_size: int("batch_size")?,
             crop_size: int("crop_size")?,
+            train_size: int("train_size")?,
+            scale_jitter: num("scale_jitter")?,
+            colour_jitter: num("colour_jitter")?,
             content_weight: num("content_weight")?,
             style_weight: num("style_weight")?,
             tv_weight: num("tv_weight")?,
@@ -156,6 +188,22 @@ impl GanConfig {
         Ok(config)
     }
 
+    /// The size a `height × width` image is resized to for training:
+    /// longest side `train_size`, shorter side at least `crop_size`.
+    pub fn training_dims(&self, height: usize, width: usize) -> (usize, usize) {
+        fit_dims(height, width, self.train_size, self.crop_size)
+    }
+
+    /// How photo crops are varied.
+    fn photo_augment(&self) -> Augment {
+        Augment { scale: self.scale_jitter, colour: self.colour_jitter }
+    }
+
+    /// How style crops are varied: scale only (their colours are the target).
+    fn style_augment(&self) -> Augment {
+        Augment { scale: self.scale_jitter, ..Augment::NONE }
+    }
+
     /// Checks the sizes against bounds far beyond any real run (Johnson et
     /// al.: width 32, 5 blocks, 256-px crops, batch 4): generator width
     /// 1–128 with at most 16 residual blocks, discriminator width 1–256
@@ -171,6 +219,7 @@ impl GanConfig {
             ("--disc-layers", self.discriminator.layers, 1..=6),
             ("--batch-size", self.batch_size, 1..=256),
             ("--crop-size", self.crop_size, 16..=4096),
+            ("--train-size", self.train_size, 16..=16_384),
             ("--pool-size", self.pool_size, 0..=10_000),
         ];
         if self.steps == 0 {
@@ -183,6 +232,18 @@ impl GanConfig {
         }
         if self.crop_size % 4 != 0 {
             return Err(setting("--crop-size", format!("{} is not a multiple of 4", self.crop_size)));
+        }
+        if self.train_size < self.crop_size {
+            return Err(setting(
+                "--train-size",
+                format!("{} is smaller than the {} px crops (--crop-size)", self.train_size, self.crop_size),
+            ));
+        }
+        if !(self.scale_jitter.is_finite() && (1.0..=4.0).contains(&self.scale_jitter)) {
+            return Err(setting("--scale-jitter", format!("must be in [1, 4], got {}", self.scale_jitter)));
+        }
+        if !(0.0..=0.5).contains(&self.colour_jitter) {
+            return Err(setting("--colour-jitter", format!("must be in [0, 0.5], got {}", self.colour_jitter)));
         }
         let weights = [
             ("--content-weight", self.content_weight),
@@ -243,7 +304,7 @@ pub struct Trainer {
     discriminator: Discriminator,
     adam_g: Adam,
     adam_d: Adam,
-    contents: Vec<Tensor>,
+    contents: Box<dyn PhotoSource>,
     style: Tensor,
     plan: LayerPlan,
     style_targets: Vec<Target>,
@@ -252,22 +313,29 @@ pub struct Trainer {
 }
 
 impl Trainer {
-    /// A fresh run on `contents` (photos, each at least `crop_size` on both
-    /// sides) toward `style` (also at least `crop_size`), with `vgg` frozen.
+    /// A fresh run on `contents` (photos) toward `style` (the painting),
+    /// with `vgg` frozen. Every image is resized to
+    /// [`GanConfig::training_dims`] (callers that load many photos save
+    /// memory by resizing each as they read it).
     pub fn new(config: GanConfig, vgg: Vgg, style: Tensor, contents: Vec<Tensor>) -> Result<Trainer> {
+        let fit = |image: Tensor| {
+            let (h, w) = config.training_dims(image.shape()[2], image.shape()[3]);
+            resize(&image, h, w)
+        };
+        let contents: Vec<Tensor> = contents.into_iter().map(fit).collect();
+        // with_source resizes the style itself.
+        Trainer::with_source(config, vgg, style, Box::new(contents))
+    }
+
+    /// A fresh run on photos from `source` (each already at
+    /// [`GanConfig::training_dims`]) toward `style`, which is resized here.
+    pub fn with_source(config: GanConfig, vgg: Vgg, style: Tensor, contents: Box<dyn PhotoSource>) -> Result<Trainer> {
         config.check()?;
-        if contents.is_empty() {
+        if contents.count() == 0 {
             return Err(setting("content images", "none to train on"));
         }
-        for image in contents.iter().chain([&style]) {
-            let (h, w) = (image.shape()[2], image.shape()[3]);
-            if h.min(w) < config.crop_size {
-                return Err(setting(
-                    "crop size",
-                    format!("an image of {w}x{h} px is smaller than the {} px crops", config.crop_size),
-                ));
-            }
-        }
+        let (h, w) = config.training_dims(style.shape()[2], style.shape()[3]);
+        let style = resize(&style, h, w);
         let plan = LayerPlan::new(
             &vgg,
             &parse_layers("content layers", &config.content_layers)?,
@@ -344,11 +412,11 @@ impl Trainer {
         let c = &self.config;
         let names = self.plan.names();
         let out_features = self.vgg.forward_features(outputs, &names)?;
-        let in_features = self.vgg.forward_features(&Var::constant(inputs.clone()), &names)?;
         // The content target is each crop's own features.
-        let content =
-            perceptual::content_loss(&out_features, &perceptual::content_targets(&self.plan, &in_features), c.device)?;
-        let style = perceptual::style_loss(&out_features, &self.style_targets, c.device)?;
+        let targets = perceptual::content_targets_of(&self.vgg, &self.plan, inputs)?;
+        let content = perceptual::content_loss(&out_features, &targets, c.device)?;
+        // The batch's crops together, not each one, meet the painting's Grams.
+        let style = perceptual::pooled_style_loss(&out_features, &self.style_targets, c.device)?;
         let tv = outputs.try_total_variation()?;
         Ok((content.mul_scalar(c.content_weight), style.mul_scalar(c.style_weight), tv.mul_scalar(c.tv_weight)))
     }
@@ -359,8 +427,9 @@ impl Trainer {
         let lr = self.learning_rate();
         self.adam_g.config.lr = lr;
         self.adam_d.config.lr = lr;
-        let inputs = batch(&self.contents, c.batch_size, c.crop_size, c.seed, self.step, stream::CONTENT)
-            .try_to_device(c.device)?;
+        let inputs =
+            batch(&*self.contents, c.batch_size, c.crop_size, c.photo_augment(), c.seed, self.step, stream::CONTENT)?
+                .try_to_device(c.device)?;
 
         // Generator: perceptual losses plus fooling the discriminator.
         let outputs = self.generator.forward(&Var::constant(inputs.clone()))?;
@@ -379,8 +448,8 @@ impl Trainer {
         self.adam_g.step(&self.generator_store.trainable(), &grads);
 
         // Discriminator: style crops are real, (pooled) generator outputs fake.
-        let real =
-            batch(std::slice::from_ref(&self.style), c.batch_size, c.crop_size, c.seed, self.step, stream::STYLE);
+        let styles = vec![self.style.clone()];
+        let real = batch(&styles, c.batch_size, c.crop_size, c.style_augment(), c.seed, self.step, stream::STYLE)?;
         let fake = self.pool.exchange(outputs.value(), c.seed, self.step);
         let real_scores = self.discriminator.forward(&Var::constant(real))?;
         let fake_scores = self.discriminator.forward(&Var::constant(fake))?;
@@ -433,18 +502,43 @@ impl Trainer {
     /// Continues the run saved at `path`, with the same style image and
     /// photos it was started with, computing on `device`.
     pub fn resume(path: &Path, vgg: Vgg, style: Tensor, contents: Vec<Tensor>, device: Device) -> Result<Trainer> {
+        Trainer::resume_into(path, style, device, |config, style| Trainer::new(config, vgg, style, contents))
+    }
+
+    /// [`Trainer::resume`] with photos from `source` (see
+    /// [`Trainer::with_source`]).
+    pub fn resume_with_source(
+        path: &Path,
+        vgg: Vgg,
+        style: Tensor,
+        source: Box<dyn PhotoSource>,
+        device: Device,
+    ) -> Result<Trainer> {
+        Trainer::resume_into(path, style, device, |config, style| Trainer::with_source(config, vgg, style, source))
+    }
+
+    /// Reads the checkpoint, checks the style image against it, builds the
+    /// trainer with `build` and loads the saved state into it.
+    fn resume_into(
+        path: &Path,
+        style: Tensor,
+        device: Device,
+        build: impl FnOnce(GanConfig, Tensor) -> Result<Trainer>,
+    ) -> Result<Trainer> {
         let file = TensorFile::read(path)?;
         if file.metadata.get("fresco").map(String::as_str) != Some("gan-checkpoint") {
             return Err(setting("--resume", format!("{}: not a fresco GAN checkpoint", path.display())));
         }
         let config = GanConfig { device, ..GanConfig::from_metadata(&file.metadata, path)? };
+        let (h, w) = config.training_dims(style.shape()[2], style.shape()[3]);
+        let style = resize(&style, h, w);
         if file.metadata.get("style_digest") != Some(&digest(&style)) {
             return Err(setting(
                 "--resume",
                 format!("{}: was trained with another style image (or crop size)", path.display()),
             ));
         }
-        let mut trainer = Trainer::new(config, vgg, style, contents)?;
+        let mut trainer = build(config, style)?;
         trainer.generator_store.load_from(&file)?;
         trainer.discriminator_store.load_from(&file)?;
         let on_device: BTreeMap<String, Tensor> = file
