@@ -65,7 +65,7 @@ pub fn print_gan_report(crop_size: usize, batch_size: usize, steps: usize, apply
 }
 
 fn config_for_breakdown(crop_size: usize, batch_size: usize) -> GanConfig {
-    GanConfig { batch_size, crop_size, ..GanConfig::default() }
+    GanConfig { batch_size, crop_size, train_size: crop_size.max(512), ..GanConfig::default() }
 }
 
 /// Median seconds of `runs` calls of `f` after one warm-up.
@@ -96,10 +96,13 @@ fn print_step_breakdown(config: &GanConfig, per_step: f64) {
     let generator = Generator::new(&mut store, "g", config.generator).expect("generator");
     let mut d_store = ParamStore::new(1, DType::F32);
     let discriminator = Discriminator::new(&mut d_store, "d", config.discriminator).expect("discriminator");
-    let style_layers: Vec<String> =
-        config.style_layers.split(',').map(|l| l.split(':').next().unwrap_or(l).to_string()).collect();
+    let layers = |spec: &str| -> Vec<String> {
+        style::perceptual::parse_layers("layers", spec).expect("the default layers").into_iter().map(|l| l.0).collect()
+    };
+    let style_layers = layers(&config.style_layers);
     let style_layers: Vec<&str> = style_layers.iter().map(String::as_str).collect();
-    let content_layer = config.content_layers.split(',').next().unwrap_or("relu4_2").to_string();
+    let content_layers = layers(&config.content_layers);
+    let content_layers: Vec<&str> = content_layers.iter().map(String::as_str).collect();
     let runs = 5;
     let generator_pass = median_seconds(runs, || {
         let out = generator.forward(&Var::constant(batch.clone())).expect("forward");
@@ -112,7 +115,7 @@ fn print_step_breakdown(config: &GanConfig, per_step: f64) {
         sum.backward();
     });
     let vgg_content = median_seconds(runs, || {
-        autograd::no_grad(|| vgg.forward_features(&Var::constant(batch.clone()), &[&content_layer]).expect("features"));
+        autograd::no_grad(|| vgg.forward_features(&Var::constant(batch.clone()), &content_layers).expect("features"));
     });
     let discriminator_passes = median_seconds(runs, || {
         let fake = Var::parameter(batch.clone());

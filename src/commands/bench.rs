@@ -22,7 +22,7 @@ pub enum BenchTarget {
         #[arg(long, default_value_t = 128)]
         crop_size: usize,
         /// Training batch size.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 4)]
         batch_size: usize,
         /// Training steps timed.
         #[arg(long, default_value_t = 20)]

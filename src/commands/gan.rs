@@ -238,12 +238,13 @@ pub fn train(args: TrainArgs) -> Result<()> {
     if let Some(card) = &args.card {
         paths::check_output_file(card, "card", Some("md"))?;
     }
-    let sample_image = args.sample_image.as_deref().map(|path| load_image(path, Some(args.train_size))).transpose()?;
     // A resumed run sizes its images as it was started.
     let config = match &args.resume {
         Some(path) => GanConfig::from_checkpoint(path)?,
         None => config,
     };
+    let sample_image =
+        args.sample_image.as_deref().map(|path| load_image(path, Some(config.train_size))).transpose()?;
     let photos = training_photos::open(&args.content_dir, images_in(&args.content_dir)?, &config)?;
     let style = load_image(&args.style, None)?;
     if training_photos::too_elongated(style.shape()[2], style.shape()[3]) {
@@ -286,6 +287,8 @@ pub fn train(args: TrainArgs) -> Result<()> {
         args.resume.is_some(),
     )?;
     let start = Instant::now();
+    let first_step = trainer.step_count();
+    let cpu_at_start = super::model_card::process_cpu_seconds();
     // The card reports the mean of the last steps' losses.
     const CARD_WINDOW: usize = 50;
     let mut last_losses = std::collections::VecDeque::with_capacity(CARD_WINDOW);
@@ -344,8 +347,9 @@ pub fn train(args: TrainArgs) -> Result<()> {
             photos: &photo_names,
             config: trainer.config(),
             vgg: &vgg_description,
+            first_step,
             wall_seconds,
-            cpu_seconds: super::model_card::process_cpu_seconds(),
+            cpu_seconds: super::model_card::process_cpu_seconds().zip(cpu_at_start).map(|(now, then)| now - then),
             last_losses: &last_losses,
         };
         super::model_card::write(card, &record)?;

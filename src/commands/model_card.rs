@@ -13,16 +13,19 @@ pub struct TrainingRecord<'a> {
     pub model: &'a Path,
     /// The style image.
     pub style: &'a Path,
-    /// The folder of photos and the names of those trained on.
+    /// The folder of photos.
     pub content_dir: &'a Path,
+    /// The names of the photos trained on.
     pub photos: &'a [String],
     /// The run's settings.
     pub config: &'a GanConfig,
     /// The VGG of the perceptual losses, in words.
     pub vgg: &'a str,
-    /// Wall-clock seconds of the steps (this process's share of a resumed run).
+    /// The step this process started from (0, or a resumed run's step).
+    pub first_step: usize,
+    /// Wall-clock seconds of this process's steps.
     pub wall_seconds: f64,
-    /// CPU seconds of the whole process, where the system says.
+    /// CPU seconds of the same steps, all threads, where the system says.
     pub cpu_seconds: Option<f64>,
     /// The last steps' losses (weighted), averaged on the card.
     pub last_losses: &'a [StepLosses],
@@ -59,7 +62,8 @@ fn shell_quote(arg: &str) -> String {
 }
 
 fn minutes(seconds: f64) -> String {
-    format!("{} min {:02} s", (seconds / 60.0).floor(), (seconds % 60.0).round() as u64 % 60)
+    let whole = seconds.max(0.0).round() as u64;
+    format!("{} min {:02} s", whole / 60, whole % 60)
 }
 
 /// The card's Markdown.
@@ -108,9 +112,11 @@ pub fn render(r: &TrainingRecord) -> String {
         ),
     );
     row("VGG", r.vgg.to_string());
-    row("wall time", minutes(r.wall_seconds));
+    let session =
+        if r.first_step > 0 { format!(", resumed at step {}: this part only", r.first_step) } else { String::new() };
+    row("wall time of the steps", format!("{}{session}", minutes(r.wall_seconds)));
     if let Some(cpu) = r.cpu_seconds {
-        row("CPU time", format!("{} (user + system, all threads)", minutes(cpu)));
+        row("CPU time of the steps", format!("{} (user + system, all threads{session})", minutes(cpu)));
     }
     row(
         &format!("final losses (weighted, mean of the last {} steps)", r.last_losses.len()),

@@ -131,7 +131,7 @@ impl PhotoSource for PhotoFiles {
         }
         Err(last_error.unwrap_or_else(|| style::StyleError::Setting {
             name: "training photos".into(),
-            detail: "none of them can be decoded any more".into(),
+            detail: format!("none of the {n} photos can be decoded any more"),
         }))
     }
 }

@@ -122,6 +122,10 @@ pub fn content_targets(plan: &LayerPlan, features: &[Var]) -> Vec<Target> {
 /// Content targets of `image` (`[N, 3, H, W]`) computed directly: only the
 /// content layers are run (VGG stops at the deepest of them), and no graph
 /// is recorded. Same targets as [`content_targets`] of the full features.
+///
+/// # Errors
+/// A VGG error when `image` is not `[N, 3, H, W]` or too small for the
+/// deepest content layer.
 pub fn content_targets_of(vgg: &Vgg, plan: &LayerPlan, image: &Tensor) -> Result<Vec<Target>> {
     let names = plan.names();
     let wanted: Vec<&str> = plan.content.iter().map(|&(layer, _)| names[layer]).collect();
@@ -224,6 +228,10 @@ pub fn style_loss(features: &[Var], targets: &[Target], device: Device) -> Resul
 /// 4.6–5.9), so a loss that asks every crop for the whole painting's
 /// statistics asks for what no part of the painting has, and the
 /// generator answers with every colour everywhere, washed out.
+///
+/// # Errors
+/// When a feature is not `[N, C, H, W]` or `[N, C, M]`, or a target's
+/// shape is not `[1, C, C]` for its layer's `C`.
 pub fn pooled_style_loss(features: &[Var], targets: &[Target], device: Device) -> Result<Var> {
     let mut loss: Option<Var> = None;
     for t in targets {

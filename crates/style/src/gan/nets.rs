@@ -28,8 +28,9 @@ pub struct GeneratorConfig {
     pub width: usize,
     /// Residual blocks at the lowest resolution.
     pub res_blocks: usize,
-    /// Output `(tanh(y + atanh(2x − 1)) + 1)/2` for input `x` and last
-    /// layer `y` (the photo plus a change), instead of `(tanh(y) + 1)/2`.
+    /// Output `(tanh(y + atanh(2x' − 1)) + 1)/2` for input `x` (with
+    /// `x' = clamp(x, 0.005, 0.995)`) and last layer `y`: the photo plus a
+    /// change, instead of `(tanh(y) + 1)/2`.
     pub residual: bool,
 }
 

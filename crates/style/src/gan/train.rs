@@ -44,7 +44,7 @@ pub struct GanConfig {
     /// size the stylizer is meant to be applied at, so that its strokes
     /// come out at the painting's scale there.
     pub train_size: usize,
-    /// `m ≥ 1`: each crop is taken at a random scale in `[1/m, m]`.
+    /// `m` in `[1, 4]`: each crop is taken at a random scale in `[1/m, m]`.
     pub scale_jitter: f64,
     /// `c` in `[0, 0.5]`: each photo crop's brightness, contrast and
     /// saturation are multiplied by random factors in `[1 − c, 1 + c]`.
@@ -151,8 +151,15 @@ impl GanConfig {
 
     /// Reads what [`GanConfig::to_metadata`] wrote.
     pub fn from_metadata(m: &HashMap<String, String>, path: &Path) -> Result<GanConfig> {
-        let missing =
-            |k: &str| setting("checkpoint", format!("{}: metadata `gan.{k}` is missing or unreadable", path.display()));
+        let missing = |k: &str| {
+            setting(
+                "checkpoint",
+                format!(
+                    "{}: metadata `gan.{k}` is missing or unreadable (a checkpoint of an older fresco cannot be resumed; start afresh)",
+                    path.display()
+                ),
+            )
+        };
         let get = |k: &str| m.get(&format!("gan.{k}")).ok_or_else(|| missing(k));
         let num = |k: &str| get(k)?.parse::<f64>().map_err(|_| missing(k));
         let int = |k: &str| get(k)?.parse::<usize>().map_err(|_| missing(k));
@@ -208,9 +215,10 @@ impl GanConfig {
     /// al.: width 32, 5 blocks, 256-px crops, batch 4): generator width
     /// 1–128 with at most 16 residual blocks, discriminator width 1–256
     /// with 1–6 layers, batch 1–256, crops a multiple of 4 in 16–4096, a
-    /// pool of at most 10,000 fakes, at least one step; and the weights,
-    /// learning rate and β₁ in range. The error names the command-line
-    /// option.
+    /// training size in 16–16,384 and not below the crops, a pool of at
+    /// most 10,000 fakes, at least one step; scale jitter in 1–4, colour
+    /// jitter in 0–0.5; and the weights, learning rate and β₁ in range.
+    /// The error names the command-line option.
     pub fn check(&self) -> Result<()> {
         let limits = [
             ("--width", self.generator.width, 1..=GeneratorConfig::MAX_WIDTH),
@@ -533,10 +541,7 @@ impl Trainer {
         let (h, w) = config.training_dims(style.shape()[2], style.shape()[3]);
         let style = resize(&style, h, w);
         if file.metadata.get("style_digest") != Some(&digest(&style)) {
-            return Err(setting(
-                "--resume",
-                format!("{}: was trained with another style image (or crop size)", path.display()),
-            ));
+            return Err(setting("--resume", format!("{}: was trained with another style image", path.display())));
         }
         let mut trainer = build(config, style)?;
         trainer.generator_store.load_from(&file)?;
