@@ -164,20 +164,14 @@ impl Generator {
     }
 }
 
-/// `atanh(2x − 1)` of an image in 0–1, its values first limited to
-/// `[0.005, 0.995]` (so the result stays within ±3): the last layer's value
-/// at which the generator's output is the input itself. A constant: no
+/// `atanh(2x − 1) = ln(x / (1 − x)) / 2` of an image in 0–1, its values
+/// first limited to `[0.005, 0.995]` (so the result stays within ±2.65):
+/// the last layer's value at which the generator's output is the input
+/// itself. Computed where `x` lives (no copy to the host); a constant, so no
 /// gradient flows into the generator's input.
 fn photo_in_tanh_space(x: &Tensor) -> Result<Tensor> {
-    let device = x.device();
-    let values: Vec<f32> = x
-        .try_to_cpu()?
-        .to_dtype(DType::F32)
-        .to_vec::<f32>()
-        .into_iter()
-        .map(|v| (2.0 * v.clamp(0.005, 0.995) - 1.0).atanh())
-        .collect();
-    Ok(Tensor::from_vec(values, x.shape()).try_to_device(device)?)
+    let p = x.to_dtype(DType::F32).clamp(0.005, 0.995);
+    Ok(p.try_div(&p.neg().add_scalar(1.0))?.log().mul_scalar(0.5))
 }
 
 /// Size and loss of the discriminator.
