@@ -165,3 +165,24 @@ fn adam_state_round_trips() {
     restored.step(std::slice::from_ref(&q), &rosenbrock(&q).1);
     assert_eq!(p.value().to_f64_vec(), q.value().to_f64_vec());
 }
+
+#[test]
+fn lbfgs_step_while_ends_when_the_caller_says_so() {
+    let mut store = ParamStore::new(0, DType::F64);
+    let p = start(&mut store, "xy", vec![-1.5, 2.0]);
+    let mut lbfgs = Lbfgs::new(LbfgsConfig { lr: 0.1, ..LbfgsConfig::default().iterations(500) });
+    let mut seen = Vec::new();
+    let outcome = lbfgs
+        .step_while(
+            std::slice::from_ref(&p),
+            || nn::Result::Ok(rosenbrock(&p)),
+            |loss| {
+                seen.push(loss);
+                seen.len() < 7
+            },
+        )
+        .unwrap();
+    // Asked after each iteration, with that iteration's loss.
+    assert_eq!((outcome.iterations, seen.len()), (7, 7));
+    assert_eq!(seen.last().copied(), Some(outcome.final_loss));
+}

@@ -156,7 +156,19 @@ impl Lbfgs {
     pub fn step<E: From<NnError>>(
         &mut self,
         params: &[Param],
+        closure: impl FnMut() -> std::result::Result<(f64, Gradients), E>,
+    ) -> std::result::Result<LbfgsOutcome, E> {
+        self.step_while(params, closure, |_| true)
+    }
+
+    /// [`Lbfgs::step`], also ending after any iteration at whose loss
+    /// `keep_going` says `false` (a caller's own stopping rule, such as too
+    /// little progress over the last evaluations).
+    pub fn step_while<E: From<NnError>>(
+        &mut self,
+        params: &[Param],
         mut closure: impl FnMut() -> std::result::Result<(f64, Gradients), E>,
+        mut keep_going: impl FnMut(f64) -> bool,
     ) -> std::result::Result<LbfgsOutcome, E> {
         let params: Vec<Param> = params.iter().filter(|p| p.trainable()).cloned().collect();
         let config = self.config;
@@ -247,6 +259,7 @@ impl Lbfgs {
                 || converged
                 || moved <= config.tolerance_change
                 || (loss - previous_loss).abs() < config.tolerance_change
+                || !keep_going(loss)
             {
                 break;
             }
