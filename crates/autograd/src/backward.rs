@@ -155,33 +155,62 @@ impl Var {
             seed.shape(),
             self.shape()
         );
-        let mut result = Gradients::default();
         if !self.requires_grad() {
-            return result;
+            return Gradients::default();
         }
-        let order = topological_order(&self.node);
-        // Gradients of nodes still to be visited, keyed by node address (a
-        // parameter's old and new values share an id but are distinct nodes).
-        let mut pending: HashMap<*const Node, Tensor> = HashMap::new();
-        pending.insert(Arc::as_ptr(&self.node), seed);
-        for node in order.iter().rev() {
-            let Some(g) = pending.remove(&Arc::as_ptr(node)) else { continue };
-            let Some(op) = &node.op else {
-                let slot = result.by_id.remove(&node.id);
-                result.by_id.insert(node.id, accumulate(slot, g));
-                continue;
-            };
-            let inputs = op.inputs();
-            let needs: Vec<bool> = inputs.iter().map(|v| v.requires_grad()).collect();
-            let grads = input_gradients(op, &node.value, &g, &needs);
-            for ((input, grad), need) in inputs.into_iter().zip(grads).zip(needs) {
-                let (Some(grad), true) = (grad, need) else { continue };
-                debug_assert_eq!(grad.shape(), input.shape(), "{}: gradient shape", op.name());
-                let key = Arc::as_ptr(&input.node);
-                let slot = pending.remove(&key);
-                pending.insert(key, accumulate(slot, grad));
-            }
-        }
-        result
+        walk(topological_order(&self.node), seed)
     }
+
+    /// [`Var::backward`], consuming the loss so that the graph can be freed
+    /// as the walk goes: each node that nothing outside the graph still
+    /// refers to (an intermediate activation, say) is dropped as soon as its
+    /// gradient rule has run, instead of all of them at the end. The
+    /// backward pass of a deep network then holds only the activations not
+    /// yet visited, not the whole forward pass, at its widest layers.
+    ///
+    /// # Panics
+    /// If the var holds more than one element.
+    pub fn backward_and_free(self) -> Gradients {
+        assert_eq!(self.numel(), 1, "backward_and_free: needs a one-element loss, got shape {:?}", self.shape());
+        if !self.requires_grad() {
+            return Gradients::default();
+        }
+        let seed = self.value().ones_like();
+        let order = topological_order(&self.node);
+        drop(self);
+        walk(order, seed)
+    }
+}
+
+/// The reverse walk over `order` (every node after its inputs, the loss
+/// last) from `seed`, the loss's gradient. Each node's handle is dropped
+/// once its rule has run: whatever nothing else holds is freed then.
+fn walk(order: Vec<Arc<Node>>, seed: Tensor) -> Gradients {
+    let mut result = Gradients::default();
+    // Gradients of nodes still to be visited, keyed by node address (a
+    // parameter's old and new values share an id but are distinct nodes).
+    // Every key's node is alive: it is in `order`, not yet visited.
+    let mut pending: HashMap<*const Node, Tensor> = HashMap::new();
+    if let Some(root) = order.last() {
+        pending.insert(Arc::as_ptr(root), seed);
+    }
+    for node in order.into_iter().rev() {
+        let Some(g) = pending.remove(&Arc::as_ptr(&node)) else { continue };
+        let Some(op) = &node.op else {
+            let slot = result.by_id.remove(&node.id);
+            result.by_id.insert(node.id, accumulate(slot, g));
+            continue;
+        };
+        let inputs = op.inputs();
+        let needs: Vec<bool> = inputs.iter().map(|v| v.requires_grad()).collect();
+        let grads = input_gradients(op, &node.value, &g, &needs);
+        for ((input, grad), need) in inputs.into_iter().zip(grads).zip(needs) {
+            let (Some(grad), true) = (grad, need) else { continue };
+            debug_assert_eq!(grad.shape(), input.shape(), "{}: gradient shape", op.name());
+            let key = Arc::as_ptr(&input.node);
+            let slot = pending.remove(&key);
+            pending.insert(key, accumulate(slot, grad));
+        }
+    }
+    result
 }
