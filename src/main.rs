@@ -41,8 +41,22 @@ enum Command {
     },
 }
 
+/// `FRESCO_POOL_MIB`, when set: the most MiB of freed buffers the buffer
+/// pool keeps for reuse (0 turns pooling off), in place of its default.
+fn apply_pool_limit() -> Result<()> {
+    let Ok(value) = std::env::var("FRESCO_POOL_MIB") else {
+        return Ok(());
+    };
+    let mib: usize = value.trim().parse().ok().filter(|&m: &usize| m <= 1 << 24).ok_or_else(|| {
+        anyhow::anyhow!("FRESCO_POOL_MIB={value}: expected a whole number of MiB (0 turns the pool off)")
+    })?;
+    fresco::kernels::buffer_pool::set_pool_limit_bytes(mib << 20);
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<()> {
     use fresco::commands::{bench, gan, gatys, score, weights};
+    apply_pool_limit()?;
     match cli.command {
         Command::Gatys(args) => gatys::run(*args),
         Command::Gan { what: gan::GanCommand::Train(args) } => gan::train(*args),

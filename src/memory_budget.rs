@@ -90,14 +90,17 @@ pub struct MemoryModel {
 }
 
 impl MemoryModel {
-    /// Gatys with VGG-16/19 features to `relu5_1` and L-BFGS. Fitted to peak
-    /// resident memory measured with VGG-16 (astronaut × The Starry Night,
-    /// 2026-11-29): 3 evaluations took 379 MiB at 256², 1,038 MiB at 512²
-    /// and 2,121 MiB at 768² (160 MiB + 3.5 kB per pixel); L-BFGS then
-    /// keeps 100 pairs of image-sized vectors (2.4 kB per pixel), and the
-    /// README's whole run (2 scales × 200 at 512²) peaked at 1,774 MiB.
-    /// Rounded up: 256 MiB + 6.4 kB per pixel (1.85 GiB at 512²).
-    pub const GATYS: MemoryModel = MemoryModel { fixed: 256 << 20, per_pixel: 6400 };
+    /// Gatys with VGG-16/19 features to `relu5_1` and L-BFGS keeping
+    /// `history` pairs of image-sized f32 vectors (24 B per pixel each).
+    /// The rest was fitted to peak resident memory measured with VGG-16
+    /// (astronaut × The Starry Night, 2026-11-29): 3 evaluations took
+    /// 379 MiB at 256², 1,038 MiB at 512² and 2,121 MiB at 768² (160 MiB +
+    /// 3.5 kB per pixel), and the README's run of that day (2 scales × 200,
+    /// 100 pairs) peaked at 1,774 MiB. Rounded up: 256 MiB + 4 kB per pixel,
+    /// plus the history (1.85 GiB at 512² with 100 pairs).
+    pub const fn gatys(history: usize) -> MemoryModel {
+        MemoryModel { fixed: 256 << 20, per_pixel: 4000 + 24 * history as u64 }
+    }
 
     /// `gan apply` with a width-16 generator, no graph recorded. Fitted to
     /// peaks of the whole process measured the same way: 238 MiB at 512²,
@@ -150,7 +153,7 @@ mod tests {
 
     #[test]
     fn the_largest_size_that_fits_fits() {
-        let model = MemoryModel::GATYS;
+        let model = MemoryModel::gatys(100);
         let budget = 4u64 << 30;
         let pixels = model.max_pixels(budget);
         assert!(model.bytes(pixels) <= budget && model.bytes(pixels + 1) > budget - model.per_pixel);
@@ -163,7 +166,7 @@ mod tests {
             eprintln!("skipped: no memory limit can be read on this system");
             return;
         }
-        let message = MemoryModel::GATYS.check(1 << 40, 1 << 20, "--size 1048576").unwrap_err().to_string();
+        let message = MemoryModel::gatys(100).check(1 << 40, 1 << 20, "--size 1048576").unwrap_err().to_string();
         assert!(message.starts_with("--size 1048576:") && message.contains("largest size"), "{message}");
     }
 }

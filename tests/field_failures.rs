@@ -73,6 +73,9 @@ fn gatys(dir: &Path, content: &Path, styles: &[&Path], output: &Path, extra: &[&
     if !extra.contains(&"--iters") {
         args.extend(["--iters", "3"].map(String::from));
     }
+    if !extra.contains(&"--coarse-iters") {
+        args.extend(["--coarse-iters", "3"].map(String::from));
+    }
     args.extend(extra.iter().map(|a| a.to_string()));
     fresco(&args.iter().map(String::as_str).collect::<Vec<_>>())
 }
@@ -329,11 +332,37 @@ fn a_run_that_blows_up_says_so() {
     let style = dir.join("style.png");
     picture(40, 40, 20).save(&style).unwrap();
     let output = dir.join("out.png");
-    let out = gatys(&dir, &content, &[&style], &output, &["--optimizer", "adam", "--lr", "1", "--iters", "20"]);
+    // Pixels are clamped to 0-1, so a huge step saturates them rather than
+    // overflowing: with content weighted heavily, that still multiplies the
+    // loss (the run starts at the content image, content term 0).
+    let blow_up = ["--optimizer", "adam", "--lr", "1", "--iters", "20", "--content-weight", "100", "--scales", "1"];
+    let out = gatys(&dir, &content, &[&style], &output, &blow_up);
     let message = one_line_error(&out);
     assert!(message.contains("diverged") && message.contains("Adam works at --lr"), "{message}");
     assert!(output.exists(), "the result is still written");
 
     // A sensible rate passes.
     succeeds(&gatys(&dir, &content, &[&style], &output, &["--optimizer", "adam", "--lr", "0.02", "--iters", "20"]));
+}
+
+#[test]
+fn a_bad_pool_limit_is_named_and_a_good_one_runs() {
+    let dir = temp("pool");
+    let content = dir.join("content.png");
+    picture(40, 30, 21).save(&content).unwrap();
+    let run = |limit: &str| {
+        let weights = tiny_weights(&dir);
+        Command::new(env!("CARGO_BIN_EXE_fresco"))
+            .args(["score", "--content", &s(&content), "--style", &s(&content), "--weights", &s(&weights)])
+            .arg(&content)
+            .env("FRESCO_OFFLINE", "1")
+            .env("FRESCO_POOL_MIB", limit)
+            .output()
+            .unwrap()
+    };
+    let message = one_line_error(&run("lots"));
+    assert!(message.contains("FRESCO_POOL_MIB=lots"), "{message}");
+    // 0 turns the pool off; the work is the same.
+    succeeds(&run("0"));
+    succeeds(&run("64"));
 }

@@ -19,7 +19,7 @@ for style in starry_night the_scream wave; do
             --style "examples/images/$style.jpg" "examples/images/$photo.jpg"
     done
     "$fresco" gatys --quiet --content examples/images/astronaut.jpg \
-        --style "examples/images/$style.jpg" --size 512 --scales 2 --iters 100 \
+        --style "examples/images/$style.jpg" --size 512 --scales 2 --coarse-iters 100 --iters 100 --history 100 \
         --output "$out/astronaut_${style}_gatys.jpg" >&2
     "$fresco" score --json --content examples/images/astronaut.jpg \
         --style "examples/images/$style.jpg" "$out/astronaut_${style}_gatys.jpg"

@@ -16,7 +16,10 @@ fn measure(size: usize, evaluations: usize) -> Vec<String> {
     let vgg = Vgg::random(VggKind::Vgg19, 0);
     let gatys = Gatys::builder()
         .size(size)
+        .scales(1)
         .iterations(evaluations)
+        // As the anchor keeps (torch's default).
+        .history(100)
         .content_layers(parse_layers("content", "conv4_2").expect("valid"))
         .style_layers(parse_layers("style", "conv1_1,conv2_1,conv3_1,conv4_1,conv5_1").expect("valid"))
         .build(vgg)

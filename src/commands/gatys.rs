@@ -35,9 +35,18 @@ pub struct GatysArgs {
     /// Longest side of the output, in pixels.
     #[arg(long, default_value_t = 512)]
     pub size: usize,
-    /// Iterations per scale.
-    #[arg(long, default_value_t = 500)]
+    /// Iterations (L-BFGS: loss evaluations) at the full size.
+    #[arg(long, default_value_t = 65)]
     pub iters: usize,
+    /// Iterations at each coarser scale.
+    #[arg(long, default_value_t = 60, value_name = "N")]
+    pub coarse_iters: usize,
+    /// End a scale when its loss fell by less than this fraction over its last 10 evaluations (0: never).
+    #[arg(long, default_value_t = 0.0, value_name = "FRACTION")]
+    pub min_progress: f64,
+    /// L-BFGS: steps and gradient changes kept (each pair holds two images' worth of memory).
+    #[arg(long, default_value_t = 10)]
+    pub history: usize,
     /// Optimiser over the pixels.
     #[arg(long, value_enum, default_value = "lbfgs")]
     pub optimizer: OptimizerArg,
@@ -53,9 +62,9 @@ pub struct GatysArgs {
     /// Keep the content's colours (transfer luminance only).
     #[arg(long)]
     pub preserve_colors: bool,
-    /// Coarse-to-fine scales, each half the size of the next.
-    #[arg(long, default_value_t = 1)]
-    pub scales: usize,
+    /// Coarse-to-fine scales, each half the size of the next [default: 2, or 1 where half the size is too small for the layers]
+    #[arg(long)]
+    pub scales: Option<usize>,
     /// Save the image every N iterations (beside the output, as NAME.iterN.EXT).
     #[arg(long)]
     pub save_every: Option<usize>,
@@ -71,25 +80,34 @@ fn intermediate_path(output: &Path, iteration: usize) -> PathBuf {
     output.with_file_name(format!("{stem}.iter{iteration}.{ext}"))
 }
 
-/// The loss at the end of the last scale against its loss at that scale's
-/// start: `Err` with the reason when the run blew up (ended at more than
-/// 1.5 times its start) or went nowhere (not below its start after 10 or
-/// more evaluations). Earlier scales are not compared: losses at different
-/// sizes are not comparable.
-pub fn check_progress(first: f64, last: f64, evaluations: usize, optimizer: OptimizerArg) -> Result<(), String> {
+/// How the run ended against how it started: `Err` with the reason when it
+/// blew up (ended at more than 1.5 times the lower of the run's first loss
+/// and its last scale's first loss: a coarse scale that already blew up
+/// must not hide it) or went nowhere (the last scale not below its start
+/// after 10 or more evaluations there). Losses at different sizes are only
+/// roughly comparable (each layer's is normalised), which is all a 1.5×
+/// margin needs.
+pub fn check_progress(
+    run_first: f64,
+    scale_first: f64,
+    last: f64,
+    evaluations: usize,
+    optimizer: OptimizerArg,
+) -> Result<(), String> {
     let advice = match optimizer {
         OptimizerArg::Lbfgs => "L-BFGS works at --lr 1 (the default)",
         OptimizerArg::Adam => "Adam works at --lr 0.02-0.1 (default 0.02)",
     };
-    if last > 1.5 * first {
+    let start = run_first.min(scale_first);
+    if last > 1.5 * start {
         return Err(format!(
-            "the run diverged: the loss rose from {first:.4e} to {last:.4e} ({:.1}x its start); {advice}",
-            last / first
+            "the run diverged: the loss rose from {start:.4e} to {last:.4e} ({:.1}x its start); {advice}",
+            last / start
         ));
     }
-    if evaluations >= 10 && last >= first {
+    if evaluations >= 10 && last >= scale_first {
         return Err(format!(
-            "the loss did not fall ({first:.4e} -> {last:.4e} over {evaluations} evaluations); {advice}"
+            "the loss did not fall ({scale_first:.4e} -> {last:.4e} over {evaluations} evaluations); {advice}"
         ));
     }
     Ok(())
@@ -110,6 +128,9 @@ pub fn run(args: GatysArgs) -> Result<()> {
         .builder()?
         .size(args.size)
         .iterations(args.iters)
+        .coarse_iterations(args.coarse_iters)
+        .min_progress(args.min_progress)
+        .history(args.history)
         .optimizer(match args.optimizer {
             OptimizerArg::Lbfgs => OptimizerKind::Lbfgs,
             OptimizerArg::Adam => OptimizerKind::Adam,
@@ -117,8 +138,10 @@ pub fn run(args: GatysArgs) -> Result<()> {
         .initial(initial)
         .seed(args.seed)
         .preserve_colors(args.preserve_colors)
-        .scales(args.scales)
         .device(args.run.device);
+    if let Some(scales) = args.scales {
+        builder = builder.scales(scales);
+    }
     if let Some(lr) = args.lr {
         builder = builder.learning_rate(lr);
     }
@@ -158,7 +181,7 @@ pub fn run(args: GatysArgs) -> Result<()> {
     }
     paths::check_output_image(&args.output, "output", Some(out_h.max(out_w)))?;
     if args.run.device == tensor::Device::Cpu {
-        let model = MemoryModel::GATYS;
+        let model = MemoryModel::gatys(args.history);
         if let Some((needed, available, limit)) = model.shortfall(largest.0 as u64) {
             let fits = format!("needs about {} of memory and {limit} leaves {}", gib(needed), gib(available));
             match largest.1 {
@@ -183,7 +206,8 @@ pub fn run(args: GatysArgs) -> Result<()> {
     let gatys = builder.build(load_vgg(&args.objective.weights)?)?;
 
     let mut record = super::LossRecord::new(["total", "content", "style", "tv"], args.run.log.as_deref(), false)?;
-    let total = args.iters.saturating_mul(args.scales) as u64;
+    let coarse = args.coarse_iters.saturating_mul(gatys.config().scales - 1);
+    let total = args.iters.saturating_add(coarse) as u64;
     let bar = super::progress_bar(total, args.run.quiet);
     // (scale, its first loss, evaluations in it) of the scale under way.
     let mut last_scale = (0, 0.0, 0);
@@ -230,7 +254,7 @@ pub fn run(args: GatysArgs) -> Result<()> {
         OptimizerArg::Lbfgs => result.best_losses.total,
         OptimizerArg::Adam => result.final_losses.total,
     };
-    let progress = check_progress(last_scale.1, end, last_scale.2, args.optimizer);
+    let progress = check_progress(result.first_losses.total, last_scale.1, end, last_scale.2, args.optimizer);
     record.plot(args.run.plot.as_deref(), "gatys loss (weighted)", "iteration")?;
     let (h, w) = (result.image.shape()[2], result.image.shape()[3]);
     println!(

@@ -95,7 +95,7 @@ pub fn run(args: ScoreArgs) -> Result<()> {
             let longest = if args.size == 0 { h.max(w) } else { args.size };
             let (h, w) = fit_dims(h, w, longest, gatys.min_side());
             if args.device == Device::Cpu {
-                MemoryModel::GATYS.check((h * w) as u64, longest, &format!("{} at {w}x{h}", path.display()))?;
+                MemoryModel::gatys(0).check((h * w) as u64, longest, &format!("{} at {w}x{h}", path.display()))?;
             }
             let losses = gatys
                 .measure(&resize(&image, h, w), &content, &styles)

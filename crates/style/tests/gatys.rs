@@ -37,7 +37,7 @@ fn stripes(side: usize) -> Tensor {
 }
 
 fn quick() -> GatysBuilder {
-    Gatys::builder().size(32).iterations(12).style_weight(100.0).tv_weight(1.0)
+    Gatys::builder().size(32).scales(1).iterations(12).style_weight(100.0).tv_weight(1.0)
 }
 
 #[test]
@@ -91,14 +91,15 @@ fn preserve_colors_keeps_the_contents_chroma() {
 
 #[test]
 fn multi_scale_runs_coarse_to_fine_and_ends_at_full_size() {
-    let gatys = quick().size(64).scales(3).iterations(4).build(vgg()).unwrap();
+    let gatys = quick().size(64).scales(3).iterations(4).coarse_iterations(4).build(vgg()).unwrap();
     // relu5_1 sits after four poolings: the coarsest scale's 12-pixel side
     // is brought up to 16, keeping the aspect ratio.
     assert_eq!(gatys.min_side(), 16);
     assert_eq!(gatys.scale_dims(48, 64), vec![(16, 21), (24, 32), (48, 64)]);
     let result = gatys.run(&content(48, 64), &[stripes(40)], |_| Ok(())).unwrap();
     assert_eq!(result.image.shape(), [1, 3, 48, 64]);
-    let gatys = quick().size(64).scales(3).iterations(4).content_layers(vec![("relu3_1".into(), 1.0)]);
+    let gatys =
+        quick().size(64).scales(3).iterations(4).coarse_iterations(4).content_layers(vec![("relu3_1".into(), 1.0)]);
     let gatys = gatys.style_layers(vec![("relu1_1".into(), 1.0), ("relu4_1".into(), 1.0)]).build(vgg()).unwrap();
     let mut sizes = Vec::new();
     let result = gatys
@@ -111,6 +112,68 @@ fn multi_scale_runs_coarse_to_fine_and_ends_at_full_size() {
     assert_eq!(sizes.first(), Some(&(1, 16)));
     assert_eq!(sizes.last(), Some(&(3, 64)));
     assert_eq!(result.evaluations, 12);
+}
+
+#[test]
+fn the_default_schedule_is_two_scales_where_they_fit_and_one_where_not() {
+    let builder = || Gatys::builder().style_weight(100.0).tv_weight(1.0).iterations(3).coarse_iterations(5);
+    // relu5_1 needs 16 px: at 32 px the coarse scale has them, at 24 not.
+    let two = builder().size(32).build(vgg()).unwrap();
+    assert_eq!(two.config().scales, 2);
+    let mut per_scale = [0; 2];
+    let result = two
+        .run(&content(24, 32), &[stripes(32)], |p| {
+            per_scale[p.scale - 1] += 1;
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!((per_scale, result.evaluations), ([5, 3], 8));
+    let one = builder().size(24).build(vgg()).unwrap();
+    assert_eq!(one.config().scales, 1);
+    assert_eq!(one.run(&content(24, 32), &[stripes(32)], |_| Ok(())).unwrap().evaluations, 3);
+    // Asked for explicitly, two scales that do not fit are an error.
+    let error = builder().size(24).scales(2).build(vgg()).err().unwrap().to_string();
+    assert!(error.contains("--scales") && error.contains("use at most 1"), "{error}");
+}
+
+#[test]
+fn the_loss_is_that_of_the_clamped_picture_that_is_saved() {
+    // A heavy style weight drives L-BFGS's pixels out of 0-1.
+    let gatys = quick().style_weight(1e4).iterations(25).build(vgg()).unwrap();
+    let (photo, painting) = (content(24, 32), stripes(32));
+    let mut out_of_range = 0;
+    let result = gatys
+        .run(&photo, std::slice::from_ref(&painting), |p| {
+            out_of_range = p.image.to_f64_vec().iter().filter(|v| !(0.0..=1.0).contains(*v)).count();
+            Ok(())
+        })
+        .unwrap();
+    assert!(out_of_range > 0, "the test needs pixels out of range to mean anything");
+    let saved = gatys.measure(&result.image, &photo, &[painting]).unwrap();
+    let reported = result.best_losses.total;
+    assert!(
+        (saved.total - reported).abs() <= 1e-4 * reported,
+        "saved image {} against reported {reported}",
+        saved.total
+    );
+}
+
+#[test]
+fn a_scale_ends_when_its_loss_stops_falling_by_min_progress() {
+    // No run lowers its loss by 90% in 10 evaluations after its first few:
+    // each scale stops after 11 or a few more.
+    let gatys = quick().size(64).scales(2).iterations(40).coarse_iterations(40).min_progress(0.9).build(vgg()).unwrap();
+    let mut per_scale = [0; 2];
+    gatys
+        .run(&content(48, 64), &[stripes(40)], |p| {
+            per_scale[p.scale - 1] += 1;
+            Ok(())
+        })
+        .unwrap();
+    assert!(per_scale.iter().all(|&n| (11..40).contains(&n)), "evaluations per scale: {per_scale:?}");
+    let error = quick().min_progress(1.0).build(vgg()).err().unwrap().to_string();
+    assert!(error.contains("--min-progress"), "{error}");
+    assert!(quick().history(0).build(vgg()).err().unwrap().to_string().contains("--history"));
 }
 
 #[test]
@@ -137,12 +200,17 @@ fn bad_settings_are_refused_with_their_name() {
 }
 
 #[test]
-fn a_diverging_run_is_an_error() {
-    let gatys = quick().optimizer(OptimizerKind::Adam).learning_rate(1e30).iterations(5).build(vgg()).unwrap();
+fn a_run_whose_loss_is_not_finite_is_an_error() {
+    // Pixels are clamped to 0-1 before the loss, so no step size makes it
+    // overflow; a weight that does ends the run at once.
+    let gatys = quick().optimizer(OptimizerKind::Adam).style_weight(f64::MAX).iterations(5).build(vgg()).unwrap();
     match gatys.run(&content(24, 32), &[stripes(32)], |_| Ok(())) {
-        Err(StyleError::Diverged { iteration, .. }) => assert!(iteration >= 2),
+        Err(StyleError::Diverged { iteration, .. }) => assert_eq!(iteration, 1),
         other => panic!("expected divergence, got {:?}", other.map(|r| r.final_losses)),
     }
+    let gatys = quick().optimizer(OptimizerKind::Adam).learning_rate(1e30).iterations(5).build(vgg()).unwrap();
+    let result = gatys.run(&content(24, 32), &[stripes(32)], |_| Ok(())).unwrap();
+    assert!(result.final_losses.total.is_finite());
 }
 
 #[test]

@@ -13,8 +13,16 @@ use crate::perceptual::{parse_layers, LayerPlan};
 pub struct GatysConfig {
     /// Longest side of the output, in pixels.
     pub size: usize,
-    /// Iterations per scale.
+    /// Iterations (L-BFGS: loss evaluations) at the finest scale.
     pub iterations: usize,
+    /// Iterations at each coarser scale.
+    pub coarse_iterations: usize,
+    /// A scale ends early when its loss fell by less than this fraction
+    /// over its last [`PROGRESS_WINDOW`] evaluations (0: never).
+    pub min_progress: f64,
+    /// L-BFGS: the `(step, gradient change)` pairs kept, each two images'
+    /// worth of memory.
+    pub history: usize,
     /// L-BFGS or Adam.
     pub optimizer: OptimizerKind,
     /// Step size (L-BFGS: 1; Adam: 0.02 in 0–1 pixel units).
@@ -52,7 +60,11 @@ pub struct GatysConfig {
 pub struct GatysBuilder {
     config: GatysConfig,
     learning_rate_set: bool,
+    scales_set: bool,
 }
+
+/// Evaluations over which [`GatysConfig::min_progress`] is measured.
+pub const PROGRESS_WINDOW: usize = 10;
 
 /// The default content layer (Gatys et al.'s conv4_2, after its ReLU).
 pub const DEFAULT_CONTENT_LAYERS: &str = "relu4_2";
@@ -60,15 +72,28 @@ pub const DEFAULT_CONTENT_LAYERS: &str = "relu4_2";
 pub const DEFAULT_STYLE_LAYERS: &str = "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1";
 
 impl Default for GatysBuilder {
-    /// 512 px, 500 L-BFGS iterations, content weight 1, style weight 10,
+    /// 512 px in two scales (one where the half-size image is too small for
+    /// the layers), 60 L-BFGS evaluations at the coarse scale and 65 at the
+    /// full size, 10 pairs of history; content weight 1, style weight 10,
     /// TV weight 10 (chosen by looking at astronaut × The Starry Night with
     /// the pretrained VGG-16: style weight 100 and above lose the astronaut
     /// entirely, 10 keeps her face and suit in Van Gogh's strokes).
+    ///
+    /// The schedule was measured on that pair (2-core Xeon, VGG-16): two
+    /// scales of 200 took 420 s to a written image that scores 1.60 (the
+    /// optimiser, unclamped, reported 1.15); 60 + 65 takes about 125 s to
+    /// 1.55. At the full size the loss falls fast for about 60 evaluations
+    /// and slowly after; evaluations at the coarse scale cost a quarter as
+    /// much but buy little once the strokes are laid out; 100 pairs of
+    /// history instead of 10 lower the loss by 0.5% for 400 MB more.
     fn default() -> Self {
         GatysBuilder {
             config: GatysConfig {
                 size: 512,
-                iterations: 500,
+                iterations: 65,
+                coarse_iterations: 60,
+                min_progress: 0.0,
+                history: 10,
                 optimizer: OptimizerKind::Lbfgs,
                 learning_rate: 1.0,
                 content_weight: 1.0,
@@ -82,10 +107,11 @@ impl Default for GatysBuilder {
                 style_scale: 1.0,
                 style_blend: Vec::new(),
                 preserve_colors: false,
-                scales: 1,
+                scales: 2,
                 device: Device::Cpu,
             },
             learning_rate_set: false,
+            scales_set: false,
         }
     }
 }
@@ -104,8 +130,15 @@ impl GatysBuilder {
     setters! {
         /// Longest side of the output.
         size: usize;
-        /// Iterations per scale.
+        /// Iterations at the finest scale.
         iterations: usize;
+        /// Iterations at each coarser scale.
+        coarse_iterations: usize;
+        /// The least relative progress over the last [`PROGRESS_WINDOW`]
+        /// evaluations that keeps a scale going (0: never stop early).
+        min_progress: f64;
+        /// L-BFGS pairs kept.
+        history: usize;
         /// Weight of the content loss.
         content_weight: f64;
         /// Weight of the style loss.
@@ -128,8 +161,6 @@ impl GatysBuilder {
         style_blend: Vec<f64>;
         /// Keep the content's colours.
         preserve_colors: bool;
-        /// Number of coarse-to-fine scales.
-        scales: usize;
         /// Where to compute (`Device::Cuda(n)` for a GPU).
         device: Device;
     }
@@ -143,6 +174,14 @@ impl GatysBuilder {
                 OptimizerKind::Adam => 0.02,
             };
         }
+        self
+    }
+
+    /// The number of coarse-to-fine scales, each half the size of the next
+    /// (default 2, or 1 where the coarse scale would be too small).
+    pub fn scales(mut self, scales: usize) -> Self {
+        self.config.scales = scales;
+        self.scales_set = true;
         self
     }
 
@@ -175,6 +214,12 @@ impl GatysBuilder {
         non_negative("content weight", c.content_weight)?;
         non_negative("style weight", c.style_weight)?;
         non_negative("tv weight", c.tv_weight)?;
+        if !(c.min_progress.is_finite() && (0.0..1.0).contains(&c.min_progress)) {
+            return Err(setting("--min-progress", format!("must be in [0, 1), got {}", c.min_progress)));
+        }
+        if c.history == 0 {
+            return Err(setting("--history", "must be at least 1"));
+        }
         for &w in &c.style_blend {
             non_negative("style blend", w)?;
         }
@@ -205,6 +250,11 @@ impl GatysBuilder {
                 format!("{} px is too small: {needs}; use --size {min_side} or more", c.size),
             ));
         }
+        let mut config = self.config;
+        let c = &mut config;
+        if !self.scales_set && (c.size >> (c.scales - 1)) < min_side {
+            c.scales = 1;
+        }
         let coarsest = u32::try_from(c.scales.saturating_sub(1)).ok().and_then(|k| c.size.checked_shr(k)).unwrap_or(0);
         if c.scales == 0 {
             return Err(setting("--scales", "must be at least 1"));
@@ -221,6 +271,6 @@ impl GatysBuilder {
         }
         let mut vgg = vgg.to_device(c.device)?;
         vgg.set_pooling(c.pooling);
-        Ok(Gatys { config: self.config, vgg, min_side })
+        Ok(Gatys { config, vgg, min_side })
     }
 }
