@@ -47,10 +47,10 @@ fn apply_pool_limit() -> Result<()> {
     let Ok(value) = std::env::var("FRESCO_POOL_MIB") else {
         return Ok(());
     };
-    let mib: usize = value.trim().parse().ok().filter(|&m: &usize| m <= 1 << 24).ok_or_else(|| {
+    let bytes = value.trim().parse::<usize>().ok().and_then(|mib| mib.checked_mul(1 << 20)).ok_or_else(|| {
         anyhow::anyhow!("FRESCO_POOL_MIB={value}: expected a whole number of MiB (0 turns the pool off)")
     })?;
-    fresco::kernels::buffer_pool::set_pool_limit_bytes(mib << 20);
+    fresco::kernels::buffer_pool::set_pool_limit_bytes(bytes);
     Ok(())
 }
 

@@ -97,9 +97,10 @@ impl MemoryModel {
     /// 379 MiB at 256², 1,038 MiB at 512² and 2,121 MiB at 768² (160 MiB +
     /// 3.5 kB per pixel), and the README's run of that day (2 scales × 200,
     /// 100 pairs) peaked at 1,774 MiB. Rounded up: 256 MiB + 4 kB per pixel,
-    /// plus the history (1.85 GiB at 512² with 100 pairs).
+    /// plus the history (1.81 GiB at 512² with 100 pairs). Callers pass
+    /// the pairs L-BFGS can hold: no more than its iterations at a scale.
     pub const fn gatys(history: usize) -> MemoryModel {
-        MemoryModel { fixed: 256 << 20, per_pixel: 4000 + 24 * history as u64 }
+        MemoryModel { fixed: 256 << 20, per_pixel: 4000u64.saturating_add((history as u64).saturating_mul(24)) }
     }
 
     /// `gan apply` with a width-16 generator, no graph recorded. Fitted to

@@ -80,35 +80,50 @@ fn intermediate_path(output: &Path, iteration: usize) -> PathBuf {
     output.with_file_name(format!("{stem}.iter{iteration}.{ext}"))
 }
 
-/// How the run ended against how it started: `Err` with the reason when it
-/// blew up (ended at more than 1.5 times the lower of the run's first loss
-/// and its last scale's first loss: a coarse scale that already blew up
-/// must not hide it) or went nowhere (the last scale not below its start
-/// after 10 or more evaluations there). Losses at different sizes are only
-/// roughly comparable (each layer's is normalised), which is all a 1.5×
-/// margin needs.
-pub fn check_progress(
-    run_first: f64,
-    scale_first: f64,
-    last: f64,
-    evaluations: usize,
-    optimizer: OptimizerArg,
-) -> Result<(), String> {
+/// The losses of one scale of a run, as the observer saw them.
+#[derive(Clone, Copy, Debug)]
+pub struct ScaleLosses {
+    /// The scale's first loss.
+    pub first: f64,
+    /// Its lowest loss.
+    pub lowest: f64,
+    /// Its last loss.
+    pub last: f64,
+    /// Its evaluations.
+    pub evaluations: usize,
+}
+
+/// Each scale's end against its own start (losses at different sizes are
+/// not compared): `Err` with the reason when a scale blew up (ended at more
+/// than 1.5 times its start, and above 1e-3: a loss that starts at 0, as
+/// when content and style are one image, may wobble) or the last scale went
+/// nowhere (not below its start after 10 or more evaluations). A scale ends
+/// at its lowest loss for L-BFGS (the image kept) and at its last for Adam
+/// (where its steps went).
+pub fn check_progress(scales: &[ScaleLosses], optimizer: OptimizerArg) -> Result<(), String> {
     let advice = match optimizer {
         OptimizerArg::Lbfgs => "L-BFGS works at --lr 1 (the default)",
         OptimizerArg::Adam => "Adam works at --lr 0.02-0.1 (default 0.02)",
     };
-    let start = run_first.min(scale_first);
-    if last > 1.5 * start {
-        return Err(format!(
-            "the run diverged: the loss rose from {start:.4e} to {last:.4e} ({:.1}x its start); {advice}",
-            last / start
-        ));
-    }
-    if evaluations >= 10 && last >= scale_first {
-        return Err(format!(
-            "the loss did not fall ({scale_first:.4e} -> {last:.4e} over {evaluations} evaluations); {advice}"
-        ));
+    for (k, s) in scales.iter().enumerate() {
+        let end = match optimizer {
+            OptimizerArg::Lbfgs => s.lowest,
+            OptimizerArg::Adam => s.last,
+        };
+        let at = if scales.len() > 1 { format!(" at scale {} of {}", k + 1, scales.len()) } else { String::new() };
+        if end > 1.5 * s.first && end > 1e-3 {
+            return Err(format!(
+                "the run diverged{at}: the loss rose from {:.4e} to {end:.4e} ({:.1}x its start); {advice}",
+                s.first,
+                end / s.first
+            ));
+        }
+        if k + 1 == scales.len() && s.evaluations >= 10 && end >= s.first {
+            return Err(format!(
+                "the loss did not fall ({:.4e} -> {end:.4e} over {} evaluations); {advice}",
+                s.first, s.evaluations
+            ));
+        }
     }
     Ok(())
 }
@@ -181,7 +196,7 @@ pub fn run(args: GatysArgs) -> Result<()> {
     }
     paths::check_output_image(&args.output, "output", Some(out_h.max(out_w)))?;
     if args.run.device == tensor::Device::Cpu {
-        let model = MemoryModel::gatys(args.history);
+        let model = MemoryModel::gatys(args.history.min(args.iters.max(args.coarse_iters)));
         if let Some((needed, available, limit)) = model.shortfall(largest.0 as u64) {
             let fits = format!("needs about {} of memory and {limit} leaves {}", gib(needed), gib(available));
             match largest.1 {
@@ -209,14 +224,17 @@ pub fn run(args: GatysArgs) -> Result<()> {
     let coarse = args.coarse_iters.saturating_mul(gatys.config().scales - 1);
     let total = args.iters.saturating_add(coarse) as u64;
     let bar = super::progress_bar(total, args.run.quiet);
-    // (scale, its first loss, evaluations in it) of the scale under way.
-    let mut last_scale = (0, 0.0, 0);
+    let mut scales: Vec<ScaleLosses> = Vec::new();
     let result = gatys.run(&content, &styles, |p| {
         let l = p.losses;
-        if p.scale != last_scale.0 {
-            last_scale = (p.scale, l.total, 0);
+        if p.scale != scales.len() {
+            scales.push(ScaleLosses { first: l.total, lowest: l.total, last: l.total, evaluations: 0 });
         }
-        last_scale.2 += 1;
+        if let Some(s) = scales.last_mut() {
+            s.lowest = s.lowest.min(l.total);
+            s.last = l.total;
+            s.evaluations += 1;
+        }
         bar.set_position(p.iteration as u64);
         bar.set_message(format!(
             "scale {}/{} loss {:.3e} (content {:.2e} style {:.2e} tv {:.2e})",
@@ -247,21 +265,14 @@ pub fn run(args: GatysArgs) -> Result<()> {
     bar.finish_and_clear();
     let result = result?;
     save_image(&args.output, &result.image)?;
-    // L-BFGS's iterates only go down (a bad trial point is rejected by its
-    // line search): judge it by the image written; Adam's iterate is where
-    // its last step went.
-    let end = match args.optimizer {
-        OptimizerArg::Lbfgs => result.best_losses.total,
-        OptimizerArg::Adam => result.final_losses.total,
-    };
-    let progress = check_progress(result.first_losses.total, last_scale.1, end, last_scale.2, args.optimizer);
+    let progress = check_progress(&scales, args.optimizer);
     record.plot(args.run.plot.as_deref(), "gatys loss (weighted)", "iteration")?;
     let (h, w) = (result.image.shape()[2], result.image.shape()[3]);
     println!(
-        "wrote {} ({w}x{h}) with {}: loss {:.4e} -> {:.4e} (evaluation {} of {})",
+        "wrote {} ({w}x{h}) with {}: loss {:.4e} -> {:.4e} at full size (evaluation {} of {})",
         args.output.display(),
         gatys.vgg().description(),
-        result.first_losses.total,
+        scales.last().map_or(result.first_losses.total, |s| s.first),
         result.best_losses.total,
         result.best_evaluation,
         result.evaluations

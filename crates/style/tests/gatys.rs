@@ -137,25 +137,46 @@ fn the_default_schedule_is_two_scales_where_they_fit_and_one_where_not() {
 }
 
 #[test]
-fn the_loss_is_that_of_the_clamped_picture_that_is_saved() {
-    // A heavy style weight drives L-BFGS's pixels out of 0-1.
+fn the_loss_is_that_of_the_picture_that_is_saved_and_black_and_white_get_painted() {
+    // A heavy style weight pushes L-BFGS's steps out of 0-1; the pixels are
+    // projected back before each evaluation.
     let gatys = quick().style_weight(1e4).iterations(25).build(vgg()).unwrap();
-    let (photo, painting) = (content(24, 32), stripes(32));
-    let mut out_of_range = 0;
+    // A photo with pure black and pure white blocks (exactly 0 and 1).
+    let base = content(24, 32).to_f64_vec();
+    let photo = Tensor::from_fn(&[1, 3, 24, 32], DType::F32, |i| {
+        let x = i % 32;
+        if x < 8 {
+            0.0
+        } else if x >= 24 {
+            1.0
+        } else {
+            base[i]
+        }
+    });
+    let painting = stripes(32);
+    let mut in_range = true;
     let result = gatys
         .run(&photo, std::slice::from_ref(&painting), |p| {
-            out_of_range = p.image.to_f64_vec().iter().filter(|v| !(0.0..=1.0).contains(*v)).count();
+            in_range &= p.image.to_f64_vec().iter().all(|v| (0.0..=1.0).contains(v));
             Ok(())
         })
         .unwrap();
-    assert!(out_of_range > 0, "the test needs pixels out of range to mean anything");
-    let saved = gatys.measure(&result.image, &photo, &[painting]).unwrap();
+    assert!(in_range, "an evaluated image left 0-1");
+    let saved = gatys.measure(&result.image, &photo, std::slice::from_ref(&painting)).unwrap();
     let reported = result.best_losses.total;
     assert!(
         (saved.total - reported).abs() <= 1e-4 * reported,
         "saved image {} against reported {reported}",
         saved.total
     );
+    // Clamping inside the loss instead gave such pixels no gradient, and
+    // they never changed.
+    let out = result.image.to_f64_vec();
+    let moved = |column: std::ops::Range<usize>, from: f64| {
+        (0..out.len()).filter(|i| column.contains(&(i % 32)) && (out[*i] - from).abs() > 0.05).count()
+    };
+    let (black, white) = (moved(0..8, 0.0), moved(24..32, 1.0));
+    assert!(black > 50 && white > 50, "painted {black} black and {white} white values of 576 each");
 }
 
 #[test]

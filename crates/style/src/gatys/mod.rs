@@ -1,8 +1,9 @@
 //! The Gatys et al. method: optimise an image's pixels so that its VGG
 //! features match the content image's at the content layers and its Gram
 //! matrices match the style images' at the style layers, with a little total
-//! variation for smoothness. L-BFGS (default) or Adam; optionally coarse to
-//! fine over several scales, each starting from the previous result.
+//! variation for smoothness. L-BFGS (default) or Adam, coarse to fine over
+//! one or more scales (two by default), each starting from the previous
+//! result, the pixels kept in 0–1.
 //!
 //! Every layer's loss is normalised by its target: content
 //! `‖F − C‖² / ‖C‖²` and style `‖G − T‖² / ‖T‖²` (mean squares), so each
@@ -81,11 +82,12 @@ pub struct Progress<'a> {
     pub scales: usize,
     /// Evaluations so far, over all scales, from 1.
     pub iteration: usize,
-    /// Iterations the whole run will make.
+    /// Iterations the whole run will make at most (fewer when
+    /// [`GatysConfig::min_progress`] ends a scale early).
     pub total_iterations: usize,
     /// The losses at this evaluation.
     pub losses: LossParts,
-    /// The image being optimised (unclamped, at the current scale's size).
+    /// The image being optimised (in 0–1, at the current scale's size).
     pub image: &'a Tensor,
     /// Time since the run began.
     pub elapsed: Duration,
@@ -94,8 +96,8 @@ pub struct Progress<'a> {
 /// The outcome of a run.
 pub struct GatysResult {
     /// The stylised image, `[1, 3, H, W]` in 0–1: the best (lowest loss)
-    /// evaluated image of the last scale. (L-BFGS's last evaluation can be
-    /// a rejected trial point of its line search when the budget ends.)
+    /// evaluated image of the last scale. (L-BFGS takes fixed steps along
+    /// its quasi-Newton direction, and its last one can raise the loss.)
     pub image: Tensor,
     /// The losses at the first evaluation.
     pub first_losses: LossParts,
@@ -198,14 +200,9 @@ impl Gatys {
         Ok(Targets { plan, content, style })
     }
 
-    /// The weighted loss of `image` against `targets`. The image is
-    /// clamped to 0–1 first, so the loss is that of the picture that will
-    /// be saved: left free, L-BFGS drives a few per cent of the pixels out
-    /// of range, and the clamped result scored 1.60 where the optimiser
-    /// reported 1.15 (astronaut × The Starry Night, 512 px).
+    /// The weighted loss of `image` against `targets`.
     fn loss(&self, image: &Var, targets: &Targets) -> Result<(Var, LossParts)> {
         let c = &self.config;
-        let image = &image.clamp(0.0, 1.0);
         let features = self.vgg.forward_features(image, &targets.plan.names())?;
         let content = perceptual::content_loss(&features, &targets.content, c.device)?.mul_scalar(c.content_weight);
         let style = perceptual::style_loss(&features, &targets.style, c.device)?.mul_scalar(c.style_weight);
@@ -287,9 +284,22 @@ impl Gatys {
             let pixels = store.param("image", &[1, 3, h, w], Init::Zeros)?;
             pixels.set(start_image.try_to_device(c.device)?);
             best = None;
+            // The stopping rule: every evaluation's loss at this scale,
+            // judged over the last PROGRESS_WINDOW of them by their best.
+            let losses = std::cell::RefCell::new(Vec::new());
+            let keep_going = || progressing(&losses.borrow(), c.min_progress);
             // One evaluation: loss, gradients, and the observer's look.
             let mut evaluate = |iteration: &mut usize| -> Result<(f64, autograd::Gradients)> {
+                // Projected onto 0–1 before every evaluation, so the loss is
+                // that of a picture that can be saved: left free, L-BFGS
+                // pushed 5% of the values below 0 and the written (clamped)
+                // result scored 1.60 where the run had reported 1.145
+                // (astronaut × The Starry Night, 512 px). Clamping inside the
+                // loss instead would give pixels at exactly 0 or 1, common in
+                // photos, no gradient, and freeze them.
+                pixels.set(pixels.value().clamp(0.0, 1.0));
                 let (loss, parts) = self.loss(&pixels.var(), &targets)?;
+                losses.borrow_mut().push(parts.total);
                 *iteration += 1;
                 if !parts.total.is_finite() {
                     return Err(StyleError::Diverged { value: parts.total, iteration: *iteration, scale: scale + 1 });
@@ -314,13 +324,6 @@ impl Gatys {
                 observe(&progress).map_err(StyleError::Stopped)?;
                 Ok((parts.total, grads))
             };
-            // The stopping rule: the scale's losses so far, judged over the
-            // last PROGRESS_WINDOW evaluations by their best.
-            let mut losses: Vec<f64> = Vec::new();
-            let mut keep_going = |loss: f64| {
-                losses.push(loss);
-                progressing(&losses, c.min_progress)
-            };
             let iterations = budget(scale);
             match c.optimizer {
                 OptimizerKind::Lbfgs => {
@@ -332,14 +335,14 @@ impl Gatys {
                         ..LbfgsConfig::default()
                     };
                     let mut lbfgs = Lbfgs::new(config);
-                    lbfgs.step_while(std::slice::from_ref(&pixels), || evaluate(&mut iteration), &mut keep_going)?;
+                    lbfgs.step_while(std::slice::from_ref(&pixels), || evaluate(&mut iteration), |_| keep_going())?;
                 }
                 OptimizerKind::Adam => {
                     let mut adam = Adam::new(AdamConfig { lr: c.learning_rate, ..AdamConfig::default() });
                     for _ in 0..iterations {
-                        let (loss, grads) = evaluate(&mut iteration)?;
+                        let (_, grads) = evaluate(&mut iteration)?;
                         adam.step(std::slice::from_ref(&pixels), &grads);
-                        if !keep_going(loss) {
+                        if !keep_going() {
                             break;
                         }
                     }
