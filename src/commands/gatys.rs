@@ -36,16 +36,16 @@ pub struct GatysArgs {
     #[arg(long, default_value_t = 512)]
     pub size: usize,
     /// Iterations (L-BFGS: loss evaluations) at the full size.
-    #[arg(long, default_value_t = 65)]
+    #[arg(long, default_value_t = 65, allow_negative_numbers = true)]
     pub iters: usize,
     /// Iterations at each coarser scale.
-    #[arg(long, default_value_t = 60, value_name = "N")]
+    #[arg(long, default_value_t = 60, allow_negative_numbers = true)]
     pub coarse_iters: usize,
-    /// End a scale when its loss fell by less than this fraction over its last 10 evaluations (0: never).
-    #[arg(long, default_value_t = 0.0, value_name = "FRACTION")]
+    /// End a scale when its best loss fell by less than this fraction (in [0, 1)) over its last 10 evaluations; 0: never.
+    #[arg(long, default_value_t = 0.0, value_name = "FRACTION", allow_negative_numbers = true)]
     pub min_progress: f64,
-    /// L-BFGS: steps and gradient changes kept (each pair holds two images' worth of memory).
-    #[arg(long, default_value_t = 10)]
+    /// L-BFGS: how many (step, gradient change) pairs it keeps; each pair holds two images' worth of memory.
+    #[arg(long, default_value_t = 10, allow_negative_numbers = true)]
     pub history: usize,
     /// Optimiser over the pixels.
     #[arg(long, value_enum, default_value = "lbfgs")]

@@ -218,13 +218,13 @@ impl GatysBuilder {
             return Err(setting("--min-progress", format!("must be in [0, 1), got {}", c.min_progress)));
         }
         if c.history == 0 {
-            return Err(setting("--history", "must be at least 1"));
+            return Err(setting("--history", "must be at least 1, got 0"));
         }
         if c.iterations == 0 {
-            return Err(setting("--iters", "must be at least 1"));
+            return Err(setting("--iters", "must be at least 1, got 0"));
         }
         if c.coarse_iterations == 0 {
-            return Err(setting("--coarse-iters", "must be at least 1 (use --scales 1 for no coarse scale)"));
+            return Err(setting("--coarse-iters", "must be at least 1, got 0 (use --scales 1 for no coarse scale)"));
         }
         for &w in &c.style_blend {
             non_negative("style blend", w)?;
