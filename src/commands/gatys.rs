@@ -196,7 +196,8 @@ pub fn run(args: GatysArgs) -> Result<()> {
     }
     paths::check_output_image(&args.output, "output", Some(out_h.max(out_w)))?;
     if args.run.device == tensor::Device::Cpu {
-        let model = MemoryModel::gatys(args.history.min(args.iters.max(args.coarse_iters)));
+        // Each scale starts a fresh history; the full size holds the most.
+        let model = MemoryModel::gatys(args.history.min(args.iters));
         if let Some((needed, available, limit)) = model.shortfall(largest.0 as u64) {
             let fits = format!("needs about {} of memory and {limit} leaves {}", gib(needed), gib(available));
             match largest.1 {
@@ -221,9 +222,7 @@ pub fn run(args: GatysArgs) -> Result<()> {
     let gatys = builder.build(load_vgg(&args.objective.weights)?)?;
 
     let mut record = super::LossRecord::new(["total", "content", "style", "tv"], args.run.log.as_deref(), false)?;
-    let coarse = args.coarse_iters.saturating_mul(gatys.config().scales - 1);
-    let total = args.iters.saturating_add(coarse) as u64;
-    let bar = super::progress_bar(total, args.run.quiet);
+    let bar = super::progress_bar(gatys.total_iterations() as u64, args.run.quiet);
     let mut scales: Vec<ScaleLosses> = Vec::new();
     let result = gatys.run(&content, &styles, |p| {
         let l = p.losses;

@@ -156,6 +156,13 @@ impl Gatys {
         &self.vgg
     }
 
+    /// The most iterations a run makes over all its scales: the full
+    /// size's plus the coarse budget at each coarser scale.
+    pub fn total_iterations(&self) -> usize {
+        let c = &self.config;
+        c.iterations.saturating_add(c.coarse_iterations.saturating_mul(c.scales - 1))
+    }
+
     /// The fewest pixels per side any image may have: `2^p` for the deepest
     /// layer used, `p` poolings down (16 for `relu5_1`).
     pub fn min_side(&self) -> usize {
@@ -263,7 +270,7 @@ impl Gatys {
         }
         let dims = self.scale_dims(content.shape()[2], content.shape()[3]);
         let budget = |scale: usize| if scale + 1 == dims.len() { c.iterations } else { c.coarse_iterations };
-        let total_iterations = (0..dims.len()).map(budget).sum();
+        let total_iterations = self.total_iterations();
         let start = Instant::now();
         let mut iteration = 0;
         let mut first_losses = None;
