@@ -172,14 +172,9 @@ fn invalid_geometry_is_described() {
     assert!(message.contains("does not fit"), "{message}");
 }
 
-/// The Winograd path (3×3, stride 1, ≥ 16 channels) against the definition:
-/// odd and even sizes, every padding it takes, batches, f64 and f32.
-#[test]
-fn winograd_path_matches_definition() {
-    for (batch, ci, co, h, w, pad) in
-        [(1, 16, 16, 5, 7, 1), (2, 17, 19, 8, 8, 0), (1, 16, 20, 9, 6, 2), (1, 32, 16, 3, 3, 1)]
-    {
-        let g = Conv2dGeometry {
+fn winograd_geometry() -> impl Strategy<Value = Conv2dGeometry> {
+    (1usize..3, 16usize..19, 16usize..19, 1usize..19, 1usize..19, 0usize..3)
+        .prop_map(|(batch, ci, co, h, w, pad)| Conv2dGeometry {
             batch,
             in_channels: ci,
             in_height: h,
@@ -190,26 +185,72 @@ fn winograd_path_matches_definition() {
             stride: (1, 1),
             padding: (pad, pad),
             dilation: (1, 1),
-        };
-        let (x, wt, b) = (values(g.input_len(), 11), values(g.weight_len(), 12), values(co, 13));
+        })
+        .prop_filter("kernel must fit", |g| g.validate().is_ok())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// The Winograd path (3×3, stride 1, ≥ 16 channels) against the
+    /// definition: whole and partial 4×4 tiles, every padding it takes,
+    /// batches, f64 and f32, forward and input gradient.
+    #[test]
+    fn winograd_path_matches_definition(g in winograd_geometry(), seed in any::<u64>()) {
+        let (x, wt, b) = (values(g.input_len(), seed), values(g.weight_len(), seed ^ 1), values(g.out_channels, seed ^ 2));
         let mut y = vec![0.0f64; g.output_len()];
         conv2d_forward(&g, &x, &wt, Some(&b), &mut y);
         let reference = conv2d_forward_reference(&g, &x, &wt, Some(&b));
         let worst = y.iter().zip(&reference).map(|(a, r)| (a - r).abs()).fold(0.0, f64::max);
-        assert!(worst < 1e-12, "{g:?}: worst error {worst}");
+        prop_assert!(worst < 1e-12, "{g:?}: worst error {worst}");
 
         let cast = |v: &[f64]| v.iter().map(|&v| v as f32).collect::<Vec<f32>>();
         let mut y32 = vec![0.0f32; g.output_len()];
         conv2d_forward(&g, &cast(&x), &cast(&wt), Some(&cast(&b)), &mut y32);
         let worst = y32.iter().zip(&reference).map(|(a, r)| (*a as f64 - r).abs()).fold(0.0, f64::max);
-        assert!(worst < 1e-4, "{g:?}: worst f32 error {worst}");
+        prop_assert!(worst < 1e-4, "{g:?}: worst f32 error {worst}");
 
         // The input gradient takes the same path with the flipped kernel.
-        let dy = values(g.output_len(), 14);
+        let dy = values(g.output_len(), seed ^ 3);
         let mut dx = vec![0.0f64; g.input_len()];
         conv2d_backward_input(&g, &dy, &wt, &mut dx);
         let reference = backward_input_reference(&g, &dy, &wt);
         let worst = dx.iter().zip(&reference).map(|(a, r)| (a - r).abs()).fold(0.0, f64::max);
-        assert!(worst < 1e-12, "{g:?}: worst input-gradient error {worst}");
+        prop_assert!(worst < 1e-12, "{g:?}: worst input-gradient error {worst}");
     }
+}
+
+/// F(4×4, 3×3) scales by up to 8 and divides by 24: its f32 rounding on a
+/// VGG-like layer (128 channels each side, activations in 0–1, He-scaled
+/// weights) must stay a small fraction of the output's range.
+#[test]
+fn winograd_f32_error_on_a_vgg_like_layer() {
+    let g = Conv2dGeometry {
+        batch: 1,
+        in_channels: 128,
+        in_height: 28,
+        in_width: 28,
+        out_channels: 128,
+        kernel_height: 3,
+        kernel_width: 3,
+        stride: (1, 1),
+        padding: (1, 1),
+        dilation: (1, 1),
+    };
+    let scale = (2.0 / (9.0 * 128.0f64)).sqrt() * 3f64.sqrt();
+    let x: Vec<f64> = values(g.input_len(), 21).iter().map(|v| (v + 1.0) / 2.0).collect();
+    let w: Vec<f64> = values(g.weight_len(), 22).iter().map(|v| v * scale).collect();
+    let reference = conv2d_forward_reference(&g, &x, &w, None);
+    let cast = |v: &[f64]| v.iter().map(|&v| v as f32).collect::<Vec<f32>>();
+    let mut y = vec![0.0f32; g.output_len()];
+    conv2d_forward(&g, &cast(&x), &cast(&w), None, &mut y);
+    let range = reference.iter().fold(0.0f64, |m, r| m.max(r.abs()));
+    let worst = y.iter().zip(&reference).map(|(a, r)| (*a as f64 - r).abs()).fold(0.0, f64::max);
+    let rms = (y.iter().zip(&reference).map(|(a, r)| (*a as f64 - r).powi(2)).sum::<f64>() / y.len() as f64).sqrt();
+    println!(
+        "f32 Winograd on 128->128 @28x28: worst error {:.2e}, rms {:.2e} of the output range",
+        worst / range,
+        rms / range
+    );
+    assert!(worst / range < 2e-5, "worst error {worst} against an output range of {range}");
 }
