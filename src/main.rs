@@ -27,6 +27,8 @@ enum Command {
         #[command(subcommand)]
         what: fresco::commands::gan::GanCommand,
     },
+    /// Video style transfer with temporal consistency: frames or a video file in, the same out.
+    Video(Box<fresco::commands::video::VideoArgs>),
     /// Score any images by the Gatys objective (content, style and TV terms), one row each.
     Score(Box<fresco::commands::score::ScoreArgs>),
     /// Pretrained VGG weights: fetch, import from ONNX, inspect.
@@ -55,13 +57,14 @@ fn apply_pool_limit() -> Result<()> {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    use fresco::commands::{bench, gan, gatys, score, weights};
+    use fresco::commands::{bench, gan, gatys, score, video, weights};
     apply_pool_limit()?;
     match cli.command {
         Command::Gatys(args) => gatys::run(*args),
         Command::Gan { what: gan::GanCommand::Train(args) } => gan::train(*args),
         Command::Gan { what: gan::GanCommand::Apply(args) } => gan::apply(args),
         Command::Score(args) => score::run(*args),
+        Command::Video(args) => video::run(*args),
         Command::Weights { what } => weights::run(what),
         Command::Bench { what } => bench::run(what),
     }

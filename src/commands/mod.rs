@@ -19,6 +19,7 @@ pub mod objective;
 pub mod paths;
 pub mod score;
 pub mod training_photos;
+pub mod video;
 pub mod weights;
 
 /// The options every long run (`gatys`, `gan train`) takes.

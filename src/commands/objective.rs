@@ -31,7 +31,7 @@ pub struct ObjectiveArgs {
     #[arg(long)]
     pub content: PathBuf,
     /// A style image; repeat the option for several (each value is one path, commas included).
-    #[arg(long, required = true)]
+    #[arg(long)]
     pub style: Vec<PathBuf>,
     /// Relative weights of several style images, comma-separated.
     #[arg(long, value_delimiter = ',')]
@@ -85,7 +85,15 @@ impl ObjectiveArgs {
     /// syntax) is refused with a hint.
     pub fn load_images(&self) -> Result<(Tensor, Vec<Tensor>)> {
         let content = load_image(&self.content, None)?;
-        let styles = self
+        Ok((content, self.load_styles()?))
+    }
+
+    /// Every style image (at least one is required).
+    pub fn load_styles(&self) -> Result<Vec<Tensor>> {
+        if self.style.is_empty() {
+            bail!("--style: a style image is required (repeat --style for several)");
+        }
+        self
             .style
             .iter()
             .map(|path| {
@@ -97,8 +105,7 @@ impl ObjectiveArgs {
                 }
                 Ok(load_image(path, None)?)
             })
-            .collect::<Result<Vec<_>>>()?;
-        Ok((content, styles))
+            .collect::<Result<Vec<_>>>()
     }
 
     /// The architecture `load_vgg` will return, to check layer names

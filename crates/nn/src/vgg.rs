@@ -131,13 +131,15 @@ pub enum Pooling {
     Average,
 }
 
+#[derive(Clone)]
 enum Layer {
     Conv { weight: Var, bias: Var },
     Relu,
     Pool,
 }
 
-/// A VGG feature extractor with frozen weights.
+/// A VGG feature extractor with frozen weights. A clone shares them.
+#[derive(Clone)]
 pub struct Vgg {
     kind: VggKind,
     names: Vec<String>,

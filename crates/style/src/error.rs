@@ -21,6 +21,15 @@ pub enum StyleError {
         /// Why.
         detail: String,
     },
+    /// A video or folder of frames that cannot be read or written, or the
+    /// `ffmpeg` program that video files need.
+    #[error("{}: {detail}", path.display())]
+    Video {
+        /// The file or folder.
+        path: PathBuf,
+        /// Why.
+        detail: String,
+    },
     /// A setting that cannot work.
     #[error("{name}: {detail}")]
     Setting {

@@ -8,6 +8,8 @@
 //!   that resume bit for bit, and [`gan::StyleModel`] to apply a trained one.
 //! * [`perceptual`]: the content, style (Gram) and total-variation losses
 //!   both methods share, each layer normalised by its target.
+//! * [`video`]: video transfer with temporal consistency — optical flow,
+//!   warping, reliability, the temporal loss's targets, frames in and out.
 //! * [`image_io`] and [`color`]: images to tensors and back, luminance-only
 //!   transfer; [`plot`]: loss curves as a picture.
 
@@ -18,5 +20,6 @@ pub mod gatys;
 pub mod image_io;
 pub mod perceptual;
 pub mod plot;
+pub mod video;
 
 pub use error::{Result, StyleError};

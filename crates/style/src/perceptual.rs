@@ -8,7 +8,9 @@
 //! * style: `Σ_l w_l · mean((G(F_l) − T_l)²) / mean(T_l²)` over the style
 //!   layers, `G` the Gram matrix `[B, C, C]` (see `autograd`'s `gram`), `T_l`
 //!   the style image's (or a blend of several);
-//! * total variation of the pixels (see `autograd`'s `total_variation`).
+//! * total variation of the pixels (see `autograd`'s `total_variation`);
+//! * temporal: the pixels held to the previous video frame's result, warped
+//!   by optical flow, where the flow is reliable (Ruder et al. 2016).
 //!
 //! Dividing each layer's loss by its target's mean square makes every layer
 //! start near 1 whatever its depth, width or the network's input scale
@@ -216,6 +218,21 @@ pub fn style_loss(features: &[Var], targets: &[Target], device: Device) -> Resul
         loss = loss + gram.try_mse(&target)?.mul_scalar(t.weight);
     }
     Ok(loss)
+}
+
+/// Ruder et al.'s short-term temporal loss ("Artistic style transfer for
+/// videos", 2016, eq. 7): `Σ c ⊙ (x − ω)² / D`, `x` the image `[1, 3, H, W]`,
+/// `ω` the previous stylised frame warped into this one by optical flow
+/// (same shape), `c` the flow's reliability `[1, 1, H, W]` (1 where the flow
+/// can be trusted, 0 at occlusions and motion boundaries; broadcast over the
+/// channels) and `D = 3·H·W`. In the squared units of 0–1 pixels.
+///
+/// # Errors
+/// When the shapes do not match as above.
+pub fn temporal_loss(image: &Var, warped: &Tensor, reliability: &Tensor) -> Result<Var> {
+    let difference = image.try_sub(&Var::constant(warped.clone()))?;
+    let weighted = difference.try_mul(&Var::constant(reliability.clone()))?;
+    Ok(weighted.try_mul(&difference)?.mean_all())
 }
 
 /// `Σ weight · mse(mean_n gram(features[layer])_n, value)` over `targets`:

@@ -70,8 +70,24 @@ pub struct LossParts {
     pub style: f64,
     /// Weighted total variation.
     pub tv: f64,
+    /// Weighted temporal loss (video frames after the first; 0 otherwise).
+    pub temporal: f64,
     /// Their sum.
     pub total: f64,
+}
+
+/// The temporal term of a video frame's run (Ruder et al. 2016): the image
+/// is held, with `weight`, to `warped` where `reliability` is 1 (see
+/// [`perceptual::temporal_loss`]), at the full size only (the last scale).
+#[derive(Clone, Debug)]
+pub struct TemporalTarget {
+    /// The previous stylised frame warped into this one, `[1, 3, H, W]` in 0–1.
+    pub warped: Tensor,
+    /// Per-pixel reliability of the flow, `[1, 1, H, W]`, 0 or 1.
+    pub reliability: Tensor,
+    /// The term's weight (Ruder et al. use 200 against content 1 and style
+    /// 0.02 relative to it on raw losses; see `fresco video` for ours).
+    pub weight: f64,
 }
 
 /// What the observer of a run sees after each evaluation.
@@ -151,6 +167,12 @@ impl Gatys {
         &self.config
     }
 
+    /// Replaces how the next runs' image starts: for a video, each frame
+    /// after the first from the previous result warped into it.
+    pub fn set_initial(&mut self, initial: Initial) {
+        self.config.initial = initial;
+    }
+
     /// The feature network.
     pub fn vgg(&self) -> &Vgg {
         &self.vgg
@@ -207,18 +229,26 @@ impl Gatys {
         Ok(Targets { plan, content, style })
     }
 
-    /// The weighted loss of `image` against `targets`.
-    fn loss(&self, image: &Var, targets: &Targets) -> Result<(Var, LossParts)> {
+    /// The weighted loss of `image` against `targets` (and the temporal
+    /// target, at this image's size, if any).
+    fn loss(&self, image: &Var, targets: &Targets, temporal: Option<&TemporalTarget>) -> Result<(Var, LossParts)> {
         let c = &self.config;
         let features = self.vgg.forward_features(image, &targets.plan.names())?;
         let content = perceptual::content_loss(&features, &targets.content, c.device)?.mul_scalar(c.content_weight);
         let style = perceptual::style_loss(&features, &targets.style, c.device)?.mul_scalar(c.style_weight);
         let tv = image.try_total_variation()?.mul_scalar(c.tv_weight);
-        let total = &(&content + &style) + &tv;
+        let mut total = &(&content + &style) + &tv;
+        let mut temporal_part = 0.0;
+        if let Some(t) = temporal {
+            let term = perceptual::temporal_loss(image, &t.warped, &t.reliability)?.mul_scalar(t.weight);
+            temporal_part = term.to_scalar();
+            total = &total + &term;
+        }
         let parts = LossParts {
             content: content.to_scalar(),
             style: style.to_scalar(),
             tv: tv.to_scalar(),
+            temporal: temporal_part,
             total: total.to_scalar(),
         };
         Ok((total, parts))
@@ -232,7 +262,7 @@ impl Gatys {
         let styles = self.resize_styles(styles, h, w);
         let targets = self.targets(&resize(content, h, w), &styles)?;
         let image = image.to_dtype(DType::F32).try_to_device(self.config.device)?;
-        Ok(self.loss(&Var::constant(image), &targets)?.1)
+        Ok(self.loss(&Var::constant(image), &targets, None)?.1)
     }
 
     /// The image as it is shown and saved: clamped to 0–1, with the content's
@@ -256,9 +286,37 @@ impl Gatys {
         &self,
         content: &Tensor,
         styles: &[Tensor],
+        observe: impl FnMut(&Progress) -> std::result::Result<(), String>,
+    ) -> Result<GatysResult> {
+        self.run_with_temporal(content, styles, None, observe)
+    }
+
+    /// [`Gatys::run`] for a video frame: with `temporal`, the loss also holds
+    /// the image to the previous result warped into this frame (Ruder et al.
+    /// 2016; the frame usually starts from that warped result too, through
+    /// [`Initial::Image`]).
+    ///
+    /// # Errors
+    /// As [`Gatys::run`], and when the temporal target's shapes are not
+    /// `[1, 3, H, W]` and `[1, 1, H, W]` at the full size of the result
+    /// ([`Gatys::scale_dims`]' last).
+    pub fn run_with_temporal(
+        &self,
+        content: &Tensor,
+        styles: &[Tensor],
+        temporal: Option<&TemporalTarget>,
         mut observe: impl FnMut(&Progress) -> std::result::Result<(), String>,
     ) -> Result<GatysResult> {
         let c = &self.config;
+        if let Some(t) = temporal {
+            let (w, r) = (t.warped.shape(), t.reliability.shape());
+            if w.len() != 4 || r.len() != 4 || w[..2] != [1, 3] || r[..2] != [1, 1] || w[2..] != r[2..] {
+                return Err(setting(
+                    "temporal target",
+                    format!("warped frame {w:?} and reliability {r:?}: expected [1, 3, H, W] and [1, 1, H, W]"),
+                ));
+            }
+        }
         if styles.is_empty() {
             return Err(setting("style", "at least one style image is needed"));
         }
@@ -269,6 +327,14 @@ impl Gatys {
             ));
         }
         let dims = self.scale_dims(content.shape()[2], content.shape()[3]);
+        if let (Some(t), Some(&(h, w))) = (temporal, dims.last()) {
+            if t.warped.shape()[2..] != [h, w] {
+                return Err(setting(
+                    "temporal target",
+                    format!("warped frame {:?} for a full-size result of {h}x{w}", t.warped.shape()),
+                ));
+            }
+        }
         let budget = |scale: usize| if scale + 1 == dims.len() { c.iterations } else { c.coarse_iterations };
         let total_iterations = self.total_iterations();
         let start = Instant::now();
@@ -281,6 +347,16 @@ impl Gatys {
             let content_here = resize(content, h, w);
             let styles_here = self.resize_styles(styles, h, w);
             let targets = self.targets(&content_here, &styles_here)?;
+            // The temporal term holds the full-size result; coarser scales
+            // only lay the strokes out.
+            let temporal_here = match temporal {
+                Some(t) if scale + 1 == dims.len() => Some(TemporalTarget {
+                    warped: t.warped.to_dtype(DType::F32).try_to_device(c.device)?,
+                    reliability: t.reliability.to_dtype(DType::F32).try_to_device(c.device)?,
+                    weight: t.weight,
+                }),
+                _ => None,
+            };
             let start_image = match (&image, &c.initial) {
                 (Some(previous), _) => resize(previous, h, w),
                 (None, Initial::Content) => content_here.clone(),
@@ -305,7 +381,7 @@ impl Gatys {
                 // loss instead would give pixels at exactly 0 or 1, common in
                 // photos, no gradient, and freeze them.
                 pixels.set(pixels.value().clamp(0.0, 1.0));
-                let (loss, parts) = self.loss(&pixels.var(), &targets)?;
+                let (loss, parts) = self.loss(&pixels.var(), &targets, temporal_here.as_ref())?;
                 losses.borrow_mut().push(parts.total);
                 *iteration += 1;
                 if !parts.total.is_finite() {
