@@ -129,7 +129,7 @@ fn a_folder_of_frames_is_stylised_and_an_interrupted_run_resumes() {
     std::fs::remove_file(out_dir.join("frame_000004.png")).unwrap();
     let before = std::fs::metadata(out_dir.join("frame_000002.png")).unwrap().modified().unwrap();
     let summary = stdout(&fresco(&gatys_args(&c, &st, &w, &o), &dir));
-    assert!(summary.contains("4 frames of 48x36 (3 found from an earlier run"), "{summary}");
+    assert!(summary.contains("4 frames of 48x36); 3 found from an earlier run"), "{summary}");
     assert!(out_dir.join("frame_000004.png").exists());
     assert_eq!(std::fs::metadata(out_dir.join("frame_000002.png")).unwrap().modified().unwrap(), before);
     std::fs::remove_dir_all(&dir).ok();
@@ -265,5 +265,44 @@ fn a_video_file_without_ffmpeg_is_a_one_line_error() {
         .unwrap();
     let message = one_line_error(&out);
     assert!(message.contains("install the `ffmpeg` package"), "{message}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn the_input_and_the_frames_of_other_runs_are_never_overwritten() {
+    let dir = temp("guard");
+    let clip = write_clip(&dir, 3, 2.0);
+    let model = s(&Path::new(env!("CARGO_MANIFEST_DIR")).join("models/starry_night.safetensors"));
+    let gan = |content: &str, output: &str, extra: &[&str]| {
+        let mut args = vec!["video", "--method", "gan", "--model", &model, "--content", content, "--output", output];
+        args.extend(["--size", "32", "--quiet"]);
+        args.extend(extra);
+        fresco(&args, &dir)
+    };
+    let c = s(&clip);
+    let inputs_before: Vec<Vec<u8>> =
+        (0..3).map(|k| std::fs::read(clip.join(format!("in_{k:03}.png"))).unwrap()).collect();
+    let message = one_line_error(&gan(&c, &c, &[]));
+    assert!(message.contains("is the input"), "{message}");
+    // A run into a folder, then another run with other settings into it.
+    let out = s(&dir.join("out"));
+    stdout(&gan(&c, &out, &[]));
+    let message = one_line_error(&gan(&c, &out, &["--blend", "0.9"]));
+    assert!(message.contains("holds frames of another run (its blend differs)"), "{message}");
+    // Frames nobody recorded.
+    let foreign = dir.join("foreign");
+    std::fs::create_dir_all(&foreign).unwrap();
+    std::fs::copy(clip.join("in_000.png"), foreign.join("frame_000001.png")).unwrap();
+    let message = one_line_error(&gan(&c, &s(&foreign), &[]));
+    assert!(message.contains("no `fresco video` run recorded"), "{message}");
+    // Frames of different sizes are refused, naming the frame.
+    scene(40, 30, 0.0).save(clip.join("in_002.png")).unwrap();
+    let message = one_line_error(&gan(&c, &s(&dir.join("mixed")), &[]));
+    assert!(message.contains("in_002.png: is 40x30, the first frame 48x36"), "{message}");
+    for (k, before) in inputs_before.iter().enumerate().take(2) {
+        assert_eq!(&std::fs::read(clip.join(format!("in_{k:03}.png"))).unwrap(), before, "input {k} untouched");
+    }
+    let message = one_line_error(&gan(&c, &s(&dir.join("rate.mp4")), &["--fps", "0"]));
+    assert!(message.contains("--fps 0"), "{message}");
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -27,7 +27,7 @@ pub enum PoolingArg {
 /// The objective's options.
 #[derive(Args, Debug)]
 pub struct ObjectiveArgs {
-    /// The content image.
+    /// The content image (for `video`: the input clip, a video file or a folder of frames).
     #[arg(long)]
     pub content: PathBuf,
     /// A style image; repeat the option for several (each value is one path, commas included).

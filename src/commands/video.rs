@@ -23,6 +23,7 @@ use clap::{Args, ValueEnum};
 use nn::Vgg;
 use style::gan::StyleModel;
 use style::gatys::{Gatys, Initial, TemporalTarget};
+use style::color::transfer_luminance;
 use style::image_io::{fit_dims, load_image, resize, save_image};
 use style::video::flow::FlowConfig;
 use style::video::frames::{self, frame_path, FrameSource};
@@ -49,8 +50,9 @@ pub struct VideoArgs {
     /// `--method gatys` the style images, weights and layers as for `gatys`.
     #[command(flatten)]
     pub objective: ObjectiveArgs,
-    /// Where to write: a video file (.mp4, .mkv, .mov, .webm, .avi, .gif, .m4v, .mpg; its frames are kept in
-    /// OUTPUT.frames/ until it is encoded, so a rerun resumes), else a folder of PNG frames.
+    /// Where to write: a video file (.mp4, .mkv, .mov, .webm, .avi, .gif, .m4v; its frames are kept in
+    /// OUTPUT.frames/ until it is encoded, so a rerun resumes), or a folder of PNG frames (a name without an
+    /// extension).
     #[arg(long, short)]
     pub output: PathBuf,
     /// How each frame is stylised.
@@ -63,7 +65,7 @@ pub struct VideoArgs {
     #[arg(long)]
     pub no_temporal: bool,
     /// Longest side of the frames processed and written, in pixels.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 256, allow_negative_numbers = true)]
     pub size: usize,
     /// Gatys: iterations at the full size for the first frame (and every frame with --no-temporal).
     #[arg(long, default_value_t = 65, allow_negative_numbers = true)]
@@ -91,10 +93,11 @@ pub struct VideoArgs {
     #[arg(long)]
     pub preserve_colors: bool,
     /// Stop after this many frames.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub max_frames: Option<usize>,
-    /// Frame rate of a video written from a folder of frames (a video input's own rate is kept).
-    #[arg(long, default_value = "25")]
+    /// Frame rate of a video written from a folder of frames, a number or a ratio such as 30000/1001 (a video
+    /// input's own rate is kept).
+    #[arg(long, default_value = "25", allow_negative_numbers = true)]
     pub fps: String,
     /// Log (one JSON line per frame), plot, progress bar and device.
     #[command(flatten)]
@@ -117,6 +120,9 @@ struct Destination {
 }
 
 fn destination(output: &Path) -> Result<Destination> {
+    if output.to_string_lossy().ends_with(std::path::MAIN_SEPARATOR) && output.extension().is_some() {
+        bail!("{}: a video file's name cannot end with a path separator", output.display());
+    }
     if frames::is_video_file(output) {
         paths::check_output_file(output, "output", None)?;
         frames::require_ffmpeg(output)?;
@@ -125,9 +131,12 @@ fn destination(output: &Path) -> Result<Destination> {
         paths::check_output_dir(&frames)?;
         return Ok(Destination { frames, video: Some(output.to_path_buf()) });
     }
-    if frames::is_frame_image(output) && !output.is_dir() {
+    let alphabetic_extension =
+        output.extension().and_then(|e| e.to_str()).is_some_and(|e| e.chars().all(|c| c.is_ascii_alphabetic()));
+    if alphabetic_extension && !output.is_dir() {
+        let what = if frames::is_frame_image(output) { "names one image" } else { "is not a video format written here" };
         bail!(
-            "{}: names one image; give a folder for the frames, or a video file ({})",
+            "{}: {what}; give a video file ({}) or a folder for the frames (a name without an extension)",
             output.display(),
             frames::VIDEO_EXTENSIONS.join(", ")
         );
@@ -151,6 +160,13 @@ fn check_settings(args: &VideoArgs) -> Result<()> {
     }
     if args.max_frames == Some(0) {
         bail!("--max-frames 0: nothing to do");
+    }
+    let rate = match args.fps.split_once('/') {
+        Some((n, d)) => n.trim().parse::<f64>().ok().zip(d.trim().parse::<f64>().ok()).map(|(n, d)| n / d),
+        None => args.fps.trim().parse::<f64>().ok(),
+    };
+    if !rate.is_some_and(|r| r.is_finite() && r > 0.0) {
+        bail!("--fps {}: expected frames per second, a positive number or a ratio such as 30000/1001", args.fps);
     }
     match args.method {
         VideoMethod::Gan if args.model.is_none() => {
@@ -179,7 +195,6 @@ fn stylizer(args: &VideoArgs) -> Result<Stylizer> {
                 .builder()?
                 .size(args.size)
                 .history(args.history)
-                .preserve_colors(args.preserve_colors)
                 .device(args.run.device);
             let mut first = base.clone().iterations(args.iters).coarse_iterations(args.coarse_iters);
             if let Some(scales) = args.scales {
@@ -200,10 +215,123 @@ fn stylizer(args: &VideoArgs) -> Result<Stylizer> {
     }
 }
 
-/// What became of the previous frame: its input and its result.
+/// What became of the previous frame: its input, its result as written,
+/// and the result the next frame builds on (the same, except that with
+/// `--preserve-colors` the written one has the input's colours and this one
+/// the style's, which the next frame's style loss keeps).
 struct Previous {
     input: Tensor,
-    result: Tensor,
+    written: Tensor,
+    state: Tensor,
+}
+
+/// A file's identity for the resume check: its full path, length and time
+/// of last change.
+fn identity(path: &Path) -> String {
+    let full = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let meta = std::fs::metadata(path).ok();
+    let modified = meta
+        .as_ref()
+        .and_then(|m| m.modified().ok())
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs());
+    format!("{} ({} bytes, modified {modified})", full.display(), meta.map_or(0, |m| m.len()))
+}
+
+/// The record of what a folder of result frames was made from: the input,
+/// the model or styles, and every setting that changes a frame. A rerun
+/// resumes only into a folder whose record matches.
+fn run_record(args: &VideoArgs) -> String {
+    let o = &args.objective;
+    let mut lines = vec!["fresco video".to_string(), format!("input: {}", identity(&o.content))];
+    lines.push(format!("method: {:?}, temporal: {}, size: {}", args.method, !args.no_temporal, args.size));
+    match args.method {
+        VideoMethod::Gan => {
+            lines.push(format!("model: {}", identity(args.model.as_deref().expect("checked"))));
+            lines.push(format!("blend: {}", args.blend));
+        }
+        VideoMethod::Gatys => {
+            lines.extend(o.style.iter().map(|s| format!("style: {}", identity(s))));
+            lines.push(format!(
+                "objective: blend {:?}, weights {} {} {}, layers {} / {}, pooling {:?}, style scale {}, vgg {:?}",
+                o.style_blend,
+                o.content_weight,
+                o.style_weight,
+                o.tv_weight,
+                o.content_layers,
+                o.style_layers,
+                o.pooling,
+                o.style_scale,
+                o.weights.weights.as_deref().map(identity)
+            ));
+            lines.push(format!(
+                "schedule: {} + {} x {:?} scales, later frames {}, temporal weight {}, history {}, preserve colours {}",
+                args.coarse_iters,
+                args.iters,
+                args.scales,
+                args.frame_iters,
+                args.temporal_weight,
+                args.history,
+                args.preserve_colors
+            ));
+        }
+    }
+    lines.join("\n") + "\n"
+}
+
+/// The name of the record in a folder of result frames.
+const RECORD_NAME: &str = "fresco-video.txt";
+
+/// Whether `folder` holds frames of an earlier run of these settings (to
+/// resume), holds nothing of ours (a fresh start), or holds frames of
+/// something else (refused, so no one's frames are mixed or overwritten).
+fn check_resume(folder: &Path, record: &str) -> Result<bool> {
+    let has_frames = frame_path(folder, 0).exists();
+    match std::fs::read_to_string(folder.join(RECORD_NAME)) {
+        Ok(existing) if existing == record => Ok(has_frames),
+        Ok(existing) => {
+            let differs = record.lines().zip(existing.lines()).find(|(a, b)| a != b).map_or("", |(a, _)| a);
+            let key = differs.split(':').next().unwrap_or("settings");
+            bail!(
+                "{}: holds frames of another run (its {key} differs); remove them, or give another output",
+                folder.display()
+            )
+        }
+        Err(_) if has_frames => bail!(
+            "{}: holds frame_*.png files that no `fresco video` run recorded ({RECORD_NAME} is missing); give an empty or new folder",
+            folder.display()
+        ),
+        Err(_) => Ok(false),
+    }
+}
+
+/// Refuses an output that is, or would write into, the input.
+fn check_not_the_input(input: &Path, destination: &Destination) -> Result<()> {
+    let full = |p: &Path| -> PathBuf {
+        std::fs::canonicalize(p).unwrap_or_else(|_| {
+            let parent = p.parent().filter(|q| !q.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            std::fs::canonicalize(parent).map_or_else(|_| p.to_path_buf(), |d| d.join(p.file_name().unwrap_or_default()))
+        })
+    };
+    let input_full = full(input);
+    let mut outputs = vec![&destination.frames];
+    outputs.extend(destination.video.as_ref());
+    for out in outputs {
+        if full(out) == input_full {
+            bail!("{}: is the input; the results would overwrite it (give another output)", out.display());
+        }
+    }
+    Ok(())
+}
+
+/// Removes the frames of `folder` (and its record), then the folder if
+/// nothing else is in it.
+fn remove_work_folder(folder: &Path, frames: usize) {
+    for index in 0..frames {
+        std::fs::remove_file(frame_path(folder, index)).ok();
+    }
+    std::fs::remove_file(folder.join(RECORD_NAME)).ok();
+    std::fs::remove_dir(folder).ok();
 }
 
 /// Runs `fresco video`.
@@ -213,18 +341,32 @@ pub fn run(args: VideoArgs) -> Result<()> {
     paths::check_report_paths(args.run.log.as_deref(), args.run.plot.as_deref())?;
     let input = args.objective.content.clone();
     let mut source = FrameSource::open(&input)?;
-    let frame_rate = source.info().map_or_else(|| args.fps.clone(), |info| info.frame_rate.clone());
+    check_not_the_input(&input, &destination)?;
+    let record = run_record(&args);
+    let resuming = check_resume(&destination.frames, &record)?;
+    let frame_rate = source.info().map_or_else(|| args.fps.trim().to_string(), |info| info.frame_rate.clone());
     let has_audio = source.info().is_some_and(|info| info.has_audio);
     let mut stylizer = stylizer(&args)?;
     std::fs::create_dir_all(&destination.frames)
         .with_context(|| format!("{}: cannot create the folder", destination.frames.display()))?;
+    nn::io::write_atomically(&destination.frames.join(RECORD_NAME), |file| {
+        std::io::Write::write_all(file, record.as_bytes())
+    })
+    .with_context(|| format!("{}: cannot write {RECORD_NAME}", destination.frames.display()))?;
 
     let total = match (source.len_hint(), args.max_frames) {
         (Some(n), Some(m)) => Some(n.min(m)),
         (n, m) => n.or(m),
     };
     let bar = super::progress_bar(total.unwrap_or(0) as u64, args.run.quiet);
-    let mut record = super::LossRecord::new(["warping error"], args.run.log.as_deref(), false)?;
+    if total.is_none() {
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} frame {pos} [{elapsed_precise}, {per_sec}] {msg}")
+                .expect("valid template"),
+        );
+    }
+    // A resumed run adds to the log of the run it continues.
+    let mut record_log = super::LossRecord::new(["warping error"], args.run.log.as_deref(), resuming)?;
     let flow_config = FlowConfig::default();
     let min_side = match &stylizer {
         Stylizer::Gatys { first, .. } => first.min_side(),
@@ -233,22 +375,35 @@ pub fn run(args: VideoArgs) -> Result<()> {
     let mut previous: Option<Previous> = None;
     let (mut resumed, mut made, mut later_seconds, mut later_frames) = (0usize, 0usize, 0.0f64, 0usize);
     let mut warping_errors: Vec<f64> = Vec::new();
+    let mut first_dims: Option<(usize, usize)> = None;
     let mut size: Option<(usize, usize)> = None;
     for index in 0.. {
         if args.max_frames.is_some_and(|m| index >= m) {
             break;
         }
         let Some(frame) = source.next_frame()? else { break };
-        let (h, w) = *size.get_or_insert_with(|| fit_dims(frame.shape()[2], frame.shape()[3], args.size, min_side));
+        let dims = (frame.shape()[2], frame.shape()[3]);
+        let &mut (fh, fw) = first_dims.get_or_insert(dims);
+        if dims != (fh, fw) {
+            bail!(
+                "{}: is {}x{}, the first frame {fw}x{fh}; every frame of a clip must have one size",
+                source.describe(index),
+                dims.1,
+                dims.0
+            );
+        }
+        let (h, w) = *size.get_or_insert_with(|| fit_dims(fh, fw, args.size, min_side));
         let frame = resize(&frame, h, w);
         let path = frame_path(&destination.frames, index);
-        // A frame written by an earlier run is taken as it is.
-        if let Ok(result) = load_image(&path, None) {
-            if result.shape()[2..] == [h, w] {
-                previous = Some(Previous { input: frame, result });
-                resumed += 1;
-                bar.inc(1);
-                continue;
+        // A frame written by the earlier run this one continues.
+        if resuming {
+            if let Ok(result) = load_image(&path, None) {
+                if result.shape()[2..] == [h, w] {
+                    previous = Some(Previous { input: frame, written: result.clone(), state: result });
+                    resumed += 1;
+                    bar.inc(1);
+                    continue;
+                }
             }
         }
         let started = Instant::now();
@@ -258,11 +413,11 @@ pub fn run(args: VideoArgs) -> Result<()> {
             let backward = frame_flow(&frame, &p.input, &flow_config);
             let forward = frame_flow(&p.input, &frame, &flow_config);
             let reliability = reliability_map(&backward, &forward);
-            let warped = warp_frame(&p.result, &backward);
+            let warped = warp_frame(&p.state, &backward);
             (backward, reliability, warped)
         });
         let temporal = motion.as_ref().filter(|_| !args.no_temporal);
-        let result = match &mut stylizer {
+        let state = match &mut stylizer {
             Stylizer::Gatys { first, later, styles } => {
                 let (gatys, target) = match temporal {
                     Some((_, reliability, warped)) => {
@@ -286,52 +441,53 @@ pub fn run(args: VideoArgs) -> Result<()> {
                 }
             }
         };
-        save_image(&path, &result)?;
+        let written = if args.preserve_colors { transfer_luminance(&state, &frame) } else { state.clone() };
+        save_image(&path, &written)?;
         let seconds = started.elapsed().as_secs_f64();
         if index > 0 {
             later_seconds += seconds;
             later_frames += 1;
         }
-        let error = match (&motion, &previous) {
-            (Some((backward, reliability, _)), Some(p)) => {
-                Some(warping_error(&p.result, &result, backward, reliability))
-            }
-            _ => None,
-        };
-        if let Some(e) = error {
-            warping_errors.push(e);
-            record.record(index as f64, [e], || {
-                format!("{{\"frame\":{},\"seconds\":{seconds:.3},\"warping_error\":{e:e}}}", index + 1)
+        if let (Some((backward, reliability, _)), Some(p)) = (&motion, &previous) {
+            let error = warping_error(&p.written, &written, backward, reliability);
+            warping_errors.push(error);
+            record_log.record(index as f64, [error], || {
+                format!("{{\"frame\":{},\"seconds\":{seconds:.3},\"warping_error\":{error:e}}}", index + 1)
             })?;
         }
         made += 1;
         bar.inc(1);
         bar.set_message(format!("frame {} took {seconds:.1} s", index + 1));
-        previous = Some(Previous { input: frame, result });
+        previous = Some(Previous { input: frame, written, state });
     }
+    // The decoder is done with; nothing of it waits through the encoding.
+    drop(source);
     bar.finish_and_clear();
     let frames_done = resumed + made;
     if frames_done == 0 {
+        remove_work_folder(&destination.frames, 0);
         bail!("{}: no frames could be read", input.display());
     }
-    record.plot(args.run.plot.as_deref(), "warping error between consecutive results", "frame")?;
+    record_log.plot(args.run.plot.as_deref(), "warping error between consecutive results", "frame")?;
     if let Some(video) = &destination.video {
         let audio = has_audio.then_some(input.as_path());
-        frames::encode(&destination.frames, video, &frame_rate, audio)?;
-        std::fs::remove_dir_all(&destination.frames).ok();
+        frames::encode(&destination.frames, video, frames_done, &frame_rate, audio)?;
+        remove_work_folder(&destination.frames, frames_done);
     }
     let (h, w) = size.unwrap_or_default();
-    let mean_error = warping_errors.iter().sum::<f64>() / warping_errors.len().max(1) as f64;
-    let pace = if later_frames > 0 {
-        format!(", {:.2} s per frame after the first", later_seconds / later_frames as f64)
-    } else {
-        String::new()
-    };
-    let resumed_note = if resumed > 0 { format!(" ({resumed} found from an earlier run)") } else { String::new() };
-    println!(
-        "wrote {} ({frames_done} frames of {w}x{h}{resumed_note}{pace}); mean warping error {mean_error:.4e} over {} new frame pairs",
-        args.output.display(),
-        warping_errors.len()
-    );
+    let plural = |n: usize, word: &str| if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") };
+    let mut notes = Vec::new();
+    if resumed > 0 {
+        notes.push(format!("{resumed} found from an earlier run"));
+    }
+    if later_frames > 0 {
+        notes.push(format!("{:.2} s per frame after the first", later_seconds / later_frames as f64));
+    }
+    if !warping_errors.is_empty() {
+        let mean = warping_errors.iter().sum::<f64>() / warping_errors.len() as f64;
+        notes.push(format!("mean warping error {mean:.4e} over {}", plural(warping_errors.len(), "new frame pair")));
+    }
+    let notes = if notes.is_empty() { String::new() } else { format!("; {}", notes.join("; ")) };
+    println!("wrote {} ({} of {w}x{h}){notes}", args.output.display(), plural(frames_done, "frame"));
     Ok(())
 }

@@ -10,9 +10,10 @@
 //! already written and resumes after them.
 
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
+use std::thread::JoinHandle;
 
 use tensor::{DType, Tensor};
 
@@ -21,7 +22,7 @@ use crate::image_io::load_image;
 
 /// Extensions read as video files (anything else that is not a folder is
 /// refused before work starts).
-pub const VIDEO_EXTENSIONS: [&str; 8] = ["mp4", "mkv", "mov", "webm", "avi", "gif", "m4v", "mpg"];
+pub const VIDEO_EXTENSIONS: [&str; 7] = ["mp4", "mkv", "mov", "webm", "avi", "gif", "m4v"];
 
 /// Extensions of the images a folder of frames may hold.
 const FRAME_EXTENSIONS: [&str; 7] = ["png", "jpg", "jpeg", "bmp", "webp", "tif", "tiff"];
@@ -127,8 +128,9 @@ pub enum FrameSource {
         /// The next one to read.
         next: usize,
     },
-    /// A video decoded by `ffmpeg` into a stream of binary PPM images (each
-    /// carries its size, so rotated videos come out upright).
+    /// A video decoded by `ffmpeg` into a stream of 8-bit binary PPM
+    /// images at the stream's frame rate (each carries its size, so rotated
+    /// videos come out upright).
     Video {
         /// The file.
         path: PathBuf,
@@ -136,6 +138,10 @@ pub enum FrameSource {
         child: Child,
         /// Its output.
         stream: BufReader<ChildStdout>,
+        /// What it says on its standard error, collected by a thread.
+        messages: Option<JoinHandle<String>>,
+        /// Frames read so far.
+        read: usize,
         /// What ffprobe said.
         info: VideoInfo,
     },
@@ -174,17 +180,26 @@ impl FrameSource {
         }
         require_ffmpeg(path)?;
         let info = probe(path)?;
+        // 8-bit RGB whatever the source's depth (10-bit phone video too), at
+        // the rate the result is encoded at, so its timing is kept.
         let mut child = Command::new("ffmpeg")
             .args(["-v", "error", "-nostdin", "-i"])
             .arg(path)
-            .args(["-map", "0:v:0", "-f", "image2pipe", "-vcodec", "ppm", "-"])
+            .args(["-map", "0:v:0", "-fps_mode", "cfr", "-r", &info.frame_rate, "-pix_fmt", "rgb24"])
+            .args(["-f", "image2pipe", "-vcodec", "ppm", "-"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| video_error(path, format!("cannot run ffmpeg: {e}")))?;
         let stream = BufReader::new(child.stdout.take().expect("piped stdout"));
-        Ok(FrameSource::Video { path: path.to_path_buf(), child, stream, info })
+        let mut stderr = child.stderr.take().expect("piped stderr");
+        let messages = std::thread::spawn(move || {
+            let mut text = String::new();
+            stderr.read_to_string(&mut text).ok();
+            text
+        });
+        Ok(FrameSource::Video { path: path.to_path_buf(), child, stream, messages: Some(messages), read: 0, info })
     }
 
     /// Frames in all, when known (a folder's count, or the container's).
@@ -206,7 +221,9 @@ impl FrameSource {
     /// The next frame, `[1, 3, H, W]` in 0–1, or `None` at the end.
     ///
     /// # Errors
-    /// A frame that cannot be read (naming it), or a broken decoder stream.
+    /// A frame that cannot be read (naming it), a broken decoder stream, or
+    /// a decoder that ended in failure (a damaged file: its last message is
+    /// given), so a clip is never silently cut short.
     pub fn next_frame(&mut self) -> Result<Option<Tensor>> {
         match self {
             FrameSource::Folder { paths, next } => {
@@ -214,7 +231,43 @@ impl FrameSource {
                 *next += 1;
                 load_image(path, None).map(Some)
             }
-            FrameSource::Video { path, stream, .. } => read_ppm(stream).map_err(|why| video_error(path, why)),
+            FrameSource::Video { path, stream, child, messages, read, info } => {
+                let frame = read_ppm(stream).map_err(|why| video_error(path, why))?;
+                if frame.is_some() {
+                    *read += 1;
+                    return Ok(frame);
+                }
+                let status = child.wait().map_err(|e| video_error(path, format!("ffmpeg: {e}")))?;
+                let text = messages.take().and_then(|m| m.join().ok()).unwrap_or_default();
+                let last = text.lines().rev().find(|l| !l.trim().is_empty()).map(str::trim);
+                if !status.success() {
+                    let why = last.unwrap_or("no message");
+                    return Err(video_error(path, format!("ffmpeg could not decode it to the end: {why}")));
+                }
+                // A damaged file can end early without ffmpeg failing.
+                if let (Some(expected), Some(why)) = (info.frames, last) {
+                    if *read < expected {
+                        return Err(video_error(
+                            path,
+                            format!("ffmpeg decoded {read} of its {expected} frames and stopped: {why}"),
+                        ));
+                    }
+                }
+                if let Some(last) = last {
+                    eprintln!("note: {}: ffmpeg said: {last}", path.display());
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// Where frame `index` (from 0) came from, for messages.
+    pub fn describe(&self, index: usize) -> String {
+        match self {
+            FrameSource::Folder { paths, .. } => {
+                paths.get(index).map_or_else(|| format!("frame {}", index + 1), |p| p.display().to_string())
+            }
+            FrameSource::Video { path, .. } => format!("{}: frame {}", path.display(), index + 1),
         }
     }
 }
@@ -273,13 +326,15 @@ pub fn frame_path(folder: &Path, index: usize) -> PathBuf {
     folder.join(format!("frame_{:06}.png", index + 1))
 }
 
-/// Encodes the PNG frames of `folder` (`frame_000001.png`, …) into the
-/// video `output` at `frame_rate`, with the audio of `audio_from` when
-/// given, through a temporary file renamed into place.
+/// Encodes the first `frames` PNG frames of `folder` (`frame_000001.png`,
+/// …) into the video `output` at `frame_rate`, with the audio of
+/// `audio_from` when given (not into a GIF), through a temporary file
+/// renamed into place.
 ///
 /// # Errors
-/// When `ffmpeg` fails (its last message is given).
-pub fn encode(folder: &Path, output: &Path, frame_rate: &str, audio_from: Option<&Path>) -> Result<()> {
+/// When `ffmpeg` fails (its last message is given) or the result cannot be
+/// moved into place.
+pub fn encode(folder: &Path, output: &Path, frames: usize, frame_rate: &str, audio_from: Option<&Path>) -> Result<()> {
     require_ffmpeg(output)?;
     let extension = output.extension().and_then(OsStr::to_str).unwrap_or("mp4").to_ascii_lowercase();
     let temporary = output.with_file_name(format!(
@@ -287,16 +342,24 @@ pub fn encode(folder: &Path, output: &Path, frame_rate: &str, audio_from: Option
         output.file_name().and_then(OsStr::to_str).unwrap_or("video")
     ));
     let mut command = Command::new("ffmpeg");
-    command.args(["-v", "error", "-nostdin", "-y", "-framerate", frame_rate, "-i"]).arg(folder.join("frame_%06d.png"));
-    if let Some(audio) = audio_from {
-        command.arg("-i").arg(audio).args(["-map", "0:v:0", "-map", "1:a?", "-shortest"]);
+    // The image sequence pattern, a `%` in the folder's own name doubled.
+    let folder_pattern = folder.to_string_lossy().replace('%', "%%");
+    let pattern = format!("{folder_pattern}{}frame_%06d.png", std::path::MAIN_SEPARATOR);
+    command.args(["-v", "error", "-nostdin", "-y", "-framerate", frame_rate, "-i", &pattern]);
+    match audio_from {
+        Some(audio) if extension != "gif" => {
+            command.arg("-i").arg(audio).args(["-map", "0:v:0", "-map", "1:a?", "-shortest"]);
+        }
+        _ => {}
     }
+    command.args(["-frames:v", &frames.to_string()]);
     if extension == "gif" {
         // A palette made from the clip itself, not GIF's generic one.
         command.args(["-vf", "split[frames][copy];[copy]palettegen[palette];[frames][palette]paletteuse"]);
     } else {
-        // H.264 and most codecs in 4:2:0 need even sides.
-        command.args(["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-pix_fmt", "yuv420p"]);
+        // H.264 and most codecs in 4:2:0 need even sides: an odd last row
+        // or column is cropped.
+        command.args(["-vf", "crop=trunc(iw/2)*2:trunc(ih/2)*2", "-pix_fmt", "yuv420p"]);
     }
     if matches!(extension.as_str(), "mp4" | "mov" | "mkv" | "m4v") {
         command.args(["-c:v", "libx264", "-crf", "18"]);
@@ -313,8 +376,10 @@ pub fn encode(folder: &Path, output: &Path, frame_rate: &str, audio_from: Option
         std::fs::remove_file(&temporary).ok();
         return Err(video_error(output, format!("encoding failed: {why}")));
     }
-    std::fs::rename(&temporary, output)
-        .map_err(|e| video_error(output, format!("cannot move the encoded video into place: {e}")))
+    std::fs::rename(&temporary, output).map_err(|e| {
+        std::fs::remove_file(&temporary).ok();
+        video_error(output, format!("cannot move the encoded video into place: {e}"))
+    })
 }
 
 #[cfg(test)]
