@@ -29,6 +29,8 @@ enum Command {
     },
     /// Video style transfer with temporal consistency: frames or a video file in, the same out.
     Video(Box<fresco::commands::video::VideoArgs>),
+    /// Audio style transfer and texture synthesis (Ulyanov & Lebedev): WAV in, WAV out.
+    Audio(Box<fresco::commands::audio::AudioArgs>),
     /// Score any images by the Gatys objective (content, style and TV terms), one row each.
     Score(Box<fresco::commands::score::ScoreArgs>),
     /// Pretrained VGG weights: fetch, import from ONNX, inspect.
@@ -57,7 +59,7 @@ fn apply_pool_limit() -> Result<()> {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    use fresco::commands::{bench, gan, gatys, score, video, weights};
+    use fresco::commands::{audio, bench, gan, gatys, score, video, weights};
     apply_pool_limit()?;
     match cli.command {
         Command::Gatys(args) => gatys::run(*args),
@@ -65,6 +67,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Gan { what: gan::GanCommand::Apply(args) } => gan::apply(args),
         Command::Score(args) => score::run(*args),
         Command::Video(args) => video::run(*args),
+        Command::Audio(args) => audio::run(*args),
         Command::Weights { what } => weights::run(what),
         Command::Bench { what } => bench::run(what),
     }

@@ -11,6 +11,7 @@ use clap::Args;
 use style::plot::{plot_curves, Series};
 use tensor::Device;
 
+pub mod audio;
 pub mod bench;
 pub mod gan;
 pub mod gatys;

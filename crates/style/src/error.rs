@@ -30,6 +30,14 @@ pub enum StyleError {
         /// Why.
         detail: String,
     },
+    /// An audio file that cannot be read or written.
+    #[error("{}: {detail}", path.display())]
+    Audio {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        detail: String,
+    },
     /// A setting that cannot work.
     #[error("{name}: {detail}")]
     Setting {

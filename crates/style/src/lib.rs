@@ -8,11 +8,14 @@
 //!   that resume bit for bit, and [`gan::StyleModel`] to apply a trained one.
 //! * [`perceptual`]: the content, style (Gram) and total-variation losses
 //!   both methods share, each layer normalised by its target.
+//! * [`audio`]: audio style transfer and texture synthesis (Ulyanov &
+//!   Lebedev) — WAV, STFT, Griffin–Lim, the random-filter spectral model.
 //! * [`video`]: video transfer with temporal consistency — optical flow,
 //!   warping, reliability, the temporal loss's targets, frames in and out.
 //! * [`image_io`] and [`color`]: images to tensors and back, luminance-only
 //!   transfer; [`plot`]: loss curves as a picture.
 
+pub mod audio;
 pub mod color;
 mod error;
 pub mod gan;

@@ -83,7 +83,7 @@ fn put(img: &mut RgbImage, x: i64, y: i64, colour: [u8; 3]) {
     }
 }
 
-fn text(img: &mut RgbImage, x: i64, y: i64, s: &str, colour: [u8; 3]) {
+pub(crate) fn text(img: &mut RgbImage, x: i64, y: i64, s: &str, colour: [u8; 3]) {
     for (k, c) in s.chars().enumerate() {
         let rows = glyph(c);
         for (r, bits) in rows.iter().enumerate() {
