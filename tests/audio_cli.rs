@@ -109,7 +109,31 @@ fn bad_inputs_fail_in_one_line_and_write_nothing() {
     std::fs::write(dir.join("notes.wav"), "not audio at all").unwrap();
     let output = dir.join("never.wav");
     let (c, st, o) = (s(&content), s(&style), s(&output));
+    let short = dir.join("short.wav");
+    write_tone(&short, 8000, 0.0125, |t| (t * 3000.0).sin());
     let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["--content".into(), s(&silent), "--style".into(), st.clone(), "-o".into(), o.clone()],
+            "silence.wav: is silent",
+        ),
+        (
+            vec!["--content".into(), s(&short), "--style".into(), st.clone(), "-o".into(), o.clone()],
+            "short.wav: 100 samples at 8000 Hz, shorter than one 256-sample window",
+        ),
+        (
+            vec![
+                "--content".into(),
+                c.clone(),
+                "--style".into(),
+                st.clone(),
+                "-o".into(),
+                o.clone(),
+                "--seconds".into(),
+                "1".into(),
+            ],
+            "--seconds: only for --texture",
+        ),
+        (vec!["--content".into(), c.clone(), "--style".into(), st.clone(), "-o".into(), c.clone()], "is an input"),
         (
             vec!["--content".into(), c.clone(), "--style".into(), st.clone(), "-o".into(), s(&dir.join("out.mp3"))],
             "give it a .wav name",
@@ -124,7 +148,7 @@ fn bad_inputs_fail_in_one_line_and_write_nothing() {
         ),
         (
             vec!["--content".into(), c.clone(), "--style".into(), s(&silent), "-o".into(), o.clone()],
-            "the style is silent",
+            "silence.wav: is silent",
         ),
         (
             vec![
@@ -137,7 +161,7 @@ fn bad_inputs_fail_in_one_line_and_write_nothing() {
                 "--kernel-width".into(),
                 "4".into(),
             ],
-            "--kernel-width: 4",
+            "--kernel-width 4",
         ),
         (
             vec![
@@ -158,5 +182,6 @@ fn bad_inputs_fail_in_one_line_and_write_nothing() {
         assert!(message.contains(needle), "{args:?}: {message}");
     }
     assert!(!output.exists(), "nothing written on failure");
+    assert_eq!(hound::WavReader::open(&content).unwrap().len(), 4800, "the content survives an output naming it");
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -17,7 +17,7 @@ use super::paths;
 /// Arguments of `fresco audio`.
 #[derive(Args, Debug)]
 pub struct AudioArgs {
-    /// The content recording (WAV: 8/16/24/32-bit integer or float, any channels, mixed to mono).
+    /// The content recording (WAV: 8/16/24/32-bit integer or 32-bit float, any channels, mixed to mono).
     #[arg(long, required_unless_present = "texture")]
     pub content: Option<PathBuf>,
     /// The style recording (WAV).
@@ -38,7 +38,7 @@ pub struct AudioArgs {
     /// Weight of the style loss.
     #[arg(long, default_value_t = 10.0, allow_negative_numbers = true)]
     pub style_weight: f64,
-    /// L-BFGS evaluations over the spectrogram.
+    /// L-BFGS evaluations over the spectrogram (the line search may finish its last step with a few more).
     #[arg(long, default_value_t = 200, allow_negative_numbers = true)]
     pub iters: usize,
     /// L-BFGS history pairs.
@@ -77,8 +77,26 @@ fn check(args: &AudioArgs) -> Result<()> {
     if args.iters == 0 {
         bail!("--iters 0: at least one evaluation is needed");
     }
-    if args.sample_rate < 1000 {
-        bail!("--sample-rate {}: expected at least 1000 Hz", args.sample_rate);
+    if !(1000..=192_000).contains(&args.sample_rate) {
+        bail!("--sample-rate {}: expected 1000 to 192000 Hz", args.sample_rate);
+    }
+    if args.filters == 0 {
+        bail!("--filters 0: at least one filter is needed");
+    }
+    if args.kernel_width % 2 == 0 {
+        bail!("--kernel-width {}: an odd width is needed, so each feature is centred on its frame", args.kernel_width);
+    }
+    if args.history == 0 {
+        bail!("--history 0: L-BFGS needs at least one pair");
+    }
+    if args.griffin_lim_iters == 0 {
+        bail!("--griffin-lim-iters 0: without it the phase is random noise");
+    }
+    if args.seconds.is_some() && !args.texture {
+        bail!("--seconds: only for --texture; a transfer takes the content's length");
+    }
+    if args.output.to_string_lossy().ends_with(std::path::MAIN_SEPARATOR) {
+        bail!("{}: a file name is needed, not a folder", args.output.display());
     }
     if args.n_fft < 16 || args.n_fft % 2 == 1 {
         bail!("--n-fft {}: expected an even window of at least 16 samples", args.n_fft);
@@ -116,16 +134,49 @@ pub fn run(args: AudioArgs) -> Result<()> {
         paths::check_output_file(picture, "spectrogram picture", Some("png"))?;
     }
     paths::check_report_paths(args.run.log.as_deref(), args.run.plot.as_deref())?;
+    let same = |a: &std::path::Path| {
+        std::fs::canonicalize(a).ok().is_some_and(|a| std::fs::canonicalize(&args.output).ok() == Some(a))
+    };
+    if args.content.as_deref().is_some_and(same) || same(&args.style) {
+        bail!("{}: is an input; the result would overwrite it (give another output)", args.output.display());
+    }
     let rate = args.sample_rate;
-    let style = resample(&read_wav(&args.style)?, rate)?;
-    let content = match &args.content {
-        Some(path) if !args.texture => Some(resample(&read_wav(path)?, rate)?),
-        _ => None,
+    // Each input must be heard and hold one window; both are brought to one
+    // level (RMS 0.1), so a quiet recording is not a near-zero spectrogram
+    // on the flat part of the loss, and the result is given the content's
+    // level back (a texture, the style's).
+    let prepare = |path: &std::path::Path| -> Result<(Audio, f32)> {
+        let audio = resample(&read_wav(path)?, rate)?;
+        let rms = (audio.samples.iter().map(|s| s * s).sum::<f32>() / audio.samples.len().max(1) as f32).sqrt();
+        if rms < 1e-5 {
+            bail!("{}: is silent (RMS {rms:.1e}): there is nothing to hear in it", path.display());
+        }
+        if audio.samples.len() < args.n_fft {
+            bail!(
+                "{}: {} samples at {rate} Hz, shorter than one {}-sample window (--n-fft)",
+                path.display(),
+                audio.samples.len(),
+                args.n_fft
+            );
+        }
+        let gain = 0.1 / rms;
+        Ok((Audio { samples: audio.samples.iter().map(|s| s * gain).collect(), sample_rate: rate }, rms))
+    };
+    let (style, style_rms) = prepare(&args.style)?;
+    let (content, level) = match &args.content {
+        Some(path) if !args.texture => {
+            let (audio, rms) = prepare(path)?;
+            (Some(audio), rms)
+        }
+        _ => (None, style_rms),
     };
     let texture_len = match args.seconds {
         Some(seconds) => (seconds * rate as f64).round().max(1.0) as usize,
         None => style.samples.len(),
     };
+    if content.is_none() && texture_len < args.n_fft {
+        bail!("--seconds {}: shorter than one {}-sample window (--n-fft)", args.seconds.unwrap_or(0.0), args.n_fft);
+    }
     let stft = Stft::new(args.n_fft, args.hop);
     let config = AudioConfig {
         filters: args.filters,
@@ -165,9 +216,12 @@ pub fn run(args: AudioArgs) -> Result<()> {
     );
     bar.finish_and_clear();
     let result = result?;
-    // Griffin-Lim's phase can overshoot the range: scaled down, never clipped.
-    let peak = result.samples.iter().fold(0f32, |m, s| m.max(s.abs()));
-    let gain = if peak > 0.99 { 0.99 / peak } else { 1.0 };
+    // Back to the content's level; Griffin-Lim's phase can overshoot the
+    // range, so then scaled down, never clipped.
+    let rms = (result.samples.iter().map(|s| s * s).sum::<f32>() / result.samples.len().max(1) as f32).sqrt();
+    let gain = if rms > 0.0 { level / rms } else { 0.0 };
+    let peak = result.samples.iter().fold(0f32, |m, s| m.max(s.abs())) * gain;
+    let gain = if peak > 0.99 { gain * 0.99 / peak } else { gain };
     let samples: Vec<f32> = result.samples.iter().map(|s| s * gain).collect();
     let audio = Audio { samples, sample_rate: rate };
     write_wav(&args.output, &audio)?;
@@ -188,14 +242,17 @@ pub fn run(args: AudioArgs) -> Result<()> {
         panels.push(("result", result_panel.0.as_slice(), result_panel.1, result_panel.2));
         write_spectrograms(picture, &panels)?;
     }
+    let (optimise, griffin_lim) = (result.optimise_time.as_secs_f64(), result.griffin_lim_time.as_secs_f64());
     println!(
-        "wrote {} ({:.2} s at {rate} Hz): loss {:.4e} (content {:.3e}, style {:.3e}); Griffin-Lim spectral convergence {:.3}",
+        "wrote {} ({:.2} s at {rate} Hz): loss {:.4e} (content {:.3e}, style {:.3e}) after {} evaluations in {optimise:.1} s; Griffin-Lim {griffin_lim:.1} s, spectral convergence {:.3}; {:.2} s of compute per second of audio",
         args.output.display(),
         audio.seconds(),
         result.losses.total,
         result.losses.content,
         result.losses.style,
-        result.spectral_convergence
+        result.evaluations,
+        result.spectral_convergence,
+        (optimise + griffin_lim) / audio.seconds().max(1e-9)
     );
     Ok(())
 }

@@ -1,10 +1,11 @@
 //! The Gatys method as a library, on procedural images and a tiny
 //! random-feature VGG: the loss falls, sizes are right, runs reproduce bit
-//! for bit, colours can be kept, scales chain, bad settings are refused.
+//! for bit, colours can be kept, scales chain, temporal targets hold the
+//! image where they are reliable, bad settings are refused.
 
 use nn::{Vgg, VggKind};
 use style::color::rgb_to_yiq;
-use style::gatys::{Gatys, GatysBuilder, Initial, OptimizerKind};
+use style::gatys::{Gatys, GatysBuilder, Initial, OptimizerKind, TemporalTarget};
 use style::perceptual::parse_layers;
 use style::StyleError;
 use tensor::{DType, Tensor};
@@ -244,4 +245,39 @@ fn the_observer_can_stop_a_run() {
             |p| if p.iteration == 3 { Err("disk full".into()) } else { Ok(()) },
         );
     assert_eq!(error.err().unwrap().to_string(), "disk full");
+}
+
+/// A video frame's temporal terms (Ruder et al.): where a target's
+/// reliability is 1 the image stays at the warped earlier result; where it is
+/// 0 the style paints freely. Two targets add up; shapes are checked.
+#[test]
+fn temporal_targets_hold_the_image_where_they_are_reliable() {
+    let (h, w) = (24, 32);
+    let anchor = Tensor::from_fn(&[1, 3, h, w], DType::F32, |i| 0.3 + 0.4 * ((i % w) as f64 / w as f64));
+    // Reliable on the left half only.
+    let left = Tensor::from_fn(&[1, 1, h, w], DType::F32, |i| if i % w < w / 2 { 1.0 } else { 0.0 });
+    let target = |weight| TemporalTarget { warped: anchor.clone(), reliability: left.clone(), weight };
+    let gatys = quick().iterations(20).initial(Initial::Image(anchor.clone())).build(vgg()).unwrap();
+    let moved = |image: &Tensor, left_half: bool| {
+        let (a, b) = (image.to_vec::<f32>(), anchor.to_vec::<f32>());
+        let picked: Vec<f64> =
+            (0..a.len()).filter(|i| (i % w < w / 2) == left_half).map(|i| (a[i] - b[i]).abs() as f64).collect();
+        picked.iter().sum::<f64>() / picked.len() as f64
+    };
+    let held = gatys.run_with_temporal(&content(h, w), &[stripes(32)], &[target(1e4)], |_| Ok(())).unwrap();
+    let free = gatys.run_with_temporal(&content(h, w), &[stripes(32)], &[], |_| Ok(())).unwrap();
+    let (held_left, held_right, free_left) =
+        (moved(&held.image, true), moved(&held.image, false), moved(&free.image, true));
+    println!(
+        "mean change from the anchor: held {held_left:.4} (reliable) / {held_right:.4} (not); free {free_left:.4}"
+    );
+    assert!(held_left < 0.02 && held_left * 4.0 < held_right && held_left * 4.0 < free_left);
+    assert!(held.final_losses.temporal > 0.0 && free.final_losses.temporal == 0.0);
+    // Two targets add their terms.
+    let two = gatys.run_with_temporal(&content(h, w), &[stripes(32)], &[target(1e4), target(1e4)], |_| Ok(())).unwrap();
+    assert!(two.first_losses.temporal == 0.0 && moved(&two.image, true) <= held_left * 1.5);
+    // A target of the wrong size or shape is refused, naming it.
+    let small = TemporalTarget { warped: Tensor::zeros(&[1, 3, 8, 8], DType::F32), ..target(1.0) };
+    let err = gatys.run_with_temporal(&content(h, w), &[stripes(32)], &[small], |_| Ok(())).err().unwrap();
+    assert!(err.to_string().starts_with("temporal target:"), "{err}");
 }

@@ -145,20 +145,37 @@ impl Stft {
     /// A signal of `len` samples whose STFT magnitude approaches `magnitude`
     /// (`bins × frames`): Griffin & Lim's alternating projections (1984),
     /// with Perraudin, Balazs & Søndergaard's momentum ("A fast Griffin–Lim
-    /// algorithm", 2013, α = 0.99), from a seeded random phase.
+    /// algorithm", 2013, α = 0.99), from the phase of `start` when given (a
+    /// spectrum of the same size), else from a seeded random phase.
     ///
     /// # Panics
-    /// If `magnitude` is not `bins × frames(len)`.
-    pub fn griffin_lim(&self, magnitude: &[f32], len: usize, iterations: usize, seed: u64) -> Vec<f32> {
+    /// If `magnitude` (or `start`) is not `bins × frames(len)`.
+    pub fn griffin_lim(
+        &self,
+        magnitude: &[f32],
+        len: usize,
+        iterations: usize,
+        seed: u64,
+        start: Option<&Spectrum>,
+    ) -> Vec<f32> {
         let (bins, frames) = (self.bins(), self.frames(len));
         assert_eq!(magnitude.len(), bins * frames, "griffin_lim: {} magnitudes for {bins} x {frames}", magnitude.len());
+        if let Some(start) = start {
+            assert_eq!(start.values.len(), bins * frames, "griffin_lim: a start of {} x {}", start.bins, start.frames);
+        }
         let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(1);
         let mut spectrum = Spectrum {
             bins,
             frames,
             values: magnitude
                 .iter()
-                .map(|&m| {
+                .enumerate()
+                .map(|(i, &m)| {
+                    if let Some(start) = start {
+                        let phase = start.values[i];
+                        let norm = phase.norm();
+                        return if norm > 1e-12 { phase * (m / norm) } else { Complex32::new(m, 0.0) };
+                    }
                     state ^= state << 13;
                     state ^= state >> 7;
                     state ^= state << 17;

@@ -181,6 +181,9 @@ impl AudioStyle {
         // give a loss flat to second order), where L-BFGS without a line
         // search barely moved (normalised style loss 1.0000 -> 0.99996 in
         // 30 evaluations).
+        // (Measured on speech in the style of a plucked string, 1,024
+        // filters, 60 evaluations: total loss 0.666 from the content, 0.682
+        // from content plus noise, 0.702 from noise.)
         let start = match content {
             Some(spectrogram) if spectrogram.shape()[3] == frames => spectrogram.clone(),
             _ => {
@@ -192,10 +195,11 @@ impl AudioStyle {
         let start = Instant::now();
         let mut iteration = 0;
         let mut best: Option<(AudioLosses, Tensor)> = None;
+        // Unconstrained, as in the paper: projecting onto log magnitudes
+        // of 0 or more inside the loop moved the point behind L-BFGS's back
+        // and broke its curvature pairs; the magnitudes are clamped at the
+        // end instead.
         let mut evaluate = || -> Result<(f64, autograd::Gradients)> {
-            // A log magnitude is never negative: projected before each
-            // evaluation, as the Gatys pixels are onto 0–1.
-            pixels.set(pixels.value().clamp(0.0, f64::MAX));
             let features = self.features(&pixels.var())?;
             let style = features.try_gram()?.try_mse(&style_target)?.mul_scalar(style_weight);
             let (total, content) = match &content_target {
@@ -245,6 +249,12 @@ pub struct AudioResult {
     pub losses: AudioLosses,
     /// Griffin–Lim's spectral convergence on it.
     pub spectral_convergence: f64,
+    /// Loss evaluations made.
+    pub evaluations: usize,
+    /// Time spent optimising the spectrogram.
+    pub optimise_time: Duration,
+    /// Time spent in Griffin–Lim.
+    pub griffin_lim_time: Duration,
 }
 
 /// Runs [`AudioStyle::optimise`] on `content` and `style` signals and
@@ -268,10 +278,23 @@ pub fn transfer(
     };
     let len = content.map_or(texture_len, <[f32]>::len);
     let content_spectrogram = content.map(spectrogram_of);
+    let started = Instant::now();
+    let mut evaluations = 0;
+    let mut observe = observe;
     let (spectrogram, losses) =
-        model.optimise(content_spectrogram.as_ref(), &spectrogram_of(style), stft.frames(len), observe)?;
+        model.optimise(content_spectrogram.as_ref(), &spectrogram_of(style), stft.frames(len), |p| {
+            evaluations = p.iteration;
+            observe(p)
+        })?;
+    let optimise_time = started.elapsed();
+    let started = Instant::now();
     let magnitude = magnitudes(&spectrogram);
-    let samples = stft.griffin_lim(&magnitude, len, griffin_lim_iterations, model.config().seed);
+    // A transfer starts Griffin–Lim from the content's phase (its
+    // magnitudes started there too); a texture from a seeded random phase.
+    let content_phase = content.map(|signal| stft.forward(signal));
+    let samples =
+        stft.griffin_lim(&magnitude, len, griffin_lim_iterations, model.config().seed, content_phase.as_ref());
+    let griffin_lim_time = started.elapsed();
     let spectral_convergence = stft.spectral_convergence(&samples, &magnitude);
-    Ok(AudioResult { samples, spectrogram, losses, spectral_convergence })
+    Ok(AudioResult { samples, spectrogram, losses, spectral_convergence, evaluations, optimise_time, griffin_lim_time })
 }

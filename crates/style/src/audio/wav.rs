@@ -30,14 +30,21 @@ impl Audio {
 }
 
 /// Reads a WAV file: 8-, 16-, 24- or 32-bit integer or 32-bit float
-/// samples, any number of channels, mixed down to mono by their mean.
+/// samples, any number of channels, mixed down to mono by their mean (so a
+/// stereo pair in opposite phase mixes to silence; a trailing partial frame
+/// is dropped).
 ///
 /// # Errors
 /// One line naming the file: unreadable, not a WAV file, corrupt, or
 /// without samples.
 pub fn read_wav(path: &Path) -> Result<Audio> {
+    let unsupported = "an encoding not read here (8-32-bit integer and 32-bit float PCM are); convert it with `ffmpeg -i IN -c:a pcm_f32le OUT.wav`";
     let mut reader = hound::WavReader::open(path).map_err(|e| match e {
+        hound::Error::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            audio_error(path, "truncated: the WAV header ends early")
+        }
         hound::Error::IoError(io) => audio_error(path, format!("cannot read: {io}")),
+        hound::Error::Unsupported => audio_error(path, unsupported),
         other => audio_error(path, format!("not a readable WAV file: {other}")),
     })?;
     let spec = reader.spec();
@@ -49,7 +56,10 @@ pub fn read_wav(path: &Path) -> Result<Audio> {
             reader.samples::<i32>().map(|s| s.map(|v| v as f32 * scale)).collect()
         }
     };
-    let interleaved = interleaved.map_err(|e| audio_error(path, format!("corrupt WAV data: {e}")))?;
+    let interleaved = interleaved.map_err(|e| match e {
+        hound::Error::Unsupported | hound::Error::TooWide => audio_error(path, unsupported),
+        other => audio_error(path, format!("corrupt WAV data: {other}")),
+    })?;
     let samples: Vec<f32> =
         interleaved.chunks_exact(channels).map(|frame| frame.iter().sum::<f32>() / channels as f32).collect();
     if samples.is_empty() {

@@ -231,7 +231,7 @@ impl Gatys {
 
     /// The weighted loss of `image` against `targets` (and the temporal
     /// target, at this image's size, if any).
-    fn loss(&self, image: &Var, targets: &Targets, temporal: Option<&TemporalTarget>) -> Result<(Var, LossParts)> {
+    fn loss(&self, image: &Var, targets: &Targets, temporal: &[TemporalTarget]) -> Result<(Var, LossParts)> {
         let c = &self.config;
         let features = self.vgg.forward_features(image, &targets.plan.names())?;
         let content = perceptual::content_loss(&features, &targets.content, c.device)?.mul_scalar(c.content_weight);
@@ -239,9 +239,9 @@ impl Gatys {
         let tv = image.try_total_variation()?.mul_scalar(c.tv_weight);
         let mut total = &(&content + &style) + &tv;
         let mut temporal_part = 0.0;
-        if let Some(t) = temporal {
+        for t in temporal {
             let term = perceptual::temporal_loss(image, &t.warped, &t.reliability)?.mul_scalar(t.weight);
-            temporal_part = term.to_scalar();
+            temporal_part += term.to_scalar();
             total = &total + &term;
         }
         let parts = LossParts {
@@ -262,7 +262,7 @@ impl Gatys {
         let styles = self.resize_styles(styles, h, w);
         let targets = self.targets(&resize(content, h, w), &styles)?;
         let image = image.to_dtype(DType::F32).try_to_device(self.config.device)?;
-        Ok(self.loss(&Var::constant(image), &targets, None)?.1)
+        Ok(self.loss(&Var::constant(image), &targets, &[])?.1)
     }
 
     /// The image as it is shown and saved: clamped to 0–1, with the content's
@@ -288,27 +288,28 @@ impl Gatys {
         styles: &[Tensor],
         observe: impl FnMut(&Progress) -> std::result::Result<(), String>,
     ) -> Result<GatysResult> {
-        self.run_with_temporal(content, styles, None, observe)
+        self.run_with_temporal(content, styles, &[], observe)
     }
 
-    /// [`Gatys::run`] for a video frame: with `temporal`, the loss also holds
-    /// the image to the previous result warped into this frame (Ruder et al.
-    /// 2016; the frame usually starts from that warped result too, through
+    /// [`Gatys::run`] for a video frame: each of `temporal` adds a term that
+    /// holds the image to an earlier result warped into this frame (Ruder et
+    /// al. 2016: the previous frame's, and for long-term consistency earlier
+    /// ones; the frame usually starts from the previous one, through
     /// [`Initial::Image`]).
     ///
     /// # Errors
-    /// As [`Gatys::run`], and when the temporal target's shapes are not
+    /// As [`Gatys::run`], and when a temporal target's shapes are not
     /// `[1, 3, H, W]` and `[1, 1, H, W]` at the full size of the result
     /// ([`Gatys::scale_dims`]' last).
     pub fn run_with_temporal(
         &self,
         content: &Tensor,
         styles: &[Tensor],
-        temporal: Option<&TemporalTarget>,
+        temporal: &[TemporalTarget],
         mut observe: impl FnMut(&Progress) -> std::result::Result<(), String>,
     ) -> Result<GatysResult> {
         let c = &self.config;
-        if let Some(t) = temporal {
+        for t in temporal {
             let (w, r) = (t.warped.shape(), t.reliability.shape());
             if w.len() != 4 || r.len() != 4 || w[..2] != [1, 3] || r[..2] != [1, 1] || w[2..] != r[2..] {
                 return Err(setting(
@@ -327,11 +328,12 @@ impl Gatys {
             ));
         }
         let dims = self.scale_dims(content.shape()[2], content.shape()[3]);
-        if let (Some(t), Some(&(h, w))) = (temporal, dims.last()) {
-            if t.warped.shape()[2..] != [h, w] {
+        let &(full_h, full_w) = dims.last().expect("at least one scale");
+        for t in temporal {
+            if t.warped.shape()[2..] != [full_h, full_w] {
                 return Err(setting(
                     "temporal target",
-                    format!("warped frame {:?} for a full-size result of {h}x{w}", t.warped.shape()),
+                    format!("warped frame {:?} for a full-size result of {full_h}x{full_w}", t.warped.shape()),
                 ));
             }
         }
@@ -349,13 +351,19 @@ impl Gatys {
             let targets = self.targets(&content_here, &styles_here)?;
             // The temporal term holds the full-size result; coarser scales
             // only lay the strokes out.
-            let temporal_here = match temporal {
-                Some(t) if scale + 1 == dims.len() => Some(TemporalTarget {
-                    warped: t.warped.to_dtype(DType::F32).try_to_device(c.device)?,
-                    reliability: t.reliability.to_dtype(DType::F32).try_to_device(c.device)?,
-                    weight: t.weight,
-                }),
-                _ => None,
+            let temporal_here = if scale + 1 == dims.len() {
+                temporal
+                    .iter()
+                    .map(|t| {
+                        Ok(TemporalTarget {
+                            warped: t.warped.to_dtype(DType::F32).try_to_device(c.device)?,
+                            reliability: t.reliability.to_dtype(DType::F32).try_to_device(c.device)?,
+                            weight: t.weight,
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?
+            } else {
+                Vec::new()
             };
             let start_image = match (&image, &c.initial) {
                 (Some(previous), _) => resize(previous, h, w),
@@ -381,7 +389,7 @@ impl Gatys {
                 // loss instead would give pixels at exactly 0 or 1, common in
                 // photos, no gradient, and freeze them.
                 pixels.set(pixels.value().clamp(0.0, 1.0));
-                let (loss, parts) = self.loss(&pixels.var(), &targets, temporal_here.as_ref())?;
+                let (loss, parts) = self.loss(&pixels.var(), &targets, &temporal_here)?;
                 losses.borrow_mut().push(parts.total);
                 *iteration += 1;
                 if !parts.total.is_finite() {
