@@ -23,6 +23,8 @@ pub use geometry::Conv2dGeometry;
 
 use gather::{AxisMap, PatchMatrix};
 
+use rayon::prelude::*;
+
 use crate::gemm::{gemm, GemmFloat, MatMut, MatRef, Transposed};
 use crate::reduce::sum_slice;
 
@@ -123,18 +125,21 @@ pub fn conv2d_backward_input<T: GemmFloat>(
     geo.assert_lengths("conv2d_backward_input", grad_input.len(), weight.len(), grad_output.len());
     let (kh, kw) = (geo.kernel_height, geo.kernel_width);
     let taps = geo.out_channels * kh * kw;
-    // W̃[c][(o, ky, kx)] = W[o][c][KH-1-ky][KW-1-kx]: the transposed, flipped kernel.
+    // W̃[c][(o, ky, kx)] = W[o][c][KH-1-ky][KW-1-kx]: the transposed, flipped
+    // kernel, one input channel's row per task, written in order (writing in
+    // the weight's order scattered every value across rows, which took 10%
+    // of an audio model's evaluation with 4,096 × 1,025 × 11 weights).
     let mut flipped = vec![T::ZERO; geo.weight_len()];
-    for o in 0..geo.out_channels {
-        for c in 0..geo.in_channels {
+    flipped.par_chunks_mut(taps.max(1)).enumerate().for_each(|(c, row)| {
+        for o in 0..geo.out_channels {
             for ky in 0..kh {
-                for kx in 0..kw {
-                    flipped[c * taps + (o * kh + ky) * kw + kx] =
-                        weight[((o * geo.in_channels + c) * kh + kh - 1 - ky) * kw + kw - 1 - kx];
+                let source = &weight[((o * geo.in_channels + c) * kh + kh - 1 - ky) * kw..][..kw];
+                for (slot, &value) in row[(o * kh + ky) * kw..][..kw].iter_mut().zip(source.iter().rev()) {
+                    *slot = value;
                 }
             }
         }
-    }
+    });
     // A 3×3 stride-1 convolution's input gradient is itself a 3×3 stride-1
     // convolution of the output gradient with W̃, padded by 2 − p.
     let adjoint = Conv2dGeometry {
