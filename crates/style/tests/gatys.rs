@@ -264,7 +264,7 @@ fn temporal_targets_hold_the_image_where_they_are_reliable() {
             (0..a.len()).filter(|i| (i % w < w / 2) == left_half).map(|i| (a[i] - b[i]).abs() as f64).collect();
         picked.iter().sum::<f64>() / picked.len() as f64
     };
-    let held = gatys.run_with_temporal(&content(h, w), &[stripes(32)], &[target(1e4)], |_| Ok(())).unwrap();
+    let held = gatys.run_with_temporal(&content(h, w), &[stripes(32)], &[target(1e6)], |_| Ok(())).unwrap();
     let free = gatys.run_with_temporal(&content(h, w), &[stripes(32)], &[], |_| Ok(())).unwrap();
     let (held_left, held_right, free_left) =
         (moved(&held.image, true), moved(&held.image, false), moved(&free.image, true));
@@ -274,7 +274,7 @@ fn temporal_targets_hold_the_image_where_they_are_reliable() {
     assert!(held_left < 0.02 && held_left * 4.0 < held_right && held_left * 4.0 < free_left);
     assert!(held.final_losses.temporal > 0.0 && free.final_losses.temporal == 0.0);
     // Two targets add their terms.
-    let two = gatys.run_with_temporal(&content(h, w), &[stripes(32)], &[target(1e4), target(1e4)], |_| Ok(())).unwrap();
+    let two = gatys.run_with_temporal(&content(h, w), &[stripes(32)], &[target(1e6), target(1e6)], |_| Ok(())).unwrap();
     assert!(two.first_losses.temporal == 0.0 && moved(&two.image, true) <= held_left * 1.5);
     // A target of the wrong size or shape is refused, naming it.
     let small = TemporalTarget { warped: Tensor::zeros(&[1, 3, 8, 8], DType::F32), ..target(1.0) };
