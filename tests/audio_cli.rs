@@ -97,6 +97,17 @@ fn a_texture_takes_the_length_asked_for() {
     let out = fresco(&["--texture", "--seconds", "0.25", "--style", &s(&style), "-o", &s(&output)], &dir);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(hound::WavReader::open(&output).unwrap().len(), 2000);
+    // Adam instead of L-BFGS lowers the loss too.
+    let log = dir.join("adam.jsonl");
+    let args = ["--texture", "--seconds", "0.25", "--style", &s(&style), "-o", &s(&output), "--log", &s(&log)];
+    let out = fresco(&[&args[..], &["--optimizer", "adam", "--lr", "0.1"]].concat(), &dir);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let totals: Vec<f64> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| l.split("\"total\":").nth(1).unwrap().split(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(totals.len() == 8 && totals[7] < totals[0], "{totals:?}");
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -41,6 +41,12 @@ pub struct AudioArgs {
     /// L-BFGS evaluations over the spectrogram (the line search may finish its last step with a few more).
     #[arg(long, default_value_t = 200, allow_negative_numbers = true)]
     pub iters: usize,
+    /// Optimiser over the spectrogram.
+    #[arg(long, value_enum, default_value = "lbfgs")]
+    pub optimizer: super::gatys::OptimizerArg,
+    /// Adam's learning rate, in log-magnitude units (L-BFGS takes whole steps with a line search).
+    #[arg(long, default_value_t = 0.05, allow_negative_numbers = true)]
+    pub lr: f64,
     /// L-BFGS history pairs.
     #[arg(long, default_value_t = 10, allow_negative_numbers = true)]
     pub history: usize,
@@ -85,6 +91,9 @@ fn check(args: &AudioArgs) -> Result<()> {
     }
     if args.kernel_width % 2 == 0 {
         bail!("--kernel-width {}: an odd width is needed, so each feature is centred on its frame", args.kernel_width);
+    }
+    if !(args.lr > 0.0 && args.lr.is_finite()) {
+        bail!("--lr {}: expected a positive step", args.lr);
     }
     if args.history == 0 {
         bail!("--history 0: L-BFGS needs at least one pair");
@@ -184,6 +193,11 @@ pub fn run(args: AudioArgs) -> Result<()> {
         content_weight: if content.is_some() { args.content_weight } else { 0.0 },
         style_weight: args.style_weight,
         iterations: args.iters,
+        optimizer: match args.optimizer {
+            super::gatys::OptimizerArg::Lbfgs => style::gatys::OptimizerKind::Lbfgs,
+            super::gatys::OptimizerArg::Adam => style::gatys::OptimizerKind::Adam,
+        },
+        adam_learning_rate: args.lr,
         history: args.history,
         seed: args.seed,
     };

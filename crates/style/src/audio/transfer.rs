@@ -13,12 +13,13 @@
 use std::time::{Duration, Instant};
 
 use autograd::Var;
-use nn::optim::{Lbfgs, LbfgsConfig};
+use nn::optim::{Adam, AdamConfig, Lbfgs, LbfgsConfig};
 use nn::{Init, ParamStore};
 use tensor::{Conv2dParams, DType, Tensor};
 
 use super::stft::Stft;
 use crate::error::{setting, Result, StyleError};
+use crate::gatys::OptimizerKind;
 use crate::perceptual::normalised_weight;
 
 /// The settings of a run.
@@ -32,8 +33,14 @@ pub struct AudioConfig {
     pub content_weight: f64,
     /// Weight of the style loss.
     pub style_weight: f64,
-    /// L-BFGS evaluations.
+    /// Loss evaluations (L-BFGS's line search may finish its last step
+    /// with a few more).
     pub iterations: usize,
+    /// The optimiser over the spectrogram.
+    pub optimizer: OptimizerKind,
+    /// Adam's step, in log-magnitude units (L-BFGS takes whole steps and a
+    /// line search).
+    pub adam_learning_rate: f64,
     /// L-BFGS history pairs.
     pub history: usize,
     /// Seed of the filters, the starting noise and Griffin–Lim's phase.
@@ -48,6 +55,8 @@ impl Default for AudioConfig {
             content_weight: 1.0,
             style_weight: 10.0,
             iterations: 200,
+            optimizer: OptimizerKind::Lbfgs,
+            adam_learning_rate: 0.05,
             history: 10,
             seed: 0,
         }
@@ -221,17 +230,29 @@ impl AudioStyle {
             observe(&AudioProgress { iteration, losses, elapsed: start.elapsed() }).map_err(StyleError::Stopped)?;
             Ok((losses.total, grads))
         };
-        let config = LbfgsConfig {
-            max_iter: c.iterations,
-            max_eval: c.iterations,
-            history_size: c.history,
-            // Fixed unit steps diverged here (the log magnitudes run 0-6
-            // and the Gram loss is quartic in them); the strong-Wolfe line
-            // search, as in the paper's scipy L-BFGS, does not.
-            line_search: true,
-            ..LbfgsConfig::default()
-        };
-        Lbfgs::new(config).step_while(std::slice::from_ref(&pixels), &mut evaluate, |_| true)?;
+        match c.optimizer {
+            OptimizerKind::Lbfgs => {
+                let config = LbfgsConfig {
+                    max_iter: c.iterations,
+                    max_eval: c.iterations,
+                    history_size: c.history,
+                    // Fixed unit steps diverged here (the log magnitudes run
+                    // 0-6 and the Gram loss is quartic in them); the
+                    // strong-Wolfe line search, as in the paper's scipy
+                    // L-BFGS, does not.
+                    line_search: true,
+                    ..LbfgsConfig::default()
+                };
+                Lbfgs::new(config).step_while(std::slice::from_ref(&pixels), &mut evaluate, |_| true)?;
+            }
+            OptimizerKind::Adam => {
+                let mut adam = Adam::new(AdamConfig { lr: c.adam_learning_rate, ..AdamConfig::default() });
+                for _ in 0..c.iterations {
+                    let (_, grads) = evaluate()?;
+                    adam.step(std::slice::from_ref(&pixels), &grads);
+                }
+            }
+        }
         let (losses, spectrogram) = best.expect("at least one evaluation");
         Ok((spectrogram.clamp(0.0, f64::MAX), losses))
     }
