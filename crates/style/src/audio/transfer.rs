@@ -183,7 +183,7 @@ impl AudioStyle {
             None => None,
         };
         let mut store = ParamStore::new(c.seed, DType::F32);
-        let pixels = store.param("spectrogram", &[1, self.bins, 1, frames], Init::Zeros)?;
+        let estimate = store.param("spectrogram", &[1, self.bins, 1, frames], Init::Zeros)?;
         // The start: the content itself (as Gatys starts from the photo), or
         // for a texture noise at the style's mean level. Noise near 0, as in
         // the paper's code, sits on a plateau of the Gram loss (features ≈ 0
@@ -200,7 +200,7 @@ impl AudioStyle {
                 Tensor::rand_uniform(&[1, self.bins, 1, frames], 0.0, 2.0 * level, c.seed ^ 0x5eed, DType::F32)
             }
         };
-        pixels.set(start);
+        estimate.set(start);
         let start = Instant::now();
         let mut iteration = 0;
         let mut best: Option<(AudioLosses, Tensor)> = None;
@@ -209,7 +209,7 @@ impl AudioStyle {
         // and broke its curvature pairs; the magnitudes are clamped at the
         // end instead.
         let mut evaluate = || -> Result<(f64, autograd::Gradients)> {
-            let features = self.features(&pixels.var())?;
+            let features = self.features(&estimate.var())?;
             let style = features.try_gram()?.try_mse(&style_target)?.mul_scalar(style_weight);
             let (total, content) = match &content_target {
                 Some((target, weight)) => {
@@ -225,7 +225,7 @@ impl AudioStyle {
             }
             let grads = total.backward_and_free();
             if best.as_ref().is_none_or(|(b, _)| losses.total < b.total) {
-                best = Some((losses, pixels.value().mul_scalar(1.0)));
+                best = Some((losses, estimate.value().mul_scalar(1.0)));
             }
             observe(&AudioProgress { iteration, losses, elapsed: start.elapsed() }).map_err(StyleError::Stopped)?;
             Ok((losses.total, grads))
@@ -243,13 +243,13 @@ impl AudioStyle {
                     line_search: true,
                     ..LbfgsConfig::default()
                 };
-                Lbfgs::new(config).step_while(std::slice::from_ref(&pixels), &mut evaluate, |_| true)?;
+                Lbfgs::new(config).step_while(std::slice::from_ref(&estimate), &mut evaluate, |_| true)?;
             }
             OptimizerKind::Adam => {
                 let mut adam = Adam::new(AdamConfig { lr: c.adam_learning_rate, ..AdamConfig::default() });
                 for _ in 0..c.iterations {
                     let (_, grads) = evaluate()?;
-                    adam.step(std::slice::from_ref(&pixels), &grads);
+                    adam.step(std::slice::from_ref(&estimate), &grads);
                 }
             }
         }
