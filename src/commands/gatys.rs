@@ -17,9 +17,9 @@ use crate::weights::load_vgg;
 /// Optimiser choice on the command line.
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum OptimizerArg {
-    /// L-BFGS over the pixels.
+    /// L-BFGS (quasi-Newton) over the pixels, or the spectrogram for audio.
     Lbfgs,
-    /// Adam over the pixels.
+    /// Adam over the pixels, or the spectrogram for audio.
     Adam,
 }
 

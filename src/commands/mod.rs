@@ -26,10 +26,10 @@ pub mod weights;
 /// The options every long run (`gatys`, `gan train`) takes.
 #[derive(Args, Debug)]
 pub struct RunArgs {
-    /// Write each iteration's or step's losses as JSON lines to this file.
+    /// Write each iteration's, step's or (video) frame's figures as JSON lines to this file.
     #[arg(long)]
     pub log: Option<PathBuf>,
-    /// Draw the loss curves to this PNG file.
+    /// Draw the loss curves (video: the warping error per frame) to this PNG file.
     #[arg(long)]
     pub plot: Option<PathBuf>,
     /// No progress bar.

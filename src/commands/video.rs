@@ -482,7 +482,7 @@ pub fn run(args: VideoArgs) -> Result<()> {
         if let (Some((backward, reliability, _)), Some(p)) = (&motion, &previous) {
             let error = warping_error(&p.written, &written, backward, reliability);
             warping_errors.push(error);
-            record_log.record(index as f64, [error], || {
+            record_log.record((index + 1) as f64, [error], || {
                 format!("{{\"frame\":{},\"seconds\":{seconds:.3},\"warping_error\":{error:e}}}", index + 1)
             })?;
         }

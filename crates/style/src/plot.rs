@@ -182,7 +182,7 @@ pub fn plot_curves(path: &Path, title: &str, x_label: &str, series: &[Series]) -
         let x = x_min + (x_max - x_min) * k as f64 / 5.0;
         let (px, _) = to_px(x, 10f64.powf(y_lo));
         line(&mut img, (px, TOP), (px, h - BOTTOM), grey);
-        let label = tick_label(x.round());
+        let label = tick_label(if x_max - x_min >= 10.0 { x.round() } else { x });
         text(&mut img, px - text_width(&label) / 2, h - BOTTOM + 8, &label, black);
     }
     line(&mut img, (LEFT, TOP), (LEFT, h - BOTTOM), black);
