@@ -36,11 +36,7 @@ fn fresco(args: &[&str], cache: &Path) -> Output {
 }
 
 fn one_line_error(out: &Output) -> String {
-    assert!(!out.status.success(), "expected failure, got success: {}", String::from_utf8_lossy(&out.stdout));
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let lines: Vec<&str> = stderr.lines().filter(|l| !l.starts_with("note:")).collect();
-    assert_eq!(lines.len(), 1, "{stderr}");
-    lines[0].to_string()
+    cli::one_line_error(out)
 }
 
 #[test]

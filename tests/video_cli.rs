@@ -65,11 +65,7 @@ fn stdout(out: &Output) -> String {
 }
 
 fn one_line_error(out: &Output) -> String {
-    assert!(!out.status.success(), "expected failure, got success: {}", String::from_utf8_lossy(&out.stdout));
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let lines: Vec<&str> = stderr.lines().filter(|l| !l.starts_with("note:")).collect();
-    assert_eq!(lines.len(), 1, "{stderr}");
-    lines[0].to_string()
+    cli::one_line_error(out)
 }
 
 /// The mean warping error the summary line reports.

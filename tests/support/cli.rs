@@ -38,3 +38,13 @@ pub fn fresco_offline(args: &[&str], cache: &Path) -> Output {
         .output()
         .unwrap()
 }
+
+/// The one line a failed run printed on standard error (notices that start
+/// with `note:` aside); fails the test if the run succeeded or said more.
+pub fn one_line_error(out: &Output) -> String {
+    assert!(!out.status.success(), "expected failure, got success: {}", String::from_utf8_lossy(&out.stdout));
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.starts_with("note:")).collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    lines[0].to_string()
+}

@@ -156,6 +156,22 @@ impl FlowField {
     }
 
     /// Panics naming `function` if the planes do not match the size.
+    /// [`FlowField::check`] on both flows, and that they have one size.
+    fn check_pair(&self, other: &FlowField, function: &str, names: [&str; 2]) {
+        self.check(function);
+        other.check(function);
+        assert!(
+            self.width == other.width && self.height == other.height,
+            "{function}: the {} is {}×{} but the {} is {}×{}",
+            names[0],
+            self.width,
+            self.height,
+            names[1],
+            other.width,
+            other.height
+        );
+    }
+
     fn check(&self, function: &str) {
         let n = self.width * self.height;
         assert!(
@@ -346,16 +362,7 @@ pub fn warp(image: &[f32], channels: usize, flow: &FlowField) -> Vec<f32> {
 /// If the two flows differ in size, or a flow's planes do not match its
 /// size.
 pub fn reliability(flow: &FlowField, reverse: &FlowField) -> Vec<f32> {
-    flow.check("reliability");
-    reverse.check("reliability");
-    assert!(
-        flow.width == reverse.width && flow.height == reverse.height,
-        "reliability: the flow is {}×{} but the reverse flow is {}×{}",
-        flow.width,
-        flow.height,
-        reverse.width,
-        reverse.height
-    );
+    flow.check_pair(reverse, "reliability", ["flow", "reverse flow"]);
     let (w, h) = (flow.width, flow.height);
     let mut out = vec![0.0; w * h];
     if w * h == 0 {
@@ -405,16 +412,7 @@ pub fn reliability(flow: &FlowField, reverse: &FlowField) -> Vec<f32> {
 /// If the two flows differ in size, a flow's planes do not match its size,
 /// or `mask` does not hold `width · height` values.
 pub fn endpoint_error(estimate: &FlowField, truth: &FlowField, mask: Option<&[f32]>) -> f64 {
-    estimate.check("endpoint_error");
-    truth.check("endpoint_error");
-    assert!(
-        estimate.width == truth.width && estimate.height == truth.height,
-        "endpoint_error: the estimate is {}×{} but the truth is {}×{}",
-        estimate.width,
-        estimate.height,
-        truth.width,
-        truth.height
-    );
+    estimate.check_pair(truth, "endpoint_error", ["estimate", "truth"]);
     let n = estimate.width * estimate.height;
     if let Some(m) = mask {
         assert_eq!(

@@ -31,18 +31,19 @@ fn video_error(path: &Path, detail: impl Into<String>) -> StyleError {
     StyleError::Video { path: path.to_path_buf(), detail: detail.into() }
 }
 
+/// Whether `path`'s extension, in any case, is one of `extensions`.
+fn has_extension(path: &Path, extensions: &[&str]) -> bool {
+    path.extension().and_then(OsStr::to_str).is_some_and(|e| extensions.contains(&e.to_ascii_lowercase().as_str()))
+}
+
 /// Whether `path` names a video file by its extension.
 pub fn is_video_file(path: &Path) -> bool {
-    path.extension()
-        .and_then(OsStr::to_str)
-        .is_some_and(|e| VIDEO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+    has_extension(path, &VIDEO_EXTENSIONS)
 }
 
 /// Whether `path` names an image of a kind a folder of frames holds.
 pub fn is_frame_image(path: &Path) -> bool {
-    path.extension()
-        .and_then(OsStr::to_str)
-        .is_some_and(|e| FRAME_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+    has_extension(path, &FRAME_EXTENSIONS)
 }
 
 /// Checks that the `ffmpeg` program (and `ffprobe`, which comes with it)
