@@ -462,7 +462,21 @@ pub fn run(args: VideoArgs) -> Result<()> {
                     None => (first.as_ref(), Vec::new()),
                 };
                 targets.extend(long_term);
-                gatys.run_with_temporal(&frame, styles, &targets, |_| Ok(()))?.image
+                // The bar moves a frame at a time; within a frame (the
+                // first takes the full schedule) its message counts the
+                // evaluations.
+                let budget = gatys.total_iterations();
+                gatys
+                    .run_with_temporal(&frame, styles, &targets, |p| {
+                        bar.set_message(format!(
+                            "frame {}: evaluation {} of up to {budget}, loss {:.3e}",
+                            index + 1,
+                            p.iteration,
+                            p.losses.total
+                        ));
+                        Ok(())
+                    })?
+                    .image
             }
             Stylizer::Gan(model) => {
                 let stylised = model.apply(&frame)?;
