@@ -63,6 +63,12 @@ fn fresco(args: &[&str], dir: &Path) -> Output {
     cli::fresco_offline(&all, dir)
 }
 
+/// The standard output of a run that must have succeeded.
+fn succeeded(out: &Output) -> String {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn one_line_error(out: &Output) -> String {
     assert!(!out.status.success(), "expected failure, got success: {}", String::from_utf8_lossy(&out.stdout));
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -77,8 +83,7 @@ fn a_transfer_writes_the_sound_log_and_spectrograms() {
     let (output, log, picture) = (dir.join("out.wav"), dir.join("run.jsonl"), dir.join("spectrograms.png"));
     let args = ["--content", &s(&content), "--style", &s(&style), "-o", &s(&output), "--log", &s(&log)];
     let out = fresco(&[&args[..], &["--spectrogram", &s(&picture)]].concat(), &dir);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = succeeded(&out);
     assert!(stdout.contains("(0.60 s at 8000 Hz)") && stdout.contains("spectral convergence"), "{stdout}");
     let reader = hound::WavReader::open(&output).unwrap();
     assert_eq!((reader.spec().sample_rate, reader.spec().channels, reader.len()), (8000, 1, 4800));
@@ -95,13 +100,13 @@ fn a_texture_takes_the_length_asked_for() {
     let (_, style) = sounds(&dir);
     let output = dir.join("texture.wav");
     let out = fresco(&["--texture", "--seconds", "0.25", "--style", &s(&style), "-o", &s(&output)], &dir);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    succeeded(&out);
     assert_eq!(hound::WavReader::open(&output).unwrap().len(), 2000);
     // Adam instead of L-BFGS lowers the loss too.
     let log = dir.join("adam.jsonl");
     let args = ["--texture", "--seconds", "0.25", "--style", &s(&style), "-o", &s(&output), "--log", &s(&log)];
     let out = fresco(&[&args[..], &["--optimizer", "adam", "--lr", "0.1"]].concat(), &dir);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    succeeded(&out);
     let totals: Vec<f64> = std::fs::read_to_string(&log)
         .unwrap()
         .lines()

@@ -131,20 +131,39 @@ proptest! {
     }
 }
 
-#[test]
-fn vgg_sized_layer_matches_reference_in_f32() {
-    let g = Conv2dGeometry {
-        batch: 1,
-        in_channels: 16,
-        in_height: 40,
-        in_width: 72,
-        out_channels: 20,
+/// A 3×3, stride-1, undilated convolution: VGG's only kind, and the
+/// Winograd path's.
+fn three_by_three(
+    batch: usize,
+    inputs: usize,
+    height: usize,
+    width: usize,
+    outputs: usize,
+    pad: usize,
+) -> Conv2dGeometry {
+    Conv2dGeometry {
+        batch,
+        in_channels: inputs,
+        in_height: height,
+        in_width: width,
+        out_channels: outputs,
         kernel_height: 3,
         kernel_width: 3,
         stride: (1, 1),
-        padding: (1, 1),
+        padding: (pad, pad),
         dilation: (1, 1),
-    };
+    }
+}
+
+/// The largest absolute difference between `values` (f32 or f64) and a
+/// reference.
+fn worst_error<T: Copy + Into<f64>>(values: &[T], reference: &[f64]) -> f64 {
+    values.iter().zip(reference).map(|(&a, r)| (a.into() - r).abs()).fold(0.0, f64::max)
+}
+
+#[test]
+fn vgg_sized_layer_matches_reference_in_f32() {
+    let g = three_by_three(1, 16, 40, 72, 20, 1);
     let x: Vec<f32> = values(g.input_len(), 3).iter().map(|&v| v as f32).collect();
     let w: Vec<f32> = values(g.weight_len(), 4).iter().map(|&v| v as f32).collect();
     let mut y = vec![0.0f32; g.output_len()];
@@ -174,18 +193,7 @@ fn invalid_geometry_is_described() {
 
 fn winograd_geometry() -> impl Strategy<Value = Conv2dGeometry> {
     (1usize..3, 16usize..19, 16usize..19, 1usize..19, 1usize..19, 0usize..3)
-        .prop_map(|(batch, ci, co, h, w, pad)| Conv2dGeometry {
-            batch,
-            in_channels: ci,
-            in_height: h,
-            in_width: w,
-            out_channels: co,
-            kernel_height: 3,
-            kernel_width: 3,
-            stride: (1, 1),
-            padding: (pad, pad),
-            dilation: (1, 1),
-        })
+        .prop_map(|(batch, ci, co, h, w, pad)| three_by_three(batch, ci, h, w, co, pad))
         .prop_filter("kernel must fit", |g| g.validate().is_ok())
 }
 
@@ -201,13 +209,13 @@ proptest! {
         let mut y = vec![0.0f64; g.output_len()];
         conv2d_forward(&g, &x, &wt, Some(&b), &mut y);
         let reference = conv2d_forward_reference(&g, &x, &wt, Some(&b));
-        let worst = y.iter().zip(&reference).map(|(a, r)| (a - r).abs()).fold(0.0, f64::max);
+        let worst = worst_error(&y, &reference);
         prop_assert!(worst < 1e-12, "{g:?}: worst error {worst}");
 
         let cast = |v: &[f64]| v.iter().map(|&v| v as f32).collect::<Vec<f32>>();
         let mut y32 = vec![0.0f32; g.output_len()];
         conv2d_forward(&g, &cast(&x), &cast(&wt), Some(&cast(&b)), &mut y32);
-        let worst = y32.iter().zip(&reference).map(|(a, r)| (*a as f64 - r).abs()).fold(0.0, f64::max);
+        let worst = worst_error(&y32, &reference);
         prop_assert!(worst < 1e-4, "{g:?}: worst f32 error {worst}");
 
         // The input gradient takes the same path with the flipped kernel.
@@ -215,7 +223,7 @@ proptest! {
         let mut dx = vec![0.0f64; g.input_len()];
         conv2d_backward_input(&g, &dy, &wt, &mut dx);
         let reference = backward_input_reference(&g, &dy, &wt);
-        let worst = dx.iter().zip(&reference).map(|(a, r)| (a - r).abs()).fold(0.0, f64::max);
+        let worst = worst_error(&dx, &reference);
         prop_assert!(worst < 1e-12, "{g:?}: worst input-gradient error {worst}");
     }
 }
@@ -225,18 +233,7 @@ proptest! {
 /// weights) must stay a small fraction of the output's range.
 #[test]
 fn winograd_f32_error_on_a_vgg_like_layer() {
-    let g = Conv2dGeometry {
-        batch: 1,
-        in_channels: 128,
-        in_height: 28,
-        in_width: 28,
-        out_channels: 128,
-        kernel_height: 3,
-        kernel_width: 3,
-        stride: (1, 1),
-        padding: (1, 1),
-        dilation: (1, 1),
-    };
+    let g = three_by_three(1, 128, 28, 28, 128, 1);
     let scale = (2.0 / (9.0 * 128.0f64)).sqrt() * 3f64.sqrt();
     let x: Vec<f64> = values(g.input_len(), 21).iter().map(|v| (v + 1.0) / 2.0).collect();
     let w: Vec<f64> = values(g.weight_len(), 22).iter().map(|v| v * scale).collect();
@@ -245,7 +242,7 @@ fn winograd_f32_error_on_a_vgg_like_layer() {
     let mut y = vec![0.0f32; g.output_len()];
     conv2d_forward(&g, &cast(&x), &cast(&w), None, &mut y);
     let range = reference.iter().fold(0.0f64, |m, r| m.max(r.abs()));
-    let worst = y.iter().zip(&reference).map(|(a, r)| (*a as f64 - r).abs()).fold(0.0, f64::max);
+    let worst = worst_error(&y, &reference);
     let rms = (y.iter().zip(&reference).map(|(a, r)| (*a as f64 - r).powi(2)).sum::<f64>() / y.len() as f64).sqrt();
     println!(
         "f32 Winograd on 128->128 @28x28: worst error {:.2e}, rms {:.2e} of the output range",
