@@ -53,7 +53,7 @@ pub struct TrainArgs {
     /// Crops per batch (their Gram matrices are pooled: together they meet the painting's).
     #[arg(long, default_value_t = 4)]
     pub batch_size: usize,
-    /// Side of the square training crops (a multiple of 4).
+    /// Side of the square training crops (a multiple of 2^downsamplings: 4 by default).
     #[arg(long, default_value_t = 128)]
     pub crop_size: usize,
     /// Longest side photos and the style image are resized to before crops
@@ -102,6 +102,9 @@ pub struct TrainArgs {
     /// Generator residual blocks.
     #[arg(long, default_value_t = 5)]
     pub res_blocks: usize,
+    /// Generator downsamplings before its residual blocks (Johnson et al. used 2); each one more doubles the blocks' receptive field.
+    #[arg(long, default_value_t = 2)]
+    pub downsamplings: usize,
     /// Let the generator draw the image from scratch, not change the photo
     /// (the original design; slower to learn).
     #[arg(long)]
@@ -199,7 +202,12 @@ pub fn train(args: TrainArgs) -> Result<()> {
     // Settings first (a resumed run takes its checkpoint's), then paths,
     // then the photos.
     let config = GanConfig {
-        generator: GeneratorConfig { width: args.width, res_blocks: args.res_blocks, residual: !args.no_residual },
+        generator: GeneratorConfig {
+            width: args.width,
+            res_blocks: args.res_blocks,
+            downsamplings: args.downsamplings,
+            residual: !args.no_residual,
+        },
         discriminator: DiscriminatorConfig { width: args.disc_width, layers: args.disc_layers },
         steps: args.steps,
         batch_size: args.batch_size,

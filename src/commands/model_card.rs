@@ -92,8 +92,9 @@ pub fn render(r: &TrainingRecord) -> String {
     row(
         "generator",
         format!(
-            "width {}, {} residual blocks, {}",
+            "width {}, {} downsamplings, {} residual blocks, {}",
             c.generator.width,
+            c.generator.downsamplings,
             c.generator.res_blocks,
             if c.generator.residual { "residual output (changes the photo)" } else { "draws the image" }
         ),

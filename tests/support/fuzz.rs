@@ -70,7 +70,7 @@ fn weights_seed() -> Vec<u8> {
 
 fn tiny_trainer() -> Trainer {
     let config = GanConfig {
-        generator: GeneratorConfig { width: 2, res_blocks: 1, residual: true },
+        generator: GeneratorConfig { width: 2, res_blocks: 1, downsamplings: 2, residual: true },
         discriminator: DiscriminatorConfig { width: 2, layers: 1 },
         steps: 1,
         batch_size: 1,

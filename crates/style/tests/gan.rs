@@ -35,7 +35,7 @@ fn painting() -> Tensor {
 
 fn tiny(steps: usize) -> GanConfig {
     GanConfig {
-        generator: GeneratorConfig { width: 4, res_blocks: 1, residual: true },
+        generator: GeneratorConfig { width: 4, res_blocks: 1, downsamplings: 2, residual: true },
         discriminator: DiscriminatorConfig { width: 4, layers: 2 },
         steps,
         batch_size: 2,
@@ -75,7 +75,7 @@ fn an_untrained_residual_generator_returns_the_photo() {
     let photo = photos()[2].narrow(2, 0, 20).narrow(3, 0, 24).contiguous();
     for (residual, close) in [(true, true), (false, false)] {
         let mut store = ParamStore::new(3, DType::F32);
-        let config = GeneratorConfig { width: 8, res_blocks: 2, residual };
+        let config = GeneratorConfig { width: 8, res_blocks: 2, downsamplings: 2, residual };
         let generator = Generator::new(&mut store, "g", config).unwrap();
         let out = generator.forward(&Var::constant(photo.clone())).unwrap();
         let worst = out
@@ -158,4 +158,29 @@ fn bad_inputs_are_refused() {
 
     let message = StyleModel::load(&path, Device::Cpu).err().unwrap().to_string();
     assert!(message.contains("not a fresco GAN model"), "{message}");
+}
+
+#[test]
+fn a_deeper_generator_applies_at_any_size_and_its_file_says_how_deep() {
+    use autograd::Var;
+    use nn::ParamStore;
+    use std::collections::HashMap;
+    use style::gan::Generator;
+    let config = GeneratorConfig { width: 4, res_blocks: 1, downsamplings: 3, residual: true };
+    let mut store = ParamStore::new(4, DType::F32);
+    let generator = Generator::new(&mut store, "g", config).unwrap();
+    // 21 x 27 is padded to 24 x 32 (multiples of 2^3) and cropped back.
+    let photo = photos()[0].narrow(2, 0, 21).narrow(3, 0, 27).contiguous();
+    assert_eq!(apply_generator(&generator, &photo, Device::Cpu).unwrap().shape(), &[1, 3, 21, 27]);
+    let e = generator.forward(&Var::constant(photos()[0].narrow(2, 0, 20).contiguous())).err().unwrap();
+    assert!(e.to_string().contains("multiples of 8"), "{e}");
+    let mut metadata: HashMap<String, String> = config.to_metadata().into_iter().collect();
+    assert_eq!(GeneratorConfig::from_metadata(&metadata), Some(config));
+    metadata.insert("generator.downsamplings".into(), "9".into());
+    assert_eq!(GeneratorConfig::from_metadata(&metadata), None);
+    // Files written before the setting existed have two.
+    metadata.remove("generator.downsamplings");
+    assert_eq!(GeneratorConfig::from_metadata(&metadata).map(|c| c.downsamplings), Some(2));
+    let bad = GanConfig { generator: config, crop_size: 20, ..tiny(1) };
+    assert!(bad.check().unwrap_err().to_string().contains("multiple of 8"));
 }

@@ -53,12 +53,12 @@ impl StyleModel {
 }
 
 /// Runs `generator` (whose parameters are on `device`) on an image of any
-/// size: reflection-pads it to sides that are multiples of 4 (the two
-/// downsamplings need that), then crops the result back. No graph is
+/// size: reflection-pads it to sides that are multiples of `2^d` (what its
+/// `d` downsamplings need), then crops the result back. No graph is
 /// recorded; the result is on the host.
 pub fn apply_generator(generator: &Generator, image: &Tensor, device: Device) -> Result<Tensor> {
-    let (h, w) = (image.shape()[2], image.shape()[3]);
-    let (ph, pw) = ((4 - h % 4) % 4, (4 - w % 4) % 4);
+    let (h, w, m) = (image.shape()[2], image.shape()[3], generator.config().side_multiple());
+    let (ph, pw) = ((m - h % m) % m, (m - w % m) % m);
     let mode = if h > ph && w > pw { PadMode::Reflect } else { PadMode::Replicate };
     let padded = image.to_dtype(DType::F32).try_pad2d(Pad2d { top: 0, bottom: ph, left: 0, right: pw }, mode)?;
     let input = Var::constant(padded.try_to_device(device)?);

@@ -1,10 +1,10 @@
 //! The two networks of GAN-based transfer.
 //!
 //! * The generator is a feed-forward image transformation network (after
-//!   Johnson et al.): a reflection-padded 9×9 convolution, two stride-2
-//!   downsamplings, residual blocks with instance norm, two upsamplings by
-//!   nearest-neighbour resize then convolution (a transposed convolution
-//!   would leave checkerboard artefacts), and a 9×9 convolution mapped to
+//!   Johnson et al.): a reflection-padded 9×9 convolution, two (or more)
+//!   stride-2 downsamplings, residual blocks with instance norm, as many
+//!   upsamplings, each a nearest-neighbour resize then a convolution (a
+//!   transposed convolution would leave checkerboard artefacts), and a 9×9 convolution mapped to
 //!   0–1 by `(tanh + 1)/2`. A residual generator adds the last layer to the
 //!   input photo in that tanh space instead, so an untrained one returns the
 //!   photo and training spends every step on the style.
@@ -28,6 +28,12 @@ pub struct GeneratorConfig {
     pub width: usize,
     /// Residual blocks at the lowest resolution.
     pub res_blocks: usize,
+    /// Stride-2 downsamplings before the residual blocks (and upsamplings
+    /// after): Johnson et al. use 2. Each one more doubles the blocks'
+    /// channels and their receptive field in the image, at about the same
+    /// work per block; inputs must have sides that are multiples of
+    /// `2^downsamplings`.
+    pub downsamplings: usize,
     /// Output `(tanh(y + atanh(2x' − 1)) + 1)/2` for input `x` (with
     /// `x' = clamp(x, 0.005, 0.995)`) and last layer `y`: the photo plus a
     /// change, instead of `(tanh(y) + 1)/2`.
@@ -36,10 +42,10 @@ pub struct GeneratorConfig {
 
 impl Default for GeneratorConfig {
     /// Width 16 (half of Johnson et al.'s 32, a quarter of the work: `apply`
-    /// at 512² fits in a second on two CPU cores), five residual blocks,
-    /// residual output.
+    /// at 512² fits in a second on two CPU cores), two downsamplings, five
+    /// residual blocks, residual output.
     fn default() -> Self {
-        GeneratorConfig { width: 16, res_blocks: 5, residual: true }
+        GeneratorConfig { width: 16, res_blocks: 5, downsamplings: 2, residual: true }
     }
 }
 
@@ -49,6 +55,7 @@ impl GeneratorConfig {
         vec![
             ("generator.width".into(), self.width.to_string()),
             ("generator.res_blocks".into(), self.res_blocks.to_string()),
+            ("generator.downsamplings".into(), self.downsamplings.to_string()),
             ("generator.residual".into(), self.residual.to_string()),
         ]
     }
@@ -57,22 +64,66 @@ impl GeneratorConfig {
     pub const MAX_WIDTH: usize = 128;
     /// The most residual blocks a file may ask for (Johnson et al. used 5).
     pub const MAX_RES_BLOCKS: usize = 16;
+    /// The most downsamplings a file may ask for (Johnson et al. used 2).
+    pub const MAX_DOWNSAMPLINGS: usize = 4;
+
+    /// The most channels the residual blocks may have,
+    /// `width · 2^downsamplings` (Johnson et al.: 128; a width-128
+    /// generator with two downsamplings: 512).
+    pub const MAX_DEEP_CHANNELS: usize = 4 * Self::MAX_WIDTH;
+
+    /// `Err` naming the option when `width · 2^downsamplings` exceeds
+    /// [`Self::MAX_DEEP_CHANNELS`] or the downsamplings are outside
+    /// 1..=[`Self::MAX_DOWNSAMPLINGS`].
+    pub fn check_depth(self) -> Result<()> {
+        if !(1..=Self::MAX_DOWNSAMPLINGS).contains(&self.downsamplings) {
+            return Err(setting(
+                "--downsamplings",
+                format!("{} is outside 1-{}", self.downsamplings, Self::MAX_DOWNSAMPLINGS),
+            ));
+        }
+        if self.width << self.downsamplings > Self::MAX_DEEP_CHANNELS {
+            return Err(setting(
+                "--downsamplings",
+                format!(
+                    "width {} with {} downsamplings gives {} channels in the residual blocks; the most is {}",
+                    self.width,
+                    self.downsamplings,
+                    self.width << self.downsamplings,
+                    Self::MAX_DEEP_CHANNELS
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// What the sides of an input must be multiples of: `2^downsamplings`.
+    pub fn side_multiple(self) -> usize {
+        1 << self.downsamplings
+    }
 
     /// Reads the entries [`GeneratorConfig::to_metadata`] wrote; `None`
     /// when they are missing, unreadable, or outside 1..=[`Self::MAX_WIDTH`]
-    /// and 0..=[`Self::MAX_RES_BLOCKS`] (a damaged file must not make the
+    /// and 0..=[`Self::MAX_RES_BLOCKS`], or a depth [`Self::check_depth`]
+    /// refuses (a damaged file must not make the
     /// reader allocate a network of any size it names). Files without
-    /// `generator.residual` predate it and are not residual.
+    /// `generator.residual` predate it and are not residual; files without
+    /// `generator.downsamplings` have two.
     pub fn from_metadata(metadata: &HashMap<String, String>) -> Option<GeneratorConfig> {
         let get = |k: &str| metadata.get(k)?.parse::<usize>().ok();
         let width = get("generator.width").filter(|w| (1..=Self::MAX_WIDTH).contains(w))?;
         let res_blocks = get("generator.res_blocks").filter(|&r| r <= Self::MAX_RES_BLOCKS)?;
+        let downsamplings = match metadata.get("generator.downsamplings") {
+            None => 2,
+            Some(_) => get("generator.downsamplings").filter(|d| (1..=Self::MAX_DOWNSAMPLINGS).contains(d))?,
+        };
         let residual = match metadata.get("generator.residual").map(String::as_str) {
             None | Some("false") => false,
             Some("true") => true,
             Some(_) => return None,
         };
-        Some(GeneratorConfig { width, res_blocks, residual })
+        let config = GeneratorConfig { width, res_blocks, downsamplings, residual };
+        config.check_depth().ok().map(|()| config)
     }
 }
 
@@ -115,24 +166,28 @@ impl Generator {
         if config.width == 0 {
             return Err(setting("generator width", "must be at least 1"));
         }
-        let (w, p) = (config.width, prefix);
+        config.check_depth()?;
+        let (w, p, d) = (config.width, prefix, config.downsamplings);
         let mut net = Sequential::new();
         net.push(conv_block(store, &format!("{p}.in"), 3, w, 9, 1)?);
-        net.push(conv_block(store, &format!("{p}.down1"), w, 2 * w, 3, 2)?);
-        net.push(conv_block(store, &format!("{p}.down2"), 2 * w, 4 * w, 3, 2)?);
+        for k in 0..d {
+            net.push(conv_block(store, &format!("{p}.down{}", k + 1), w << k, w << (k + 1), 3, 2)?);
+        }
+        let deep = w << d;
         for r in 0..config.res_blocks {
             let name = format!("{p}.res{r}");
             let body = Sequential::new()
-                .with(conv(store, &format!("{name}.conv1"), 4 * w, 4 * w, 3, 1)?)
-                .with(InstanceNorm2d::new(store, &format!("{name}.norm1"), 4 * w, true)?)
+                .with(conv(store, &format!("{name}.conv1"), deep, deep, 3, 1)?)
+                .with(InstanceNorm2d::new(store, &format!("{name}.norm1"), deep, true)?)
                 .with(Activation::Relu)
-                .with(conv(store, &format!("{name}.conv2"), 4 * w, 4 * w, 3, 1)?)
-                .with(InstanceNorm2d::new(store, &format!("{name}.norm2"), 4 * w, true)?);
+                .with(conv(store, &format!("{name}.conv2"), deep, deep, 3, 1)?)
+                .with(InstanceNorm2d::new(store, &format!("{name}.norm2"), deep, true)?);
             net.push(Residual::new(body));
         }
-        for (k, (inputs, outputs)) in [(4 * w, 2 * w), (2 * w, w)].into_iter().enumerate() {
+        for k in 0..d {
+            let outputs = w << (d - 1 - k);
             net.push(Upsample { factor: 2, mode: UpsampleMode::Nearest });
-            net.push(conv_block(store, &format!("{p}.up{}", k + 1), inputs, outputs, 3, 1)?);
+            net.push(conv_block(store, &format!("{p}.up{}", k + 1), outputs * 2, outputs, 3, 1)?);
         }
         // A residual generator starts as the identity (up to a faint noise).
         let init = if config.residual { Init::Normal { mean: 0.0, std: 1e-3 } } else { Init::XavierUniform };
@@ -146,13 +201,14 @@ impl Generator {
         self.config
     }
 
-    /// Stylises a batch `[N, 3, H, W]` in 0–1 (H and W multiples of 4).
+    /// Stylises a batch `[N, 3, H, W]` in 0–1 (H and W multiples of
+    /// [`GeneratorConfig::side_multiple`]).
     pub fn forward(&self, x: &Var) -> Result<Var> {
-        let (h, w) = (x.shape()[2], x.shape()[3]);
-        if h % 4 != 0 || w % 4 != 0 {
+        let (h, w, m) = (x.shape()[2], x.shape()[3], self.config.side_multiple());
+        if h % m != 0 || w % m != 0 {
             return Err(setting(
                 "generator input",
-                format!("{w}x{h} px: sides must be multiples of 4 (see apply_generator)"),
+                format!("{w}x{h} px: sides must be multiples of {m} (see apply_generator)"),
             ));
         }
         // (tanh(y) + 1)/2 maps the last layer to the image range 0–1.

@@ -37,7 +37,8 @@ pub struct GanConfig {
     pub steps: usize,
     /// Crops per batch.
     pub batch_size: usize,
-    /// Side of the square training crops (a multiple of 4).
+    /// Side of the square training crops (a multiple of
+    /// [`GeneratorConfig::side_multiple`]).
     pub crop_size: usize,
     /// The longest side, in pixels, photos and the style image are resized
     /// to before crops are taken (shorter sides at least `crop_size`): the
@@ -214,7 +215,8 @@ impl GanConfig {
     /// Checks the sizes against bounds far beyond any real run (Johnson et
     /// al.: width 32, 5 blocks, 256-px crops, batch 4): generator width
     /// 1–128 with at most 16 residual blocks, discriminator width 1–256
-    /// with 1–6 layers, batch 1–256, crops a multiple of 4 in 16–4096, a
+    /// with 1–6 layers, batch 1–256, crops a multiple of `2^downsamplings`
+    /// (1–4 of them) in 16–4096, a
     /// training size in 16–16,384 and not below the crops, a pool of at
     /// most 10,000 fakes, at least one step; scale jitter in 1–4, colour
     /// jitter in 0–0.5; and the weights, learning rate and β₁ in range.
@@ -238,8 +240,13 @@ impl GanConfig {
                 return Err(setting(option, format!("{value} is outside {}-{}", range.start(), range.end())));
             }
         }
-        if self.crop_size % 4 != 0 {
-            return Err(setting("--crop-size", format!("{} is not a multiple of 4", self.crop_size)));
+        self.generator.check_depth()?;
+        let multiple = self.generator.side_multiple();
+        if self.crop_size % multiple != 0 {
+            return Err(setting(
+                "--crop-size",
+                format!("{} is not a multiple of {multiple} (2^downsamplings)", self.crop_size),
+            ));
         }
         if self.train_size < self.crop_size {
             return Err(setting(
