@@ -156,6 +156,13 @@ fn bad_inputs_fail_in_one_line_and_write_nothing() {
     let message = one_line_error(&run(&content, &style, &output, &["--style-layers", "relu1_1,relu7_1"]));
     assert!(message.contains("relu7_1"), "{message}");
 
+    let message = one_line_error(&run(&content, &style, &output, &["--style-mask", &s(&style)]));
+    assert!(message.contains("--style-mask") && message.contains("does not have the shape"), "{message}");
+
+    let message =
+        one_line_error(&run(&content, &style, &output, &["--laplacian-weight", "1", "--laplacian-pool", "16"]));
+    assert!(message.contains("--laplacian-pool"), "{message}");
+
     // Pixels are clamped inside the loss, so a huge step saturates them
     // instead of overflowing; the run still says it blew up.
     // (It writes its picture all the same, as every blown-up run does.)

@@ -23,7 +23,16 @@ fn tiny_weights(dir: &Path) -> PathBuf {
 
 fn score(dir: &Path, images: &[&Path], extra: &[&str]) -> Output {
     let (content, style) = (dir.join("content.png"), dir.join("style.png"));
-    RgbImage::from_fn(40, 30, |x, y| Rgb([(x * 6) as u8, (y * 8) as u8, 100])).save(&content).unwrap();
+    // A ramp with dark blocks: edges for the Laplacian to find.
+    RgbImage::from_fn(40, 30, |x, y| {
+        if (x / 6 + y / 5) % 3 == 0 {
+            Rgb([20, 30, 40])
+        } else {
+            Rgb([(x * 6) as u8, (y * 8) as u8, 100])
+        }
+    })
+    .save(&content)
+    .unwrap();
     RgbImage::from_fn(32, 32, |x, y| if (x / 4 + y / 4) % 2 == 0 { Rgb([240, 200, 20]) } else { Rgb([20, 40, 160]) })
         .save(&style)
         .unwrap();
@@ -51,6 +60,43 @@ fn the_content_image_has_no_content_loss_and_the_style_image_less_style_loss() {
     assert!(field(rows[1], "style") < field(rows[0], "style"), "{text}");
     let total = field(rows[0], "content") + field(rows[0], "style") + field(rows[0], "tv");
     assert!((field(rows[0], "total") - total).abs() < 1e-4 * total.max(1.0));
+    // The content keeps all of its own detail; the style image little of it.
+    assert!((field(rows[0], "laplacian_correlation") - 1.0).abs() < 1e-6, "{text}");
+    assert!(field(rows[1], "laplacian_correlation") < 0.5, "{text}");
+    assert_eq!((field(rows[0], "laplacian"), field(rows[0], "histogram")), (0.0, 0.0));
+    // With the detail terms on, the style image pays for the content's
+    // edges, and the content for the style's distributions.
+    let args = ["--json", "--laplacian-weight", "2", "--histogram-weight", "3"];
+    let out = score(&dir, &[&dir.join("content.png"), &dir.join("style.png")], &args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<&str> = text.lines().collect();
+    // (The style image's own features, cast to f32 and back, match exactly.)
+    assert_eq!((field(rows[0], "laplacian"), field(rows[1], "histogram")), (0.0, 0.0), "{text}");
+    assert!(field(rows[0], "histogram") > 0.0 && field(rows[1], "laplacian") > 0.0, "{text}");
+}
+
+#[test]
+fn masks_score_a_styles_region_and_bad_masks_are_named() {
+    let dir = temp("masks");
+    let left = dir.join("left.png");
+    RgbImage::from_fn(40, 30, |x, _| if x < 20 { Rgb([255, 255, 255]) } else { Rgb([0, 0, 0]) }).save(&left).unwrap();
+    let out = score(&dir, &[&dir.join("content.png")], &["--json", "--style-mask", left.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (square, black) = (dir.join("square.png"), dir.join("black.png"));
+    RgbImage::from_pixel(30, 30, Rgb([255, 255, 255])).save(&square).unwrap();
+    RgbImage::from_pixel(40, 30, Rgb([0, 0, 0])).save(&black).unwrap();
+    for (masks, says) in [
+        (vec![&square], "square.png: 30x30 does not have the shape of the content image (40x30)"),
+        (vec![&black], "black.png: the mask has no white"),
+        (vec![&left, &left], "2 masks for 1 style images"),
+    ] {
+        let args: Vec<&str> = masks.iter().flat_map(|m| ["--style-mask", m.to_str().unwrap()]).collect();
+        let out = score(&dir, &[&dir.join("content.png")], &args);
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says) && stderr.trim().lines().count() == 1, "{stderr}");
+    }
 }
 
 #[test]

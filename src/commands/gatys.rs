@@ -50,6 +50,9 @@ pub struct GatysArgs {
     /// Optimiser over the pixels.
     #[arg(long, value_enum, default_value = "lbfgs")]
     pub optimizer: OptimizerArg,
+    /// L-BFGS: search each step's length (strong Wolfe) instead of taking the full step; its evaluations count against --iters. Steadier with the histogram loss.
+    #[arg(long)]
+    pub line_search: bool,
     /// Learning rate [default: 1 for L-BFGS, 0.02 for Adam].
     #[arg(long)]
     pub lr: Option<f64>,
@@ -133,6 +136,7 @@ pub fn run(args: GatysArgs) -> Result<()> {
     paths::check_output_image(&args.output, "output", None)?;
     paths::check_report_paths(args.run.log.as_deref(), args.run.plot.as_deref())?;
     let (content, styles) = args.objective.load_images()?;
+    let masks = args.objective.load_masks(&content)?;
     let initial = match args.init.as_os_str().to_str() {
         Some("content") => Initial::Content,
         Some("noise") => Initial::Noise,
@@ -150,9 +154,11 @@ pub fn run(args: GatysArgs) -> Result<()> {
             OptimizerArg::Lbfgs => OptimizerKind::Lbfgs,
             OptimizerArg::Adam => OptimizerKind::Adam,
         })
+        .line_search(args.line_search)
         .initial(initial)
         .seed(args.seed)
         .preserve_colors(args.preserve_colors)
+        .style_masks(masks)
         .device(args.run.device);
     if let Some(scales) = args.scales {
         builder = builder.scales(scales);
@@ -197,7 +203,10 @@ pub fn run(args: GatysArgs) -> Result<()> {
     paths::check_output_image(&args.output, "output", Some(out_h.max(out_w)))?;
     if args.run.device == tensor::Device::Cpu {
         // Each scale starts a fresh history; the full size holds the most.
-        let model = MemoryModel::gatys(args.history.min(args.iters));
+        let mut model = MemoryModel::gatys(args.history.min(args.iters));
+        if args.objective.histogram_weight > 0.0 {
+            model = model.plus_per_pixel(MemoryModel::HISTOGRAM_PER_PIXEL);
+        }
         if let Some((needed, available, limit)) = model.shortfall(largest.0 as u64) {
             let fits = format!("needs about {} of memory and {limit} leaves {}", gib(needed), gib(available));
             match largest.1 {
@@ -235,19 +244,28 @@ pub fn run(args: GatysArgs) -> Result<()> {
             s.evaluations += 1;
         }
         bar.set_position(p.iteration as u64);
+        let mut detail = String::new();
+        if l.laplacian > 0.0 {
+            detail += &format!(" laplacian {:.2e}", l.laplacian);
+        }
+        if l.histogram > 0.0 {
+            detail += &format!(" histogram {:.2e}", l.histogram);
+        }
         bar.set_message(format!(
-            "scale {}/{} loss {:.3e} (content {:.2e} style {:.2e} tv {:.2e})",
+            "scale {}/{} loss {:.3e} (content {:.2e} style {:.2e} tv {:.2e}{detail})",
             p.scale, p.scales, l.total, l.content, l.style, l.tv
         ));
         record
             .record(p.iteration as f64, [l.total, l.content, l.style, l.tv], || {
                 format!(
-                    "{{\"iteration\":{},\"scale\":{},\"content\":{:e},\"style\":{:e},\"tv\":{:e},\"total\":{:e},\"elapsed_s\":{:.3}}}",
+                    "{{\"iteration\":{},\"scale\":{},\"content\":{:e},\"style\":{:e},\"tv\":{:e},\"laplacian\":{:e},\"histogram\":{:e},\"total\":{:e},\"elapsed_s\":{:.3}}}",
                     p.iteration,
                     p.scale,
                     l.content,
                     l.style,
                     l.tv,
+                    l.laplacian,
+                    l.histogram,
                     l.total,
                     p.elapsed.as_secs_f64()
                 )

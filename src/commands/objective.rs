@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
 use nn::{Pooling, Vgg, VggKind};
-use style::gatys::{Gatys, GatysBuilder, DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS};
+use style::gatys::{Gatys, GatysBuilder, DEFAULT_CONTENT_LAYERS, DEFAULT_HISTOGRAM_LAYERS, DEFAULT_STYLE_LAYERS};
 use style::image_io::load_image;
 use style::perceptual::parse_layers;
 use tensor::Tensor;
@@ -45,6 +45,21 @@ pub struct ObjectiveArgs {
     /// Weight of the total-variation (smoothness) loss.
     #[arg(long, default_value_t = 10.0)]
     pub tv_weight: f64,
+    /// Weight of the Laplacian loss (Li et al. 2017), which keeps the photo's edges and fine detail; 0: off.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub laplacian_weight: f64,
+    /// Pooling of the Laplacian loss at the full size, comma-separated (several share the weight).
+    #[arg(long, value_delimiter = ',', default_value = "4", value_name = "P")]
+    pub laplacian_pool: Vec<usize>,
+    /// Weight of the histogram loss (Risser et al. 2017), which matches each channel's distribution of values to the style's; 0: off.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub histogram_weight: f64,
+    /// Layers of the histogram loss, comma-separated, each optionally `layer:weight`.
+    #[arg(long, default_value = DEFAULT_HISTOGRAM_LAYERS)]
+    pub histogram_layers: String,
+    /// A mask for each --style, in the same order (a grey image with the content's aspect ratio): the style applies where it is white; where no mask is white only the content term acts, so the photo stays (from --init content).
+    #[arg(long, value_name = "IMAGE")]
+    pub style_mask: Vec<PathBuf>,
     /// Content layers, comma-separated, each optionally `layer:weight`.
     #[arg(long, default_value = DEFAULT_CONTENT_LAYERS)]
     pub content_layers: String,
@@ -70,6 +85,10 @@ impl ObjectiveArgs {
             .content_weight(self.content_weight)
             .style_weight(self.style_weight)
             .tv_weight(self.tv_weight)
+            .laplacian_weight(self.laplacian_weight)
+            .laplacian_pools(self.laplacian_pool.clone())
+            .histogram_weight(self.histogram_weight)
+            .histogram_layers(parse_layers("--histogram-layers", &self.histogram_layers)?)
             .content_layers(parse_layers("--content-layers", &self.content_layers)?)
             .style_layers(parse_layers("--style-layers", &self.style_layers)?)
             .pooling(match self.pooling {
@@ -86,6 +105,38 @@ impl ObjectiveArgs {
     pub fn load_images(&self) -> Result<(Tensor, Vec<Tensor>)> {
         let content = load_image(&self.content, None)?;
         Ok((content, self.load_styles()?))
+    }
+
+    /// The --style-mask images, checked against `content` (`[1, 3, H, W]`):
+    /// none, or one per style image, each of the content's aspect ratio
+    /// (within 2%) and white somewhere.
+    pub fn load_masks(&self, content: &Tensor) -> Result<Vec<Tensor>> {
+        if !self.style_mask.is_empty() && self.style_mask.len() != self.style.len() {
+            bail!(
+                "--style-mask: {} masks for {} style images; give one per --style, in the same order",
+                self.style_mask.len(),
+                self.style.len()
+            );
+        }
+        let (ch, cw) = (content.shape()[2] as f64, content.shape()[3] as f64);
+        self.style_mask
+            .iter()
+            .map(|path| {
+                let mask = load_image(path, None)?;
+                let (mh, mw) = (mask.shape()[2] as f64, mask.shape()[3] as f64);
+                if ((mw / mh) / (cw / ch) - 1.0).abs() > 0.02 {
+                    bail!(
+                        "--style-mask {}: {mw}x{mh} does not have the shape of the content image ({cw}x{ch}); draw the mask over the content",
+                        path.display()
+                    );
+                }
+                // Read as the run reads it: the mean of its channels.
+                if mask.mean(&[1], true).max(&[0, 1, 2, 3], false).to_scalar() < 0.5 {
+                    bail!("--style-mask {}: the mask has no white (or light grey): its style would apply nowhere", path.display());
+                }
+                Ok(mask)
+            })
+            .collect()
     }
 
     /// Every style image (at least one is required).

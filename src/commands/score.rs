@@ -2,8 +2,9 @@
 //! style and total-variation terms against a content and style images, with
 //! the same weights, layers and VGG options as `gatys` — so results of any
 //! method (Gatys, a GAN stylizer, another tool, the untouched photo) can be
-//! compared by one number per term. One row per image, as a table or as
-//! JSON lines.
+//! compared by one number per term, and how much of the content's detail
+//! each keeps (the correlation of their Laplacians, Li et al. 2017). One row
+//! per image, as a table or as JSON lines.
 
 use std::path::PathBuf;
 
@@ -11,6 +12,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use nn::Vgg;
 use style::image_io::{fit_dims, load_image, resize};
+use style::perceptual::laplacian::laplacian_correlation;
 use tensor::Device;
 
 use super::objective::ObjectiveArgs;
@@ -70,22 +72,33 @@ pub fn run(args: ScoreArgs) -> Result<()> {
     if !blend.is_empty() && blend.len() != styles.len() {
         bail!("--style-blend: {} weights for {} style images", blend.len(), styles.len());
     }
-    let builder = args.objective.builder()?.device(args.device);
+    let masks = args.objective.load_masks(&content)?;
+    let builder = args.objective.builder()?.style_masks(masks).device(args.device);
     // Settings are checked against the layers before any weights are fetched.
     builder.clone().build(Vgg::random_with_widths(args.objective.expected_kind()?, [1; 5], 0))?;
     let gatys = builder.build(load_vgg(&args.objective.weights)?)?;
+    // The build above refused an empty --laplacian-pool.
+    let detail_pool = args.objective.laplacian_pool.first().copied().unwrap_or(4);
     if !args.json {
         println!(
-            "Gatys objective with {} (content {} x{}, style {} x{}, tv x{}), images at {}",
+            "Gatys objective with {} (content {} x{}, style {} x{}, tv x{}, laplacian x{}, histogram {} x{}{}), images at {}",
             gatys.vgg().description(),
             args.objective.content_layers,
             args.objective.content_weight,
             args.objective.style_layers,
             args.objective.style_weight,
             args.objective.tv_weight,
+            args.objective.laplacian_weight,
+            args.objective.histogram_layers,
+            args.objective.histogram_weight,
+            if args.objective.style_mask.is_empty() { "" } else { ", masked" },
             if args.size == 0 { "their own size".to_string() } else { format!("{} px", args.size) }
         );
-        println!("{:<40} {:>9} {:>10} {:>10} {:>10} {:>10}", "image", "size", "content", "style", "tv", "total");
+        println!("detail: correlation of the image's and the content's Laplacians after {detail_pool}x{detail_pool} pooling (1: every edge in place)");
+        println!(
+            "{:<40} {:>9} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>7}",
+            "image", "size", "content", "style", "tv", "laplacian", "histogram", "total", "detail"
+        );
     }
     let mut failed = 0;
     for path in &args.images {
@@ -95,30 +108,46 @@ pub fn run(args: ScoreArgs) -> Result<()> {
             let longest = if args.size == 0 { h.max(w) } else { args.size };
             let (h, w) = fit_dims(h, w, longest, gatys.min_side());
             if args.device == Device::Cpu {
-                MemoryModel::gatys(0).check((h * w) as u64, longest, &format!("{} at {w}x{h}", path.display()))?;
+                let model = MemoryModel::gatys(0);
+                let model = if args.objective.histogram_weight > 0.0 {
+                    model.plus_per_pixel(MemoryModel::HISTOGRAM_PER_PIXEL)
+                } else {
+                    model
+                };
+                model.check((h * w) as u64, longest, &format!("{} at {w}x{h}", path.display()))?;
             }
+            let image = resize(&image, h, w);
             let losses = gatys
-                .measure(&resize(&image, h, w), &content, &styles)
+                .measure(&image, &content, &styles)
                 .with_context(|| format!("{}: cannot be scored", path.display()))?;
-            Ok(((w, h), losses))
+            // None (shown as -, or null) when the content has no detail to
+            // keep or the image is too small for the pooling.
+            let detail = laplacian_correlation(&resize(&content, h, w), &image, detail_pool).ok().flatten();
+            Ok(((w, h), losses, detail))
         })();
         match scored {
-            Ok(((w, h), l)) if args.json => println!(
-                "{{\"image\":{},\"width\":{w},\"height\":{h},\"content\":{},\"style\":{},\"tv\":{},\"total\":{}}}",
+            Ok(((w, h), l, detail)) if args.json => println!(
+                "{{\"image\":{},\"width\":{w},\"height\":{h},\"content\":{},\"style\":{},\"tv\":{},\"laplacian\":{},\"histogram\":{},\"total\":{},\"laplacian_correlation\":{}}}",
                 json_string(&path.to_string_lossy()),
                 json_number(l.content),
                 json_number(l.style),
                 json_number(l.tv),
-                json_number(l.total)
+                json_number(l.laplacian),
+                json_number(l.histogram),
+                json_number(l.total),
+                detail.map_or("null".to_string(), json_number)
             ),
-            Ok(((w, h), l)) => println!(
-                "{:<40} {:>9} {:>10.4} {:>10.4} {:>10.4} {:>10.4}",
+            Ok(((w, h), l, detail)) => println!(
+                "{:<40} {:>9} {:>10.4} {:>10.4} {:>10.4} {:>10.4} {:>10.4} {:>10.4} {:>7}",
                 path.display(),
                 format!("{w}x{h}"),
                 l.content,
                 l.style,
                 l.tv,
-                l.total
+                l.laplacian,
+                l.histogram,
+                l.total,
+                detail.map_or("-".to_string(), |d| format!("{d:.3}"))
             ),
             Err(e) => {
                 failed += 1;

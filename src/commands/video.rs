@@ -163,6 +163,9 @@ fn check_settings(args: &VideoArgs) -> Result<()> {
             bail!("{name} {weight}: expected a finite weight of 0 or more");
         }
     }
+    if !args.objective.style_mask.is_empty() {
+        bail!("--style-mask: video does not take masks (a fixed mask would not follow what moves); use `fresco gatys` on single frames");
+    }
     if args.frame_iters == 0 {
         bail!("--frame-iters 0: each later frame needs at least one iteration");
     }
@@ -256,11 +259,15 @@ fn run_record(args: &VideoArgs) -> String {
         VideoMethod::Gatys => {
             lines.extend(o.style.iter().map(|s| format!("style: {}", identity(s))));
             lines.push(format!(
-                "objective: blend {:?}, weights {} {} {}, layers {} / {}, pooling {:?}, style scale {}, vgg {:?}",
+                "objective: blend {:?}, weights {} {} {}, laplacian {} {:?}, histogram {} {}, layers {} / {}, pooling {:?}, style scale {}, vgg {:?}",
                 o.style_blend,
                 o.content_weight,
                 o.style_weight,
                 o.tv_weight,
+                o.laplacian_weight,
+                o.laplacian_pool,
+                o.histogram_weight,
+                o.histogram_layers,
                 o.content_layers,
                 o.style_layers,
                 o.pooling,

@@ -53,6 +53,16 @@ fn lbfgs_and_adam_lower_the_loss() {
 }
 
 #[test]
+fn lbfgs_with_a_line_search_lowers_the_loss_within_its_budget() {
+    let gatys = quick().iterations(20).line_search(true).build(vgg()).unwrap();
+    let result = gatys.run(&content(24, 32), &[stripes(32)], |_| Ok(())).unwrap();
+    assert!(result.final_losses.total < 0.7 * result.first_losses.total);
+    assert!(result.evaluations <= 20, "{} evaluations for a budget of 20", result.evaluations);
+    let adam = quick().line_search(true).optimizer(OptimizerKind::Adam).build(vgg());
+    assert!(adam.err().unwrap().to_string().contains("--line-search"));
+}
+
+#[test]
 fn output_has_the_requested_size_and_range() {
     let gatys = quick().size(40).iterations(3).build(vgg()).unwrap();
     let result = gatys.run(&content(30, 60), &[stripes(50)], |_| Ok(())).unwrap();

@@ -36,10 +36,16 @@ use tensor::{DType, Device, Tensor};
 use crate::color::transfer_luminance;
 use crate::error::{setting, Result, StyleError};
 use crate::image_io::{fit_dims, resize};
+use crate::perceptual::histogram::{histogram_loss, HistogramTarget};
+use crate::perceptual::laplacian::{laplacian_loss, laplacian_targets, LaplacianTarget};
+use crate::perceptual::regions::{region_style_loss, StyleRegion};
 use crate::perceptual::{self, LayerPlan, Target};
 
 mod settings;
-pub use settings::{GatysBuilder, GatysConfig, DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, PROGRESS_WINDOW};
+pub use settings::{
+    GatysBuilder, GatysConfig, DEFAULT_CONTENT_LAYERS, DEFAULT_HISTOGRAM_LAYERS, DEFAULT_LAPLACIAN_POOLS,
+    DEFAULT_STYLE_LAYERS, PROGRESS_WINDOW,
+};
 
 /// How the optimised image starts.
 #[derive(Clone, Debug)]
@@ -72,6 +78,10 @@ pub struct LossParts {
     pub tv: f64,
     /// Weighted temporal loss (video frames after the first; 0 otherwise).
     pub temporal: f64,
+    /// Weighted Laplacian loss (0 when off).
+    pub laplacian: f64,
+    /// Weighted histogram loss (0 when off).
+    pub histogram: f64,
     /// Their sum.
     pub total: f64,
 }
@@ -149,11 +159,15 @@ pub struct Gatys {
     min_side: usize,
 }
 
-/// The targets at one scale: content features and blended style Grams.
+/// The targets at one scale: content features, blended style Grams (or
+/// one set per masked region), and those of the detail terms that are on.
 struct Targets {
     plan: LayerPlan,
     content: Vec<Target>,
     style: Vec<Target>,
+    regions: Vec<StyleRegion>,
+    laplacian: Vec<LaplacianTarget>,
+    histogram: Vec<HistogramTarget>,
 }
 
 impl Gatys {
@@ -219,14 +233,68 @@ impl Gatys {
             .collect()
     }
 
-    fn targets(&self, content: &Tensor, styles: &[Tensor]) -> Result<Targets> {
+    /// The targets for an image the size of `content`, whose longest side
+    /// is `full_side` at the last scale (the Laplacian's pooling shrinks
+    /// with the scale).
+    fn targets(&self, content: &Tensor, styles: &[Tensor], full_side: usize) -> Result<Targets> {
         let c = &self.config;
-        let plan = LayerPlan::new(&self.vgg, &c.content_layers, &c.style_layers)?;
-        let content = Var::constant(content.try_to_device(c.device)?);
-        let content = perceptual::content_targets(&plan, &self.vgg.forward_features(&content, &plan.names())?);
+        let mut plan = LayerPlan::new(&self.vgg, &c.content_layers, &c.style_layers)?;
+        let histogram_layers = if c.histogram_weight > 0.0 {
+            plan.add(&self.vgg, "--histogram-layers", &c.histogram_layers)?
+        } else {
+            Vec::new()
+        };
+        let names = plan.names();
+        let content_features = self.vgg.forward_features(&Var::constant(content.try_to_device(c.device)?), &names)?;
+        let content_targets = perceptual::content_targets(&plan, &content_features);
         let blend: Vec<f64> = if c.style_blend.is_empty() { vec![1.0; styles.len()] } else { c.style_blend.clone() };
-        let style = perceptual::style_targets(&self.vgg, &plan, styles, &blend, c.device)?;
-        Ok(Targets { plan, content, style })
+        let (style, regions) = if c.style_masks.is_empty() {
+            (perceptual::style_targets(&self.vgg, &plan, styles, &blend, c.device)?, Vec::new())
+        } else {
+            let sizes: Vec<(usize, usize)> = content_features.iter().map(|f| (f.shape()[2], f.shape()[3])).collect();
+            let regions = styles
+                .iter()
+                .zip(&c.style_masks)
+                .map(|(style, mask)| {
+                    let targets =
+                        perceptual::style_targets(&self.vgg, &plan, std::slice::from_ref(style), &[1.0], c.device)?;
+                    StyleRegion::new(mask, targets, &sizes, c.device)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            (Vec::new(), regions)
+        };
+        let laplacian = if c.laplacian_weight > 0.0 {
+            let side = content.shape()[2].max(content.shape()[3]);
+            let pools: Vec<usize> = c
+                .laplacian_pools
+                .iter()
+                .map(|&p| ((p * side) as f64 / full_side as f64).round().max(1.0) as usize)
+                .collect();
+            laplacian_targets(&content.try_to_device(c.device)?, &pools, c.laplacian_weight)?
+        } else {
+            Vec::new()
+        };
+        let histogram_names: Vec<&str> = histogram_layers.iter().map(|&(layer, _)| names[layer]).collect();
+        let style_features = if histogram_names.is_empty() {
+            Vec::new()
+        } else {
+            styles
+                .iter()
+                .map(|s| {
+                    let style = Var::constant(s.try_to_device(c.device)?);
+                    Ok(autograd::no_grad(|| self.vgg.forward_features(&style, &histogram_names))?)
+                })
+                .collect::<Result<Vec<_>>>()?
+        };
+        let histogram = histogram_layers
+            .iter()
+            .enumerate()
+            .map(|(k, &(layer, weight))| {
+                let at_layer: Vec<Tensor> = style_features.iter().map(|f| f[k].value().clone()).collect();
+                HistogramTarget::new(layer, &at_layer, &blend, weight * c.histogram_weight)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Targets { plan, content: content_targets, style, regions, laplacian, histogram })
     }
 
     /// The weighted loss of `image` against `targets` (and the temporal
@@ -235,23 +303,64 @@ impl Gatys {
         let c = &self.config;
         let features = self.vgg.forward_features(image, &targets.plan.names())?;
         let content = perceptual::content_loss(&features, &targets.content, c.device)?.mul_scalar(c.content_weight);
-        let style = perceptual::style_loss(&features, &targets.style, c.device)?.mul_scalar(c.style_weight);
+        let style = match region_style_loss(&features, &targets.regions)? {
+            Some(masked) => masked,
+            None => perceptual::style_loss(&features, &targets.style, c.device)?,
+        }
+        .mul_scalar(c.style_weight);
         let tv = image.try_total_variation()?.mul_scalar(c.tv_weight);
         let mut total = &(&content + &style) + &tv;
-        let mut temporal_part = 0.0;
-        for t in temporal {
-            let term = perceptual::temporal_loss(image, &t.warped, &t.reliability)?.mul_scalar(t.weight);
-            temporal_part += term.to_scalar();
-            total = &total + &term;
-        }
-        let parts = LossParts {
+        let mut parts = LossParts {
             content: content.to_scalar(),
             style: style.to_scalar(),
             tv: tv.to_scalar(),
-            temporal: temporal_part,
-            total: total.to_scalar(),
+            ..LossParts::default()
         };
+        if let Some(term) = laplacian_loss(image, &targets.laplacian)? {
+            parts.laplacian = term.to_scalar();
+            total = &total + &term;
+        }
+        if let Some(term) = histogram_loss(&features, &targets.histogram)? {
+            parts.histogram = term.to_scalar();
+            total = &total + &term;
+        }
+        for t in temporal {
+            let term = perceptual::temporal_loss(image, &t.warped, &t.reliability)?.mul_scalar(t.weight);
+            parts.temporal += term.to_scalar();
+            total = &total + &term;
+        }
+        parts.total = total.to_scalar();
         Ok((total, parts))
+    }
+
+    /// Each Laplacian pooling leaves the 3 × 3 kernel room at the full size
+    /// (coarser scales pool proportionally less, so they fit too).
+    fn check_laplacian_pools(&self, height: usize, width: usize) -> Result<()> {
+        if self.config.laplacian_weight <= 0.0 {
+            return Ok(());
+        }
+        match self.config.laplacian_pools.iter().find(|&&p| height / p < 3 || width / p < 3) {
+            Some(p) => Err(setting(
+                "--laplacian-pool",
+                format!(
+                    "{p}: a {width}x{height} result pooled by {p} is smaller than the 3x3 Laplacian; use at most {}",
+                    height.min(width) / 3
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// One mask per style image, or none.
+    fn check_masks(&self, styles: usize) -> Result<()> {
+        let masks = self.config.style_masks.len();
+        if masks != 0 && masks != styles {
+            return Err(setting(
+                "--style-mask",
+                format!("{masks} masks for {styles} style images: give one per --style"),
+            ));
+        }
+        Ok(())
     }
 
     /// The weighted losses of an image `[1, 3, H, W]` against `content` and
@@ -260,7 +369,9 @@ impl Gatys {
     pub fn measure(&self, image: &Tensor, content: &Tensor, styles: &[Tensor]) -> Result<LossParts> {
         let (h, w) = (image.shape()[2], image.shape()[3]);
         let styles = self.resize_styles(styles, h, w);
-        let targets = self.targets(&resize(content, h, w), &styles)?;
+        self.check_masks(styles.len())?;
+        self.check_laplacian_pools(h, w)?;
+        let targets = self.targets(&resize(content, h, w), &styles, h.max(w))?;
         let image = image.to_dtype(DType::F32).try_to_device(self.config.device)?;
         Ok(self.loss(&Var::constant(image), &targets, &[])?.1)
     }
@@ -327,8 +438,10 @@ impl Gatys {
                 format!("{} weights for {} style images", c.style_blend.len(), styles.len()),
             ));
         }
+        self.check_masks(styles.len())?;
         let dims = self.scale_dims(content.shape()[2], content.shape()[3]);
         let &(full_h, full_w) = dims.last().expect("at least one scale");
+        self.check_laplacian_pools(full_h, full_w)?;
         for t in temporal {
             if t.warped.shape()[2..] != [full_h, full_w] {
                 return Err(setting(
@@ -348,7 +461,7 @@ impl Gatys {
         for (scale, &(h, w)) in dims.iter().enumerate() {
             let content_here = resize(content, h, w);
             let styles_here = self.resize_styles(styles, h, w);
-            let targets = self.targets(&content_here, &styles_here)?;
+            let targets = self.targets(&content_here, &styles_here, full_h.max(full_w))?;
             // The temporal term holds the full-size result; coarser scales
             // only lay the strokes out.
             let temporal_here = if scale + 1 == dims.len() {
@@ -423,6 +536,7 @@ impl Gatys {
                         max_iter: iterations,
                         max_eval: iterations,
                         history_size: c.history,
+                        line_search: c.line_search,
                         ..LbfgsConfig::default()
                     };
                     let mut lbfgs = Lbfgs::new(config);

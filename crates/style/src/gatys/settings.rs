@@ -2,7 +2,7 @@
 //! builder that checks them against the network before a run.
 
 use nn::{Pooling, Vgg};
-use tensor::Device;
+use tensor::{Device, Tensor};
 
 use super::{Gatys, Initial, OptimizerKind};
 use crate::error::{setting, Result};
@@ -25,6 +25,10 @@ pub struct GatysConfig {
     pub history: usize,
     /// L-BFGS or Adam.
     pub optimizer: OptimizerKind,
+    /// L-BFGS: a strong-Wolfe line search on each step instead of a fixed
+    /// step of `learning_rate` (each search's evaluations count against
+    /// the iterations).
+    pub line_search: bool,
     /// Step size (L-BFGS: 1; Adam: 0.02 in 0–1 pixel units).
     pub learning_rate: f64,
     /// Weight of the content loss.
@@ -33,6 +37,19 @@ pub struct GatysConfig {
     pub style_weight: f64,
     /// Weight of the total-variation loss.
     pub tv_weight: f64,
+    /// Weight of the Laplacian loss (Li et al. 2017; 0: off).
+    pub laplacian_weight: f64,
+    /// Pooling sizes of the Laplacian loss at the full size, the weight
+    /// shared evenly between them (coarser scales pool proportionally less).
+    pub laplacian_pools: Vec<usize>,
+    /// Weight of the histogram loss (Risser et al. 2017; 0: off).
+    pub histogram_weight: f64,
+    /// Layers of the histogram loss with their weights.
+    pub histogram_layers: Vec<(String, f64)>,
+    /// One mask per style image (`[1, C, H, W]` in 0–1, any size with the
+    /// content's aspect ratio; channels averaged): each style applies only where
+    /// its mask is white (Gatys et al. 2017). Empty: every style everywhere.
+    pub style_masks: Vec<Tensor>,
     /// Content layers with their weights.
     pub content_layers: Vec<(String, f64)>,
     /// Style layers with their weights.
@@ -70,6 +87,10 @@ pub const PROGRESS_WINDOW: usize = 10;
 pub const DEFAULT_CONTENT_LAYERS: &str = "relu4_2";
 /// The default style layers (Gatys et al.'s).
 pub const DEFAULT_STYLE_LAYERS: &str = "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1";
+/// The default pooling of the Laplacian loss (Li et al.'s `p = 4`).
+pub const DEFAULT_LAPLACIAN_POOLS: &[usize] = &[4];
+/// The default layers of the histogram loss (Risser et al.'s).
+pub const DEFAULT_HISTOGRAM_LAYERS: &str = "relu1_1,relu4_1";
 
 impl Default for GatysBuilder {
     /// 512 px in two scales (one where the half-size image is too small for
@@ -95,10 +116,16 @@ impl Default for GatysBuilder {
                 min_progress: 0.0,
                 history: 10,
                 optimizer: OptimizerKind::Lbfgs,
+                line_search: false,
                 learning_rate: 1.0,
                 content_weight: 1.0,
                 style_weight: 10.0,
                 tv_weight: 10.0,
+                laplacian_weight: 0.0,
+                laplacian_pools: DEFAULT_LAPLACIAN_POOLS.to_vec(),
+                histogram_weight: 0.0,
+                histogram_layers: parse_layers("histogram layers", DEFAULT_HISTOGRAM_LAYERS).expect("valid default"),
+                style_masks: Vec::new(),
                 content_layers: parse_layers("content layers", DEFAULT_CONTENT_LAYERS).expect("valid default"),
                 style_layers: parse_layers("style layers", DEFAULT_STYLE_LAYERS).expect("valid default"),
                 pooling: Pooling::Max,
@@ -139,12 +166,24 @@ impl GatysBuilder {
         min_progress: f64;
         /// L-BFGS pairs kept.
         history: usize;
+        /// L-BFGS: a strong-Wolfe line search instead of fixed steps.
+        line_search: bool;
         /// Weight of the content loss.
         content_weight: f64;
         /// Weight of the style loss.
         style_weight: f64;
         /// Weight of the total-variation loss.
         tv_weight: f64;
+        /// Weight of the Laplacian loss (0: off).
+        laplacian_weight: f64;
+        /// Pooling sizes of the Laplacian loss at the full size.
+        laplacian_pools: Vec<usize>;
+        /// Weight of the histogram loss (0: off).
+        histogram_weight: f64;
+        /// Layers of the histogram loss with weights.
+        histogram_layers: Vec<(String, f64)>;
+        /// One mask per style image (empty: none).
+        style_masks: Vec<Tensor>;
         /// Content layers with weights.
         content_layers: Vec<(String, f64)>;
         /// Style layers with weights.
@@ -214,8 +253,34 @@ impl GatysBuilder {
         non_negative("content weight", c.content_weight)?;
         non_negative("style weight", c.style_weight)?;
         non_negative("tv weight", c.tv_weight)?;
+        non_negative("--laplacian-weight", c.laplacian_weight)?;
+        non_negative("--histogram-weight", c.histogram_weight)?;
+        if c.laplacian_pools.is_empty() || c.laplacian_pools.contains(&0) {
+            return Err(setting(
+                "--laplacian-pool",
+                format!("{:?}: give one or more sizes of at least 1", c.laplacian_pools),
+            ));
+        }
+        if !c.style_masks.is_empty() && !c.style_blend.is_empty() {
+            return Err(setting(
+                "--style-mask",
+                "cannot be combined with --style-blend: with masks each style applies at full strength in its own region",
+            ));
+        }
+        if !c.style_masks.is_empty() && c.histogram_weight > 0.0 {
+            return Err(setting(
+                "--style-mask",
+                "cannot be combined with the histogram loss, which matches the whole image's distribution to the styles'",
+            ));
+        }
         if !(c.min_progress.is_finite() && (0.0..1.0).contains(&c.min_progress)) {
             return Err(setting("--min-progress", format!("must be in [0, 1), got {}", c.min_progress)));
+        }
+        if c.line_search && c.optimizer == OptimizerKind::Adam {
+            return Err(setting(
+                "--line-search",
+                "searches L-BFGS's steps; Adam takes none (drop it or use --optimizer lbfgs)",
+            ));
         }
         if c.history == 0 {
             return Err(setting("--history", "must be at least 1, got 0"));
@@ -233,7 +298,12 @@ impl GatysBuilder {
             return Err(setting("style blend", "the weights sum to zero"));
         }
         // Unknown layer names are refused as the losses would refuse them.
-        LayerPlan::new(&vgg, &c.content_layers, &c.style_layers)?;
+        LayerPlan::new(&vgg, &c.content_layers, &c.style_layers)?.add(
+            &vgg,
+            "--histogram-layers",
+            &c.histogram_layers,
+        )?;
+        let histogram_layers: &[(String, f64)] = if c.histogram_weight > 0.0 { &c.histogram_layers } else { &[] };
         // Each pooling halves the image: the deepest layer used needs
         // 2^poolings pixels per side to keep one.
         let names = vgg.layer_names();
@@ -241,6 +311,7 @@ impl GatysBuilder {
             .content_layers
             .iter()
             .chain(&c.style_layers)
+            .chain(histogram_layers)
             .filter_map(|(n, _)| names.iter().position(|m| m == n))
             .max()
             .ok_or_else(|| setting("layers", "no content or style layer is given"))?;

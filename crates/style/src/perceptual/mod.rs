@@ -10,7 +10,10 @@
 //!   the style image's (or a blend of several);
 //! * total variation of the pixels (see `autograd`'s `total_variation`);
 //! * temporal: the pixels held to the previous video frame's result, warped
-//!   by optical flow, where the flow is reliable (Ruder et al. 2016).
+//!   by optical flow, where the flow is reliable (Ruder et al. 2016);
+//! * detail and control: the Laplacian loss ([`laplacian`], Li et al. 2017),
+//!   the histogram loss ([`histogram`], Risser et al. 2017) and style masks
+//!   ([`regions`], Gatys et al. 2017).
 //!
 //! Dividing each layer's loss by its target's mean square makes every layer
 //! start near 1 whatever its depth, width or the network's input scale
@@ -22,6 +25,10 @@ use nn::Vgg;
 use tensor::{DType, Device, Tensor};
 
 use crate::error::{setting, Result};
+
+pub mod histogram;
+pub mod laplacian;
+pub mod regions;
 
 /// Parses `relu1_1,relu2_1:0.5` into layers with weights (1 when omitted);
 /// `name` (the option, such as `--style-layers`) is named in errors.
@@ -64,25 +71,36 @@ impl LayerPlan {
     /// The plan for these layers of `vgg`; an unknown name is refused
     /// naming it and the network.
     pub fn new(vgg: &Vgg, content: &[(String, f64)], style: &[(String, f64)]) -> Result<LayerPlan> {
-        let mut names: Vec<String> = Vec::new();
-        let mut index = |name: &str| -> Result<usize> {
-            if !vgg.layer_names().iter().any(|n| n == name) {
-                return Err(setting(
-                    "layers",
-                    format!(
-                        "`{name}` is not a layer of {}; layers are named like relu4_2, conv1_1, pool3",
-                        vgg.kind().name()
-                    ),
-                ));
-            }
-            Ok(names.iter().position(|l| l == name).unwrap_or_else(|| {
-                names.push(name.to_string());
-                names.len() - 1
-            }))
-        };
-        let content = content.iter().map(|(n, w)| Ok((index(n)?, *w))).collect::<Result<Vec<_>>>()?;
-        let style = style.iter().map(|(n, w)| Ok((index(n)?, *w))).collect::<Result<Vec<_>>>()?;
-        Ok(LayerPlan { names, content, style })
+        let mut plan = LayerPlan { names: Vec::new(), content: Vec::new(), style: Vec::new() };
+        plan.content = plan.add(vgg, "layers", content)?;
+        plan.style = plan.add(vgg, "layers", style)?;
+        Ok(plan)
+    }
+
+    /// `(index into names, weight)` of each of `layers`, adding the names
+    /// not yet read (for a loss on further layers, such as the histogram
+    /// loss's); an unknown name is refused naming it, the network and
+    /// `option` (the setting that gave it).
+    pub fn add(&mut self, vgg: &Vgg, option: &str, layers: &[(String, f64)]) -> Result<Vec<(usize, f64)>> {
+        layers
+            .iter()
+            .map(|(name, w)| {
+                if !vgg.layer_names().iter().any(|n| n == name) {
+                    return Err(setting(
+                        option,
+                        format!(
+                            "`{name}` is not a layer of {}; layers are named like relu4_2, conv1_1, pool3",
+                            vgg.kind().name()
+                        ),
+                    ));
+                }
+                let index = self.names.iter().position(|l| l == name).unwrap_or_else(|| {
+                    self.names.push(name.clone());
+                    self.names.len() - 1
+                });
+                Ok((index, *w))
+            })
+            .collect()
     }
 
     /// The names, as `Vgg::forward_features` takes them.
