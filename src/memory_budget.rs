@@ -93,14 +93,21 @@ impl MemoryModel {
     /// Gatys with VGG-16/19 features to `relu5_1` and L-BFGS keeping
     /// `history` pairs of image-sized f32 vectors (24 B per pixel each).
     /// The rest was fitted to peak resident memory measured with VGG-16
-    /// (astronaut × The Starry Night, 2026-11-29): 3 evaluations took
-    /// 379 MiB at 256², 1,038 MiB at 512² and 2,121 MiB at 768² (160 MiB +
-    /// 3.5 kB per pixel), and the README's run of that day (2 scales × 200,
-    /// 100 pairs) peaked at 1,774 MiB. Rounded up: 256 MiB + 4 kB per pixel,
-    /// plus the history (1.81 GiB at 512² with 100 pairs). Callers pass
-    /// the pairs L-BFGS can hold: no more than its iterations at a scale.
+    /// (astronaut × The Starry Night): 3 evaluations took 379 MiB at 256²,
+    /// 1,038 MiB at 512² and 2,121 MiB at 768² (2026-11-29), and a whole
+    /// run at 2048² (four scales, 10 pairs) 10.3 GiB (2026-11-30). Below
+    /// about 1,000² the buffer pool keeps every freed buffer (3.5 kB per
+    /// pixel in all); above, it stops at its 1 GiB limit and the rest grows
+    /// by about 2.2 kB per pixel. So: 160 MiB, plus the pool's 1 GiB, plus
+    /// 2.4 kB per pixel and the history — 12.3 GiB at 2048² with 10 pairs,
+    /// 1.8 GiB at 512² (over-estimates small runs, never under). Callers
+    /// pass the pairs L-BFGS can hold: no more than its iterations at a
+    /// scale.
     pub const fn gatys(history: usize) -> MemoryModel {
-        MemoryModel { fixed: 256 << 20, per_pixel: 4000u64.saturating_add((history as u64).saturating_mul(24)) }
+        MemoryModel {
+            fixed: (160 + 1024) << 20,
+            per_pixel: 2400u64.saturating_add((history as u64).saturating_mul(24)),
+        }
     }
 
     /// What the histogram loss adds to a Gatys run, per pixel: at
