@@ -235,7 +235,8 @@ impl Gatys {
 
     /// The targets for an image the size of `content`, whose longest side
     /// is `full_side` at the last scale (the Laplacian's pooling shrinks
-    /// with the scale).
+    /// with the scale, rounded down, so a pooling that fits the full size
+    /// fits every coarser one).
     fn targets(&self, content: &Tensor, styles: &[Tensor], full_side: usize) -> Result<Targets> {
         let c = &self.config;
         let mut plan = LayerPlan::new(&self.vgg, &c.content_layers, &c.style_layers)?;
@@ -268,7 +269,7 @@ impl Gatys {
             let pools: Vec<usize> = c
                 .laplacian_pools
                 .iter()
-                .map(|&p| ((p * side) as f64 / full_side as f64).round().max(1.0) as usize)
+                .map(|&p| ((p * side) as f64 / full_side as f64).floor().max(1.0) as usize)
                 .collect();
             laplacian_targets(&content.try_to_device(c.device)?, &pools, c.laplacian_weight)?
         } else {
