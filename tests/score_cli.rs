@@ -83,13 +83,24 @@ fn masks_score_a_styles_region_and_bad_masks_are_named() {
     RgbImage::from_fn(40, 30, |x, _| if x < 20 { Rgb([255, 255, 255]) } else { Rgb([0, 0, 0]) }).save(&left).unwrap();
     let out = score(&dir, &[&dir.join("content.png")], &["--json", "--style-mask", left.to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // A mask painted on a layer: transparent is "no", whatever its colour.
+    let layer = dir.join("layer.png");
+    image::RgbaImage::from_fn(
+        40,
+        30,
+        |x, _| if x < 20 { image::Rgba([255; 4]) } else { image::Rgba([255, 255, 255, 0]) },
+    )
+    .save(&layer)
+    .unwrap();
+    let on_layer = score(&dir, &[&dir.join("content.png")], &["--json", "--style-mask", layer.to_str().unwrap()]);
+    assert_eq!(String::from_utf8_lossy(&on_layer.stdout), String::from_utf8_lossy(&out.stdout));
     let (square, black) = (dir.join("square.png"), dir.join("black.png"));
     RgbImage::from_pixel(30, 30, Rgb([255, 255, 255])).save(&square).unwrap();
     RgbImage::from_pixel(40, 30, Rgb([0, 0, 0])).save(&black).unwrap();
     for (masks, says) in [
         (vec![&square], "square.png: 30x30 does not have the shape of the content image (40x30)"),
-        (vec![&black], "black.png: the mask has no white"),
-        (vec![&left, &left], "2 masks for 1 style images"),
+        (vec![&black], "black.png: its lightest pixel is 0% grey"),
+        (vec![&left, &left], "2 masks for 1 style image;"),
     ] {
         let args: Vec<&str> = masks.iter().flat_map(|m| ["--style-mask", m.to_str().unwrap()]).collect();
         let out = score(&dir, &[&dir.join("content.png")], &args);

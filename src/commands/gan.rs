@@ -102,7 +102,7 @@ pub struct TrainArgs {
     /// Generator residual blocks.
     #[arg(long, default_value_t = 5)]
     pub res_blocks: usize,
-    /// Generator downsamplings before its residual blocks (Johnson et al. used 2); each one more doubles the blocks' receptive field.
+    /// Generator downsamplings before its residual blocks, 1-4 (Johnson et al. used 2); each one more doubles the blocks' receptive field and channels (width x 2^downsamplings at most 512), and --crop-size must be a multiple of 2^downsamplings.
     #[arg(long, default_value_t = 2)]
     pub downsamplings: usize,
     /// Let the generator draw the image from scratch, not change the photo

@@ -9,7 +9,7 @@ use nn::Vgg;
 use style::gatys::{Initial, OptimizerKind};
 use style::image_io::{load_image, save_image};
 
-use super::objective::ObjectiveArgs;
+use super::objective::{MaskArgs, ObjectiveArgs};
 use super::paths;
 use crate::memory_budget::{gib, MemoryModel};
 use crate::weights::load_vgg;
@@ -29,6 +29,9 @@ pub struct GatysArgs {
     /// The images, the objective's weights and layers, and the VGG.
     #[command(flatten)]
     pub objective: ObjectiveArgs,
+    /// Where each style applies.
+    #[command(flatten)]
+    pub masks: MaskArgs,
     /// Where to write the result (format from the extension: .png, .jpg, .webp, .tif, ...).
     #[arg(long, short)]
     pub output: PathBuf,
@@ -136,7 +139,7 @@ pub fn run(args: GatysArgs) -> Result<()> {
     paths::check_output_image(&args.output, "output", None)?;
     paths::check_report_paths(args.run.log.as_deref(), args.run.plot.as_deref())?;
     let (content, styles) = args.objective.load_images()?;
-    let masks = args.objective.load_masks(&content)?;
+    let masks = args.masks.load(styles.len(), &content)?;
     let initial = match args.init.as_os_str().to_str() {
         Some("content") => Initial::Content,
         Some("noise") => Initial::Noise,

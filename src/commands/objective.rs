@@ -5,11 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use nn::{Pooling, Vgg, VggKind};
 use style::gatys::{Gatys, GatysBuilder, DEFAULT_CONTENT_LAYERS, DEFAULT_HISTOGRAM_LAYERS, DEFAULT_STYLE_LAYERS};
-use style::image_io::load_image;
+use style::image_io::{load_image, load_mask};
 use style::perceptual::parse_layers;
 use tensor::Tensor;
 
@@ -48,7 +48,7 @@ pub struct ObjectiveArgs {
     /// Weight of the Laplacian loss (Li et al. 2017), which keeps the photo's edges and fine detail; 0: off.
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub laplacian_weight: f64,
-    /// Pooling of the Laplacian loss at the full size, comma-separated (several share the weight).
+    /// Pooling of the Laplacian loss at the full size, comma-separated (several share the weight); `score`'s detail column uses the first.
     #[arg(long, value_delimiter = ',', default_value = "4", value_name = "P")]
     pub laplacian_pool: Vec<usize>,
     /// Weight of the histogram loss (Risser et al. 2017), which matches each channel's distribution of values to the style's; 0: off. Use with --line-search.
@@ -57,9 +57,6 @@ pub struct ObjectiveArgs {
     /// Layers of the histogram loss, comma-separated, each optionally `layer:weight`.
     #[arg(long, default_value = DEFAULT_HISTOGRAM_LAYERS)]
     pub histogram_layers: String,
-    /// A mask for each --style, in the same order (a grey image with the content's aspect ratio): the style applies where it is white; where no mask is white only the content term acts, so the photo stays (from --init content).
-    #[arg(long, value_name = "IMAGE")]
-    pub style_mask: Vec<PathBuf>,
     /// Content layers, comma-separated, each optionally `layer:weight`.
     #[arg(long, default_value = DEFAULT_CONTENT_LAYERS)]
     pub content_layers: String,
@@ -107,38 +104,6 @@ impl ObjectiveArgs {
         Ok((content, self.load_styles()?))
     }
 
-    /// The --style-mask images, checked against `content` (`[1, 3, H, W]`):
-    /// none, or one per style image, each of the content's aspect ratio
-    /// (within 2%) and white somewhere.
-    pub fn load_masks(&self, content: &Tensor) -> Result<Vec<Tensor>> {
-        if !self.style_mask.is_empty() && self.style_mask.len() != self.style.len() {
-            bail!(
-                "--style-mask: {} masks for {} style images; give one per --style, in the same order",
-                self.style_mask.len(),
-                self.style.len()
-            );
-        }
-        let (ch, cw) = (content.shape()[2] as f64, content.shape()[3] as f64);
-        self.style_mask
-            .iter()
-            .map(|path| {
-                let mask = load_image(path, None)?;
-                let (mh, mw) = (mask.shape()[2] as f64, mask.shape()[3] as f64);
-                if ((mw / mh) / (cw / ch) - 1.0).abs() > 0.02 {
-                    bail!(
-                        "--style-mask {}: {mw}x{mh} does not have the shape of the content image ({cw}x{ch}); draw the mask over the content",
-                        path.display()
-                    );
-                }
-                // Read as the run reads it: the mean of its channels.
-                if mask.mean(&[1], true).max(&[0, 1, 2, 3], false).to_scalar() < 0.5 {
-                    bail!("--style-mask {}: the mask has no white (or light grey): its style would apply nowhere", path.display());
-                }
-                Ok(mask)
-            })
-            .collect()
-    }
-
     /// Every style image (at least one is required).
     pub fn load_styles(&self) -> Result<Vec<Tensor>> {
         if self.style.is_empty() {
@@ -168,5 +133,53 @@ impl ObjectiveArgs {
             Some(path) => Ok(Vgg::inspect(&path)?.kind),
             None => Ok(VggKind::Vgg19),
         }
+    }
+}
+
+/// Style masks (Gatys et al. 2017), for `gatys` and `score`.
+#[derive(Args, Debug)]
+pub struct MaskArgs {
+    /// A mask for each --style, in the same order, with the content's aspect ratio (within 2%): the style applies in proportion to the mask's grey level (white: fully; black or transparent: not at all; colours are averaged); where no mask reaches only the content term acts, so a run started from the photo keeps it there.
+    #[arg(long, value_name = "IMAGE")]
+    pub style_mask: Vec<PathBuf>,
+}
+
+impl MaskArgs {
+    /// The masks, checked against `styles` style images and `content`
+    /// (`[1, 3, H, W]`): none, or one per style image, each of the
+    /// content's aspect ratio (within 2%) and at least half white
+    /// somewhere (a darker mask is taken for a mistake).
+    pub fn load(&self, styles: usize, content: &Tensor) -> Result<Vec<Tensor>> {
+        if !self.style_mask.is_empty() && self.style_mask.len() != styles {
+            let masks = self.style_mask.len();
+            bail!(
+                "--style-mask: {masks} mask{} for {styles} style image{}; give one per --style, in the same order",
+                if masks == 1 { "" } else { "s" },
+                if styles == 1 { "" } else { "s" }
+            );
+        }
+        let (ch, cw) = (content.shape()[2] as f64, content.shape()[3] as f64);
+        self.style_mask
+            .iter()
+            .map(|path| {
+                let mask = load_mask(path).with_context(|| format!("--style-mask {}", path.display()))?;
+                let (mh, mw) = (mask.shape()[2] as f64, mask.shape()[3] as f64);
+                if ((mw / mh) / (cw / ch) - 1.0).abs() > 0.02 {
+                    bail!(
+                        "--style-mask {}: {mw}x{mh} does not have the shape of the content image ({cw}x{ch}); draw the mask over the content",
+                        path.display()
+                    );
+                }
+                let lightest = mask.max(&[0, 1, 2, 3], false).to_scalar();
+                if lightest < 0.5 {
+                    bail!(
+                        "--style-mask {}: its lightest pixel is {:.0}% grey (colours averaged, transparency as black); the style applies in proportion to the grey, so paint white where it goes",
+                        path.display(),
+                        100.0 * lightest
+                    );
+                }
+                Ok(mask)
+            })
+            .collect()
     }
 }

@@ -15,7 +15,7 @@ use style::image_io::{fit_dims, load_image, resize};
 use style::perceptual::laplacian::laplacian_correlation;
 use tensor::Device;
 
-use super::objective::ObjectiveArgs;
+use super::objective::{MaskArgs, ObjectiveArgs};
 use crate::memory_budget::MemoryModel;
 use crate::weights::load_vgg;
 
@@ -28,6 +28,9 @@ pub struct ScoreArgs {
     /// The images to score against, the objective's weights and layers, and the VGG.
     #[command(flatten)]
     pub objective: ObjectiveArgs,
+    /// Where each style applies (the style term is then each style's over its region).
+    #[command(flatten)]
+    pub masks: MaskArgs,
     /// Each image is scored with its longest side at this many pixels (0: at its own size).
     #[arg(long, default_value_t = 512)]
     pub size: usize,
@@ -72,7 +75,7 @@ pub fn run(args: ScoreArgs) -> Result<()> {
     if !blend.is_empty() && blend.len() != styles.len() {
         bail!("--style-blend: {} weights for {} style images", blend.len(), styles.len());
     }
-    let masks = args.objective.load_masks(&content)?;
+    let masks = args.masks.load(styles.len(), &content)?;
     let builder = args.objective.builder()?.style_masks(masks).device(args.device);
     // Settings are checked against the layers before any weights are fetched.
     builder.clone().build(Vgg::random_with_widths(args.objective.expected_kind()?, [1; 5], 0))?;
@@ -91,7 +94,7 @@ pub fn run(args: ScoreArgs) -> Result<()> {
             args.objective.laplacian_weight,
             args.objective.histogram_layers,
             args.objective.histogram_weight,
-            if args.objective.style_mask.is_empty() { "" } else { ", masked" },
+            if args.masks.style_mask.is_empty() { "" } else { ", masked" },
             if args.size == 0 { "their own size".to_string() } else { format!("{} px", args.size) }
         );
         println!("detail: correlation of the image's and the content's Laplacians after {detail_pool}x{detail_pool} pooling (1: every edge in place)");

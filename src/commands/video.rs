@@ -94,6 +94,9 @@ pub struct VideoArgs {
     /// Gatys: L-BFGS history pairs.
     #[arg(long, default_value_t = 10, allow_negative_numbers = true)]
     pub history: usize,
+    /// Gatys: search each L-BFGS step's length (strong Wolfe) within the evaluation budget; steadier with --histogram-weight.
+    #[arg(long)]
+    pub line_search: bool,
     /// Gatys: keep each frame's colours (transfer luminance only).
     #[arg(long)]
     pub preserve_colors: bool,
@@ -163,9 +166,6 @@ fn check_settings(args: &VideoArgs) -> Result<()> {
             bail!("{name} {weight}: expected a finite weight of 0 or more");
         }
     }
-    if !args.objective.style_mask.is_empty() {
-        bail!("--style-mask: video does not take masks (a fixed mask would not follow what moves); use `fresco gatys` on single frames");
-    }
     if args.frame_iters == 0 {
         bail!("--frame-iters 0: each later frame needs at least one iteration");
     }
@@ -201,7 +201,13 @@ fn stylizer(args: &VideoArgs) -> Result<Stylizer> {
         }
         VideoMethod::Gatys => {
             let styles = args.objective.load_styles()?;
-            let base = args.objective.builder()?.size(args.size).history(args.history).device(args.run.device);
+            let base = args
+                .objective
+                .builder()?
+                .size(args.size)
+                .history(args.history)
+                .line_search(args.line_search)
+                .device(args.run.device);
             let mut first = base.clone().iterations(args.iters).coarse_iterations(args.coarse_iters);
             if let Some(scales) = args.scales {
                 first = first.scales(scales);
@@ -275,7 +281,7 @@ fn run_record(args: &VideoArgs) -> String {
                 o.weights.weights.as_deref().map(identity)
             ));
             lines.push(format!(
-                "schedule: {} + {} x {:?} scales, later frames {}, temporal weights {} {}, history {}, preserve colours {}",
+                "schedule: {} + {} x {:?} scales, later frames {}, temporal weights {} {}, history {}, line search {}, preserve colours {}",
                 args.coarse_iters,
                 args.iters,
                 args.scales,
@@ -283,6 +289,7 @@ fn run_record(args: &VideoArgs) -> String {
                 args.temporal_weight,
                 args.long_term_weight,
                 args.history,
+                args.line_search,
                 args.preserve_colors
             ));
         }

@@ -133,6 +133,32 @@ fn every_optimiser_solves_least_squares() {
 }
 
 #[test]
+fn lbfgs_with_a_line_search_keeps_to_its_evaluation_budget() {
+    let mut store = ParamStore::new(0, DType::F64);
+    let a = Tensor::from_fn(&[8, 5], DType::F64, |i| ((i * 7 % 11) as f64 - 5.0) / 3.0);
+    let b = Tensor::from_fn(&[8, 1], DType::F64, |i| i as f64 - 3.0);
+    // Steps far too long or too short make the search probe many times.
+    for (k, lr) in [1e-3, 0.01, 1.0, 1000.0].into_iter().enumerate() {
+        for budget in [1, 2, 3, 7, 15] {
+            let p = store.param(&format!("x{k}_{budget}"), &[5], Init::Zeros).unwrap();
+            let config =
+                LbfgsConfig { line_search: true, lr, max_iter: budget, max_eval: budget, ..LbfgsConfig::default() };
+            let outcome = Lbfgs::new(config)
+                .step(std::slice::from_ref(&p), || nn::Result::Ok(residual_loss(&p, &a, &b)))
+                .unwrap();
+            assert!(
+                outcome.evaluations <= budget,
+                "lr {lr}: {} evaluations for a budget of {budget}",
+                outcome.evaluations
+            );
+            if budget >= 3 {
+                assert!(outcome.final_loss < outcome.initial_loss, "lr {lr}, budget {budget}: {outcome:?}");
+            }
+        }
+    }
+}
+
+#[test]
 fn lbfgs_reports_a_non_finite_loss() {
     let mut store = ParamStore::new(0, DType::F64);
     let p = store.param("x", &[1], Init::Ones).unwrap();

@@ -23,6 +23,32 @@ use crate::error::{Result, StyleError};
 /// [`StyleError::ReadImage`], naming the file: missing, unreadable, of a
 /// format this build cannot decode, corrupt, or empty.
 pub fn load_image(path: &Path, longest_side: Option<usize>) -> Result<Tensor> {
+    let tensor = from_dynamic(&decode(path)?);
+    Ok(match longest_side {
+        Some(side) => resize_longest(&tensor, side),
+        None => tensor,
+    })
+}
+
+/// A mask image as `[1, 3, H, W]` with the same grey level in every channel:
+/// the mean of its colour channels, times its alpha where it has one (a
+/// transparent pixel is "no", where [`load_image`] would lay it over white).
+///
+/// # Errors
+/// As [`load_image`].
+pub fn load_mask(path: &Path) -> Result<Tensor> {
+    let rgba = decode(path)?.to_rgba32f();
+    let (w, h) = (rgba.width() as usize, rgba.height() as usize);
+    let raw = rgba.as_raw();
+    Ok(Tensor::from_fn(&[1, 3, h, w], DType::F32, |i| {
+        let p = &raw[(i % (h * w)) * 4..][..4];
+        let grey = (p[0].clamp(0.0, 1.0) + p[1].clamp(0.0, 1.0) + p[2].clamp(0.0, 1.0)) / 3.0;
+        (grey * p[3].clamp(0.0, 1.0)) as f64
+    }))
+}
+
+/// Reads and decodes `path` (a non-empty image, upright).
+fn decode(path: &Path) -> Result<DynamicImage> {
     let read_error = |detail: String| StyleError::ReadImage { path: path.to_path_buf(), detail };
     let reader = ImageReader::open(path).map_err(|e| read_error(e.to_string()))?;
     let reader = reader.with_guessed_format().map_err(|e| read_error(e.to_string()))?;
@@ -39,11 +65,7 @@ pub fn load_image(path: &Path, longest_side: Option<usize>) -> Result<Tensor> {
     if decoded.width() == 0 || decoded.height() == 0 {
         return Err(read_error("the image is empty".into()));
     }
-    let tensor = from_dynamic(&decoded);
-    Ok(match longest_side {
-        Some(side) => resize_longest(&tensor, side),
-        None => tensor,
-    })
+    Ok(decoded)
 }
 
 /// Decodes with the image crate's default limits (at most 512 MiB of

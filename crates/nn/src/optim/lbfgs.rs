@@ -188,7 +188,9 @@ impl Lbfgs {
         let initial_loss = loss;
         let mut iterations = 0;
         let mut converged = gradient.abs().max_all_f64() <= config.tolerance_grad;
-        while !converged && iterations < config.max_iter {
+        // A line search spends what is left of the evaluations, so none may
+        // start once they are spent.
+        while !converged && iterations < config.max_iter && !(config.line_search && evaluations >= config.max_eval) {
             iterations += 1;
             self.iterations += 1;
             let direction = match (&self.previous_gradient, &self.direction) {
@@ -229,6 +231,7 @@ impl Lbfgs {
             let x = flatten(&params);
             let t = if config.line_search {
                 let start = Probe { t: 0.0, loss, grad: gradient.clone(), slope };
+                let budget = config.max_eval.saturating_sub(evaluations);
                 let found = strong_wolfe(
                     |t| {
                         unflatten(&params, &(&x + &direction.mul_scalar(t)));
@@ -238,6 +241,7 @@ impl Lbfgs {
                     &start,
                     t,
                     config.tolerance_change,
+                    budget,
                 )?;
                 unflatten(&params, &(&x + &direction.mul_scalar(found.t)));
                 loss = found.loss;

@@ -54,16 +54,20 @@ fn interpolate(a: &Probe, b: &Probe, bounds: Option<(f64, f64)>) -> f64 {
     cubic_minimum((a.t, a.loss, a.slope), (b.t, b.loss, b.slope), bounds)
 }
 
-/// Searches along `d` from `start` (step 0) with first trial step `t`.
-/// `evaluate(t)` returns the loss and gradient at `x + t·d`. Returns the
-/// accepted probe.
+/// Searches along `d` from `start` (step 0) with first trial step `t`,
+/// evaluating at most `budget` times (at least once; never more than
+/// `MAX_EVALUATIONS`). `evaluate(t)` returns the loss and gradient at
+/// `x + t·d`. Returns the accepted probe, or the best bracketing one when
+/// the budget ends the search.
 pub(crate) fn strong_wolfe<E>(
     mut evaluate: impl FnMut(f64) -> Result<(f64, Tensor), E>,
     d: &Tensor,
     start: &Probe,
     t: f64,
     tolerance_change: f64,
+    budget: usize,
 ) -> Result<Probe, E> {
+    let most = budget.clamp(1, MAX_EVALUATIONS);
     let d_norm = d.abs().max_all_f64();
     let mut probe = |t: f64| -> Result<Probe, E> {
         let (loss, grad) = evaluate(t)?;
@@ -90,7 +94,7 @@ pub(crate) fn strong_wolfe<E>(
             bracket = [previous, current];
             break;
         }
-        if evaluations == MAX_EVALUATIONS {
+        if evaluations >= most {
             bracket = [start.clone(), current];
             break;
         }
@@ -104,7 +108,7 @@ pub(crate) fn strong_wolfe<E>(
     // Phase 2 ("zoom"): shrink the bracket, keeping `low` the better end.
     let mut low = if bracket[0].loss <= bracket[1].loss { 0 } else { 1 };
     let mut insufficient_progress = false;
-    while evaluations < MAX_EVALUATIONS {
+    while evaluations < most {
         let (lo_t, hi_t) = (bracket[0].t.min(bracket[1].t), bracket[0].t.max(bracket[1].t));
         if (hi_t - lo_t) * d_norm < tolerance_change {
             break;

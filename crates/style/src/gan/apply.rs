@@ -31,7 +31,13 @@ impl StyleModel {
             ));
         }
         let config = GeneratorConfig::from_metadata(&file.metadata).ok_or_else(|| {
-            setting("--model", format!("{}: the generator's architecture is missing from the metadata", path.display()))
+            setting(
+                "--model",
+                format!(
+                    "{}: the generator's architecture is missing from the metadata or out of range",
+                    path.display()
+                ),
+            )
         })?;
         let mut store = ParamStore::new(0, DType::F32);
         let generator = Generator::new(&mut store, "generator", config)?;

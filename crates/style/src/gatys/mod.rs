@@ -358,7 +358,9 @@ impl Gatys {
         if masks != 0 && masks != styles {
             return Err(setting(
                 "--style-mask",
-                format!("{masks} masks for {styles} style images: give one per --style"),
+                format!(
+                    "{masks} masks for {styles} style images: give one per --style (none for one style everywhere)"
+                ),
             ));
         }
         Ok(())
