@@ -51,7 +51,7 @@ pub struct ObjectiveArgs {
     /// Pooling of the Laplacian loss at the full size, comma-separated (several share the weight); `score`'s detail column uses the first.
     #[arg(long, value_delimiter = ',', default_value = "4", value_name = "P")]
     pub laplacian_pool: Vec<usize>,
-    /// Weight of the histogram loss (Risser et al. 2017), which matches each channel's distribution of values to the style's; 0: off. Use with --line-search.
+    /// Weight of the histogram loss (Risser et al. 2017), which matches each channel's distribution of values to the style's; 0: off. In gatys and video, use it with --line-search.
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub histogram_weight: f64,
     /// Layers of the histogram loss, comma-separated, each optionally `layer:weight`.

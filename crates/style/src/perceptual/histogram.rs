@@ -32,19 +32,29 @@ struct ChannelDistribution {
 }
 
 impl ChannelDistribution {
-    /// The distribution's value at quantile `q` in (0, 1), linear between
-    /// the stored quantiles and constant beyond the first and last.
-    fn value_at(&self, q: f64) -> f64 {
-        let k = self.quantiles.partition_point(|&p| p < q);
-        if k == 0 {
-            return self.values[0];
-        }
-        if k == self.values.len() {
-            return self.values[k - 1];
-        }
-        let (q0, q1) = (self.quantiles[k - 1], self.quantiles[k]);
-        let t = if q1 > q0 { (q - q0) / (q1 - q0) } else { 0.0 };
-        self.values[k - 1] + t * (self.values[k] - self.values[k - 1])
+    /// The distribution's values at the quantiles `(r + ½)/m` of ranks
+    /// `r = 0 … m−1`: linear between the stored quantiles, constant beyond
+    /// the first and last. One walk up the stored quantiles, as the
+    /// requested ones ascend.
+    fn values_at_ranks(&self, m: usize) -> Vec<f64> {
+        let mut k = 0;
+        (0..m)
+            .map(|rank| {
+                let q = (rank as f64 + 0.5) / m as f64;
+                while k < self.quantiles.len() && self.quantiles[k] < q {
+                    k += 1;
+                }
+                if k == 0 {
+                    return self.values[0];
+                }
+                if k == self.values.len() {
+                    return self.values[k - 1];
+                }
+                let (q0, q1) = (self.quantiles[k - 1], self.quantiles[k]);
+                let t = if q1 > q0 { (q - q0) / (q1 - q0) } else { 0.0 };
+                self.values[k - 1] + t * (self.values[k] - self.values[k - 1])
+            })
+            .collect()
     }
 }
 
@@ -66,6 +76,31 @@ fn sortable(v: f64) -> u64 {
     } else {
         bits | (1 << 63)
     }
+}
+
+/// [`sortable`] for an f32.
+fn sortable32(v: f32) -> u32 {
+    let bits = v.to_bits();
+    if bits >> 31 == 1 {
+        !bits
+    } else {
+        bits | (1 << 31)
+    }
+}
+
+/// `(key, index)` of `values` in ascending order of value, equal values
+/// with equal keys. Features that are f32 (every run's) sort as single
+/// 64-bit words, value above index, about twice as fast as pairs.
+fn rank_order(values: &[f64]) -> Vec<(u64, u32)> {
+    if values.iter().all(|&v| f64::from(v as f32) == v) {
+        let mut packed: Vec<u64> =
+            values.iter().enumerate().map(|(i, &v)| (u64::from(sortable32(v as f32)) << 32) | i as u64).collect();
+        packed.sort_unstable();
+        return packed.into_iter().map(|k| (k >> 32, k as u32)).collect();
+    }
+    let mut order: Vec<(u64, u32)> = values.iter().enumerate().map(|(i, &v)| (sortable(v), i as u32)).collect();
+    order.sort_unstable();
+    order
 }
 
 /// Each channel's values of a `[1, C, H, W]` (or `[1, C, M]`) feature map,
@@ -145,18 +180,15 @@ impl HistogramTarget {
         let mut remapped = vec![0.0f64; values.len()];
         remapped.par_chunks_mut(m.max(1)).zip(values.par_chunks(m.max(1))).zip(&self.channels).for_each(
             |((out, values), distribution)| {
-                let mut order: Vec<(u64, u32)> =
-                    values.iter().enumerate().map(|(i, &v)| (sortable(v), i as u32)).collect();
-                order.sort_unstable();
+                let order = rank_order(values);
+                let by_rank = distribution.values_at_ranks(m);
                 // Equal values (ReLU's zeros) share the mean of their
                 // ranks' targets, so the result does not depend on where
                 // in the image each one is.
                 let mut start = 0;
                 while start < m {
                     let end = start + order[start..].iter().take_while(|(key, _)| *key == order[start].0).count();
-                    let target =
-                        (start..end).map(|rank| distribution.value_at((rank as f64 + 0.5) / m as f64)).sum::<f64>()
-                            / (end - start) as f64;
+                    let target = by_rank[start..end].iter().sum::<f64>() / (end - start) as f64;
                     for &(_, i) in &order[start..end] {
                         out[i as usize] = target;
                     }
@@ -287,6 +319,22 @@ mod tests {
             let stepped = &image - &grad.mul_scalar(0.05);
             prop_assert!(distance(&stepped) < distance(&image));
         }
+    }
+
+    #[test]
+    fn f32_values_rank_as_f64_values_do() {
+        let values: Vec<f64> = [0.5f32, -0.0, 3.25, -7.5, 0.0, 0.5, f32::MIN_POSITIVE, -1e-30, 1e30]
+            .iter()
+            .map(|&v| f64::from(v))
+            .collect();
+        let packed = rank_order(&values);
+        let mut pairs: Vec<(u64, u32)> = values.iter().enumerate().map(|(i, &v)| (sortable(v), i as u32)).collect();
+        pairs.sort_unstable();
+        let indices = |o: &[(u64, u32)]| o.iter().map(|&(_, i)| values[i as usize]).collect::<Vec<f64>>();
+        assert_eq!(indices(&packed), indices(&pairs));
+        // Equal values share a key, distinct ones do not.
+        let keys: Vec<u64> = packed.iter().map(|&(k, _)| k).collect();
+        assert_eq!(keys.windows(2).filter(|w| w[0] == w[1]).count(), 1, "{keys:?}");
     }
 
     #[test]
