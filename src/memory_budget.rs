@@ -110,16 +110,16 @@ impl MemoryModel {
         }
     }
 
-    /// What the histogram loss adds to a Gatys run, per pixel: at
-    /// `relu1_1` (64 channels at full size) the features as f64 on the
-    /// host, their matched copy, the matched tensor as f32 and the sort
-    /// keys. Measured: 445 MB against 347 MB peak for the default run at
-    /// 256 × 170 (2.25 kB per pixel); rounded up.
-    pub const HISTOGRAM_PER_PIXEL: u64 = 2560;
-
-    /// This model with `bytes` more per pixel.
-    pub const fn plus_per_pixel(self, bytes: u64) -> MemoryModel {
-        MemoryModel { fixed: self.fixed, per_pixel: self.per_pixel.saturating_add(bytes) }
+    /// [`MemoryModel::gatys`], plus what the histogram loss adds per pixel
+    /// when `histogram` is on: at `relu1_1` (64 channels at full size) the
+    /// features as f64 on the host, their matched copy, the matched tensor
+    /// as f32 and the sort keys. Measured: 445 MB against 347 MB peak for
+    /// the default run at 256 × 170 (2.25 kB per pixel); rounded up to
+    /// 2.5 kB.
+    pub const fn gatys_objective(history: usize, histogram: bool) -> MemoryModel {
+        let model = MemoryModel::gatys(history);
+        let extra = if histogram { 2560 } else { 0 };
+        MemoryModel { fixed: model.fixed, per_pixel: model.per_pixel.saturating_add(extra) }
     }
 
     /// `gan apply` with a width-16 generator, no graph recorded. Fitted to

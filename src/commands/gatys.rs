@@ -206,10 +206,7 @@ pub fn run(args: GatysArgs) -> Result<()> {
     paths::check_output_image(&args.output, "output", Some(out_h.max(out_w)))?;
     if args.run.device == tensor::Device::Cpu {
         // Each scale starts a fresh history; the full size holds the most.
-        let mut model = MemoryModel::gatys(args.history.min(args.iters));
-        if args.objective.histogram_weight > 0.0 {
-            model = model.plus_per_pixel(MemoryModel::HISTOGRAM_PER_PIXEL);
-        }
+        let model = MemoryModel::gatys_objective(args.history.min(args.iters), args.objective.histogram_weight > 0.0);
         if let Some((needed, available, limit)) = model.shortfall(largest.0 as u64) {
             let fits = format!("needs about {} of memory and {limit} leaves {}", gib(needed), gib(available));
             match largest.1 {

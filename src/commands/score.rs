@@ -111,12 +111,7 @@ pub fn run(args: ScoreArgs) -> Result<()> {
             let longest = if args.size == 0 { h.max(w) } else { args.size };
             let (h, w) = fit_dims(h, w, longest, gatys.min_side());
             if args.device == Device::Cpu {
-                let model = MemoryModel::gatys(0);
-                let model = if args.objective.histogram_weight > 0.0 {
-                    model.plus_per_pixel(MemoryModel::HISTOGRAM_PER_PIXEL)
-                } else {
-                    model
-                };
+                let model = MemoryModel::gatys_objective(0, args.objective.histogram_weight > 0.0);
                 model.check((h * w) as u64, longest, &format!("{} at {w}x{h}", path.display()))?;
             }
             let image = resize(&image, h, w);

@@ -246,19 +246,22 @@ impl Gatys {
             Vec::new()
         };
         let names = plan.names();
-        let content_features = self.vgg.forward_features(&Var::constant(content.try_to_device(c.device)?), &names)?;
+        let content_image = Var::constant(content.try_to_device(c.device)?);
+        let content_features = autograd::no_grad(|| self.vgg.forward_features(&content_image, &names))?;
         let content_targets = perceptual::content_targets(&plan, &content_features);
         let blend: Vec<f64> = if c.style_blend.is_empty() { vec![1.0; styles.len()] } else { c.style_blend.clone() };
+        // Each style image goes through the network once, for its Gram
+        // targets and its histogram targets alike.
+        let style_features = perceptual::style_features(&self.vgg, &plan, styles, c.device)?;
         let (style, regions) = if c.style_masks.is_empty() {
-            (perceptual::style_targets(&self.vgg, &plan, styles, &blend, c.device)?, Vec::new())
+            (perceptual::style_targets_of_features(&plan, &style_features, &blend)?, Vec::new())
         } else {
             let sizes: Vec<(usize, usize)> = content_features.iter().map(|f| (f.shape()[2], f.shape()[3])).collect();
-            let regions = styles
+            let regions = style_features
                 .iter()
                 .zip(&c.style_masks)
-                .map(|(style, mask)| {
-                    let targets =
-                        perceptual::style_targets(&self.vgg, &plan, std::slice::from_ref(style), &[1.0], c.device)?;
+                .map(|(features, mask)| {
+                    let targets = perceptual::style_targets_of_features(&plan, std::slice::from_ref(features), &[1.0])?;
                     StyleRegion::new(mask, targets, &sizes, c.device)
                 })
                 .collect::<Result<Vec<_>>>()?;
@@ -275,23 +278,10 @@ impl Gatys {
         } else {
             Vec::new()
         };
-        let histogram_names: Vec<&str> = histogram_layers.iter().map(|&(layer, _)| names[layer]).collect();
-        let style_features = if histogram_names.is_empty() {
-            Vec::new()
-        } else {
-            styles
-                .iter()
-                .map(|s| {
-                    let style = Var::constant(s.try_to_device(c.device)?);
-                    Ok(autograd::no_grad(|| self.vgg.forward_features(&style, &histogram_names))?)
-                })
-                .collect::<Result<Vec<_>>>()?
-        };
         let histogram = histogram_layers
             .iter()
-            .enumerate()
-            .map(|(k, &(layer, weight))| {
-                let at_layer: Vec<Tensor> = style_features.iter().map(|f| f[k].value().clone()).collect();
+            .map(|&(layer, weight)| {
+                let at_layer: Vec<Tensor> = style_features.iter().map(|f| f[layer].value().clone()).collect();
                 HistogramTarget::new(layer, &at_layer, &blend, weight * c.histogram_weight)
             })
             .collect::<Result<Vec<_>>>()?;

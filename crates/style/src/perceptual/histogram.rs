@@ -17,7 +17,7 @@
 
 use autograd::Var;
 use rayon::prelude::*;
-use tensor::{Element, Tensor};
+use tensor::{DType, Element, Tensor};
 
 use crate::error::{setting, Result};
 
@@ -89,10 +89,11 @@ fn sortable32(v: f32) -> u32 {
 }
 
 /// `(key, index)` of `values` in ascending order of value, equal values
-/// with equal keys. Features that are f32 (every run's) sort as single
-/// 64-bit words, value above index, about twice as fast as pairs.
-fn rank_order(values: &[f64]) -> Vec<(u64, u32)> {
-    if values.iter().all(|&v| f64::from(v as f32) == v) {
+/// with equal keys. Values that came from f32 (or narrower) features,
+/// `exact_in_f32`, sort as single 64-bit words, value above index, about
+/// twice as fast as pairs.
+fn rank_order(values: &[f64], exact_in_f32: bool) -> Vec<(u64, u32)> {
+    if exact_in_f32 {
         let mut packed: Vec<u64> =
             values.iter().enumerate().map(|(i, &v)| (u64::from(sortable32(v as f32)) << 32) | i as u64).collect();
         packed.sort_unstable();
@@ -177,10 +178,11 @@ impl HistogramTarget {
             ));
         }
         let m = values.len() / channels.max(1);
+        let exact_in_f32 = features.dtype() != DType::F64;
         let mut remapped = vec![0.0f64; values.len()];
         remapped.par_chunks_mut(m.max(1)).zip(values.par_chunks(m.max(1))).zip(&self.channels).for_each(
             |((out, values), distribution)| {
-                let order = rank_order(values);
+                let order = rank_order(values, exact_in_f32);
                 let by_rank = distribution.values_at_ranks(m);
                 // Equal values (ReLU's zeros) share the mean of their
                 // ranks' targets, so the result does not depend on where
@@ -250,7 +252,6 @@ pub fn sorted_distance<E: Element>(a: &[E], b: &[E]) -> f64 {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use tensor::DType;
 
     fn features(seed: u64, c: usize, h: usize, w: usize, low: f64, high: f64) -> Tensor {
         Tensor::rand_uniform(&[1, c, h, w], low, high, seed, DType::F64)
@@ -327,7 +328,7 @@ mod tests {
             .iter()
             .map(|&v| f64::from(v))
             .collect();
-        let packed = rank_order(&values);
+        let packed = rank_order(&values, true);
         let mut pairs: Vec<(u64, u32)> = values.iter().enumerate().map(|(i, &v)| (sortable(v), i as u32)).collect();
         pairs.sort_unstable();
         let indices = |o: &[(u64, u32)]| o.iter().map(|&(_, i)| values[i as usize]).collect::<Vec<f64>>();

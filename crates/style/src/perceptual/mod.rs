@@ -176,19 +176,44 @@ pub fn style_targets(
     blend: &[f64],
     device: Device,
 ) -> Result<Vec<Target>> {
-    if styles.is_empty() || blend.len() != styles.len() {
-        return Err(setting("style blend", format!("{} weights for {} style images", blend.len(), styles.len())));
+    style_targets_of_features(plan, &style_features(vgg, plan, styles, device)?, blend)
+}
+
+/// Each style image's features at every layer of `plan` (in
+/// [`LayerPlan::names`] order), no graph recorded, on `device`: what
+/// [`style_targets_of_features`] and other style terms are built from, so
+/// the images go through the network once.
+///
+/// # Errors
+/// A VGG error when an image is not `[1, 3, H, W]` or too small for the
+/// deepest layer.
+pub fn style_features(vgg: &Vgg, plan: &LayerPlan, styles: &[Tensor], device: Device) -> Result<Vec<Vec<Var>>> {
+    let names = plan.names();
+    styles
+        .iter()
+        .map(|style| {
+            let style = Var::constant(style.try_to_device(device)?);
+            Ok(autograd::no_grad(|| vgg.forward_features(&style, &names))?)
+        })
+        .collect()
+}
+
+/// [`style_targets`] from features [`style_features`] computed.
+///
+/// # Errors
+/// As [`style_targets`].
+pub fn style_targets_of_features(plan: &LayerPlan, features: &[Vec<Var>], blend: &[f64]) -> Result<Vec<Target>> {
+    if features.is_empty() || blend.len() != features.len() {
+        return Err(setting("style blend", format!("{} weights for {} style images", blend.len(), features.len())));
     }
     let blend_sum: f64 = blend.iter().sum();
     if !(blend_sum > 0.0 && blend.iter().all(|b| b.is_finite() && *b >= 0.0)) {
         return Err(setting("style blend", format!("{blend:?}: the weights must be non-negative with a positive sum")));
     }
-    let names = plan.names();
     let mut grams: Vec<Option<Tensor>> = vec![None; plan.style.len()];
-    for (style, &b) in styles.iter().zip(blend) {
-        let features = vgg.forward_features(&Var::constant(style.try_to_device(device)?), &names)?;
+    for (style, &b) in features.iter().zip(blend) {
         for (slot, &(i, _)) in grams.iter_mut().zip(&plan.style) {
-            let g = features[i].gram().value().mul_scalar(b / blend_sum);
+            let g = style[i].gram().value().mul_scalar(b / blend_sum);
             *slot = Some(match slot.take() {
                 Some(sum) => sum + g,
                 None => g,

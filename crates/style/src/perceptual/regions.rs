@@ -27,11 +27,10 @@ pub struct StyleRegion {
     /// The style's Gram targets (one per style layer, as
     /// [`super::style_targets`] of that style alone).
     pub targets: Vec<Target>,
-    /// Per target: the mask at its layer's size `[1, 1, h, w]` and
-    /// `h·w / Σ m²`; `None` where the mask leaves nothing at that size.
+    /// Per target: the mask at its layer's size `[1, 1, h, w]` and the
+    /// region's share of the image, `Σ m² / (h·w)`; `None` where the mask
+    /// leaves nothing at that size.
     pub masks: Vec<Option<(Var, f64)>>,
-    /// Per target: the region's share of the image, `Σ m² / (h·w)`.
-    pub shares: Vec<f64>,
 }
 
 /// `mask` (`[1, 3, H, W]` grey, or any image: its channels are averaged) at
@@ -53,17 +52,16 @@ impl StyleRegion {
     /// # Panics
     /// When a target's layer has no entry in `layer_sizes`.
     pub fn new(mask: &Tensor, targets: Vec<Target>, layer_sizes: &[(usize, usize)], device: Device) -> Result<Self> {
-        let mut masks = Vec::new();
-        let mut shares = Vec::new();
-        for t in &targets {
-            let (h, w) = layer_sizes[t.layer];
-            let m = mask_at(mask, h, w);
-            let area = m.square().sum_all().to_scalar();
-            let share = area / (h * w) as f64;
-            shares.push(share);
-            masks.push(if share < 1e-6 { None } else { Some((Var::constant(m.try_to_device(device)?), 1.0 / share)) });
-        }
-        Ok(StyleRegion { targets, masks, shares })
+        let masks = targets
+            .iter()
+            .map(|t| {
+                let (h, w) = layer_sizes[t.layer];
+                let m = mask_at(mask, h, w);
+                let share = m.square().sum_all().to_scalar() / (h * w) as f64;
+                Ok(if share < 1e-6 { None } else { Some((Var::constant(m.try_to_device(device)?), share)) })
+            })
+            .collect::<Result<_>>()?;
+        Ok(StyleRegion { targets, masks })
     }
 }
 
@@ -93,9 +91,9 @@ pub fn masked_gram(features: &Var, mask: &Var, scale: f64) -> Result<Var> {
 pub fn region_style_loss(features: &[Var], regions: &[StyleRegion]) -> Result<Option<Var>> {
     let mut loss: Option<Var> = None;
     for region in regions {
-        for ((t, mask), share) in region.targets.iter().zip(&region.masks).zip(&region.shares) {
-            let Some((mask, scale)) = mask else { continue };
-            let gram = masked_gram(&features[t.layer], mask, *scale)?;
+        for (t, mask) in region.targets.iter().zip(&region.masks) {
+            let Some((mask, share)) = mask else { continue };
+            let gram = masked_gram(&features[t.layer], mask, 1.0 / share)?;
             let term = gram.try_mse(&t.value)?.mul_scalar(t.weight * share);
             loss = Some(match loss {
                 Some(sum) => sum + term,
@@ -137,8 +135,7 @@ mod tests {
         let mask = Tensor::rand_uniform(&[1, 1, 3, 4], 0.0, 1.0, 4, DType::F64);
         let region = StyleRegion {
             targets: vec![Target { layer: 0, value: Var::constant(goal), weight: 1.5 }],
-            masks: vec![Some((Var::constant(mask), 1.7))],
-            shares: vec![0.6],
+            masks: vec![Some((Var::constant(mask), 0.6))],
         };
         let loss =
             |v: &[Var]| region_style_loss(std::slice::from_ref(&v[0]), std::slice::from_ref(&region)).unwrap().unwrap();
