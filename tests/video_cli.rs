@@ -106,9 +106,11 @@ fn a_folder_of_frames_is_stylised_and_an_interrupted_run_resumes() {
     let clip = write_clip(&dir, 4, 2.0);
     let style = write_style(&dir);
     let weights = cli::tiny_vgg(&dir, VggKind::Vgg16, [6, 8, 8, 8, 8]);
-    let out_dir = dir.join("out");
+    // A trailing separator names a folder, whatever dots it has.
+    let out_dir = dir.join("out-0.25");
     let log = dir.join("run.jsonl");
-    let (c, st, w, o, l) = (s(&clip), s(&style), s(&weights), s(&out_dir), s(&log));
+    let (c, st, w, l) = (s(&clip), s(&style), s(&weights), s(&log));
+    let o = format!("{}{}", s(&out_dir), std::path::MAIN_SEPARATOR);
     let mut args = gatys_args(&c, &st, &w, &o);
     args.extend(["--log", &l]);
     let summary = stdout(&fresco(&args, &dir));
@@ -196,6 +198,8 @@ fn bad_inputs_fail_in_one_line_naming_the_culprit() {
     // An output naming one image is refused before work.
     let message = one_line_error(&fresco(&["video", "--content", &c, "--style", &st, "--output", "out.png"], &dir));
     assert!(message.contains("out.png: names one image"), "{message}");
+    let message = one_line_error(&fresco(&["video", "--content", &c, "--style", &st, "--output", "clip.mp4/"], &dir));
+    assert!(message.contains("clip.mp4/: a video file's name cannot end with a path separator"), "{message}");
     assert!(!Path::new(&out).exists(), "nothing is written on failure");
     std::fs::remove_dir_all(&dir).ok();
 }

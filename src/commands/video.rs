@@ -128,7 +128,9 @@ struct Destination {
 }
 
 fn destination(output: &Path) -> Result<Destination> {
-    if output.to_string_lossy().ends_with(std::path::MAIN_SEPARATOR) && output.extension().is_some() {
+    // A trailing separator names a folder, except after a video extension
+    // (`clip.mp4/`), which is refused as ambiguous; `styled-0.25/` is a folder.
+    if output.to_string_lossy().ends_with(std::path::MAIN_SEPARATOR) && frames::is_video_file(output) {
         bail!("{}: a video file's name cannot end with a path separator", output.display());
     }
     if frames::is_video_file(output) {
