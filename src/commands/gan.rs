@@ -78,6 +78,11 @@ pub struct TrainArgs {
     /// Weight of the adversarial loss.
     #[arg(long, default_value_t = 0.1)]
     pub adversarial_weight: f64,
+    /// Weight of the temporal term: a shifted, noisier copy of each crop
+    /// must be stylised as the crop was (steadier video, see `fresco
+    /// video --method gan`; 0: none).
+    #[arg(long, default_value_t = 0.0)]
+    pub temporal_weight: f64,
     /// Content layers, `name[:weight],...` (as `gatys` and `score`).
     #[arg(long, default_value = DEFAULT_CONTENT_LAYERS)]
     pub content_layers: String,
@@ -219,6 +224,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
         style_weight: args.style_weight,
         tv_weight: args.tv_weight,
         adversarial_weight: args.adversarial_weight,
+        temporal_weight: args.temporal_weight,
         content_layers: args.content_layers.clone(),
         style_layers: args.style_layers.clone(),
         loss: match args.loss {
@@ -324,11 +330,12 @@ pub fn train(args: TrainArgs) -> Result<()> {
         ));
         record.record(step as f64, [l.generator, l.discriminator, l.style, l.content], || {
             format!(
-                "{{\"step\":{step},\"content\":{:e},\"style\":{:e},\"tv\":{:e},\"adversarial\":{:e},\"generator\":{:e},\"discriminator\":{:e},\"elapsed_s\":{:.3}}}",
+                "{{\"step\":{step},\"content\":{:e},\"style\":{:e},\"tv\":{:e},\"adversarial\":{:e},\"temporal\":{:e},\"generator\":{:e},\"discriminator\":{:e},\"elapsed_s\":{:.3}}}",
                 l.content,
                 l.style,
                 l.tv,
                 l.adversarial,
+                l.temporal,
                 l.generator,
                 l.discriminator,
                 start.elapsed().as_secs_f64()

@@ -102,14 +102,15 @@ pub fn render(r: &TrainingRecord) -> String {
     row(
         "objective",
         format!(
-            "content {} x{}, style {} x{}, tv x{}, adversarial x{} ({})",
+            "content {} x{}, style {} x{}, tv x{}, adversarial x{} ({}), temporal x{}",
             c.content_layers,
             c.content_weight,
             c.style_layers,
             c.style_weight,
             c.tv_weight,
             c.adversarial_weight,
-            if c.loss == style::gan::AdversarialLoss::Hinge { "hinge" } else { "LSGAN" }
+            if c.loss == style::gan::AdversarialLoss::Hinge { "hinge" } else { "LSGAN" },
+            c.temporal_weight
         ),
     );
     row("VGG", r.vgg.to_string());
@@ -122,11 +123,12 @@ pub fn render(r: &TrainingRecord) -> String {
     row(
         &format!("final losses (weighted, mean of the last {} steps)", r.last_losses.len()),
         format!(
-            "content {:.3}, style {:.3}, tv {:.3}, adversarial {:.3}; discriminator {:.3}",
+            "content {:.3}, style {:.3}, tv {:.3}, adversarial {:.3}, temporal {:.4}; discriminator {:.3}",
             mean(|l| l.content),
             mean(|l| l.style),
             mean(|l| l.tv),
             mean(|l| l.adversarial),
+            mean(|l| l.temporal),
             mean(|l| l.discriminator)
         ),
     );

@@ -60,6 +60,7 @@ pub(crate) mod stream {
     pub const CONTENT: u64 = 1;
     pub const STYLE: u64 = 2;
     pub const POOL: u64 = 3;
+    pub const TEMPORAL: u64 = 4;
 }
 
 /// How crops are varied (see the module docs).

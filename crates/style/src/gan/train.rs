@@ -11,7 +11,7 @@ use nn::optim::{Adam, AdamConfig};
 use nn::{ParamStore, Vgg};
 use tensor::{DType, Device, Tensor};
 
-use super::data::{batch, stream, Augment, FakePool, PhotoSource};
+use super::data::{batch, below, stream, Augment, FakePool, PhotoSource};
 use super::nets::{Discriminator, DiscriminatorConfig, Generator, GeneratorConfig};
 use crate::error::{setting, Result, StyleError};
 use crate::image_io::{fit_dims, resize};
@@ -58,6 +58,10 @@ pub struct GanConfig {
     pub tv_weight: f64,
     /// Weight of the adversarial term.
     pub adversarial_weight: f64,
+    /// Weight of the temporal term (see [`Trainer::step`]): how much a
+    /// shifted, noisier copy of a crop may be stylised differently from the
+    /// same place in the crop's own output. 0: none.
+    pub temporal_weight: f64,
     /// Content layers, `name[:weight],…`.
     pub content_layers: String,
     /// Style layers, `name[:weight],…`.
@@ -98,6 +102,7 @@ impl Default for GanConfig {
             style_weight: 40.0,
             tv_weight: 10.0,
             adversarial_weight: 0.1,
+            temporal_weight: 0.0,
             content_layers: crate::gatys::DEFAULT_CONTENT_LAYERS.into(),
             style_layers: crate::gatys::DEFAULT_STYLE_LAYERS.into(),
             loss: AdversarialLoss::LeastSquares,
@@ -130,6 +135,7 @@ impl GanConfig {
         put("style_weight", format!("{:e}", self.style_weight));
         put("tv_weight", format!("{:e}", self.tv_weight));
         put("adversarial_weight", format!("{:e}", self.adversarial_weight));
+        put("temporal_weight", format!("{:e}", self.temporal_weight));
         put("content_layers", self.content_layers.clone());
         put("style_layers", self.style_layers.clone());
         put("loss", if self.loss == AdversarialLoss::Hinge { "hinge" } else { "lsgan" }.into());
@@ -180,6 +186,8 @@ impl GanConfig {
             style_weight: num("style_weight")?,
             tv_weight: num("tv_weight")?,
             adversarial_weight: num("adversarial_weight")?,
+            // Checkpoints from before the temporal term had none.
+            temporal_weight: if m.contains_key("gan.temporal_weight") { num("temporal_weight")? } else { 0.0 },
             content_layers: get("content_layers")?.clone(),
             style_layers: get("style_layers")?.clone(),
             loss: if get("loss")? == "hinge" { AdversarialLoss::Hinge } else { AdversarialLoss::LeastSquares },
@@ -248,6 +256,16 @@ impl GanConfig {
                 format!("{} is not a multiple of {multiple} (2^downsamplings)", self.crop_size),
             ));
         }
+        let smallest = TEMPORAL_SHIFT + 2 * TEMPORAL_MARGIN + multiple;
+        if self.temporal_weight > 0.0 && self.crop_size < smallest {
+            return Err(setting(
+                "--crop-size",
+                format!(
+                    "{} px leaves no room for the temporal term's shifted copy: at least {smallest}",
+                    self.crop_size
+                ),
+            ));
+        }
         if self.train_size < self.crop_size {
             return Err(setting(
                 "--train-size",
@@ -265,6 +283,7 @@ impl GanConfig {
             ("--style-weight", self.style_weight),
             ("--tv-weight", self.tv_weight),
             ("--adversarial-weight", self.adversarial_weight),
+            ("--temporal-weight", self.temporal_weight),
         ];
         for (option, value) in weights {
             if !(value.is_finite() && value >= 0.0) {
@@ -281,6 +300,16 @@ impl GanConfig {
     }
 }
 
+/// Largest offset, in pixels, between a crop and its shifted copy in the
+/// temporal term; the copy is this much smaller than the crop (a multiple
+/// of 16, so any generator's stride divides it).
+pub const TEMPORAL_SHIFT: usize = 16;
+/// Border, in pixels, the temporal term leaves out (where the two outputs'
+/// padding differs).
+pub const TEMPORAL_MARGIN: usize = 8;
+/// σ of the Gaussian noise, in 0–1 pixels, added to the shifted copy.
+pub const TEMPORAL_NOISE: f64 = 0.01;
+
 /// The losses of one training step (weights applied).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct StepLosses {
@@ -292,6 +321,8 @@ pub struct StepLosses {
     pub tv: f64,
     /// Generator's adversarial term.
     pub adversarial: f64,
+    /// Generator's temporal term (0 without one).
+    pub temporal: f64,
     /// The generator's whole loss.
     pub generator: f64,
     /// The discriminator's loss.
@@ -436,6 +467,36 @@ impl Trainer {
         Ok((content.mul_scalar(c.content_weight), style.mul_scalar(c.style_weight), tv.mul_scalar(c.tv_weight)))
     }
 
+    /// The temporal term (after Huang et al., "Real-time neural style
+    /// transfer for videos", 2017, with the motion known instead of
+    /// estimated): the first half of the batch (at least one crop) is cut
+    /// again, [`TEMPORAL_SHIFT`] px smaller, at a random offset of 0 to
+    /// that many pixels in each direction (most offsets are not multiples of
+    /// the downsamplings' stride, where the network is not shift-equivariant),
+    /// with Gaussian noise of σ [`TEMPORAL_NOISE`] added (a video's next
+    /// frame is never the same pixels); the mean squared difference of its
+    /// output from the same pixels of the crop's own output, away from a
+    /// [`TEMPORAL_MARGIN`]-px border where the padding differs, in squared
+    /// 0–1 pixels. Both outputs get the gradient.
+    fn temporal_term(&self, inputs: &Tensor, outputs: &Var) -> Result<Var> {
+        let c = &self.config;
+        let (n, size) = ((inputs.shape()[0] / 2).max(1), inputs.shape()[2]);
+        let inner = size - TEMPORAL_SHIFT;
+        let dy = below(TEMPORAL_SHIFT + 1, c.seed, self.step, stream::TEMPORAL, 0);
+        let dx = below(TEMPORAL_SHIFT + 1, c.seed, self.step, stream::TEMPORAL, 1);
+        let noise_seed = c.seed ^ (self.step as u64).wrapping_mul(0x2545_F491_4F6C_DD1D) ^ stream::TEMPORAL;
+        let moved = inputs.narrow(0, 0, n).narrow(2, dy, inner).narrow(3, dx, inner).contiguous();
+        let noise = Tensor::randn(moved.shape(), 0.0, TEMPORAL_NOISE, noise_seed, moved.dtype())
+            .try_to_device(moved.device())?;
+        let moved = moved.try_add(&noise)?.clamp(0.0, 1.0);
+        let moved_output = self.generator.forward(&Var::constant(moved))?;
+        let (m, kept) = (TEMPORAL_MARGIN, inner - 2 * TEMPORAL_MARGIN);
+        let own = outputs.try_narrow(0, 0, n)?.try_narrow(2, dy + m, kept)?.try_narrow(3, dx + m, kept)?;
+        let other = moved_output.try_narrow(2, m, kept)?.try_narrow(3, m, kept)?;
+        let difference = own.try_sub(&other)?;
+        Ok(difference.try_mul(&difference)?.mean_all())
+    }
+
     /// One generator update and one discriminator update.
     pub fn step(&mut self) -> Result<StepLosses> {
         let c = self.config.clone();
@@ -455,7 +516,14 @@ impl Trainer {
             AdversarialLoss::Hinge => scores.mean_all().neg(),
         }
         .mul_scalar(c.adversarial_weight);
-        let total = &(&(&content + &style) + &tv) + &adversarial;
+        let mut total = &(&(&content + &style) + &tv) + &adversarial;
+        let temporal = if c.temporal_weight > 0.0 {
+            let term = self.temporal_term(&inputs, &outputs)?.mul_scalar(c.temporal_weight);
+            total = &total + &term;
+            term.to_scalar()
+        } else {
+            0.0
+        };
         if !total.to_scalar().is_finite() {
             return Err(StyleError::Diverged { value: total.to_scalar(), iteration: self.step + 1, scale: 1 });
         }
@@ -484,6 +552,7 @@ impl Trainer {
             style: style.to_scalar(),
             tv: tv.to_scalar(),
             adversarial: adversarial.to_scalar(),
+            temporal,
             generator: total.to_scalar(),
             discriminator: d_loss.to_scalar(),
         })
@@ -495,6 +564,22 @@ impl Trainer {
         let inputs = inputs.try_to_device(self.config.device)?;
         let outputs = self.generator.forward(&Var::constant(inputs.clone()))?;
         Ok(self.perceptual(&inputs, &outputs)?.1.to_scalar())
+    }
+
+    /// The generator's temporal term (unweighted, see [`Trainer::step`]) on
+    /// a fixed batch `[N, 3, S, S]`, with the shift and noise of the current
+    /// step, for monitoring and tests.
+    ///
+    /// # Errors
+    /// When `S` leaves no room for the shifted copy (see [`GanConfig::check`]).
+    pub fn temporal_loss_on(&self, inputs: &Tensor) -> Result<f64> {
+        let inputs = inputs.try_to_device(self.config.device)?;
+        let side = inputs.shape()[2];
+        if side < TEMPORAL_SHIFT + 2 * TEMPORAL_MARGIN + self.generator.config().side_multiple() {
+            return Err(setting("temporal term", format!("{side} px crops leave no room for the shifted copy")));
+        }
+        let outputs = self.generator.forward(&Var::constant(inputs.clone()))?;
+        Ok(self.temporal_term(&inputs, &outputs)?.to_scalar())
     }
 
     /// Saves everything a resumed run needs, atomically: both networks,
