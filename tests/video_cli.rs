@@ -106,8 +106,8 @@ fn a_folder_of_frames_is_stylised_and_an_interrupted_run_resumes() {
     let clip = write_clip(&dir, 4, 2.0);
     let style = write_style(&dir);
     let weights = cli::tiny_vgg(&dir, VggKind::Vgg16, [6, 8, 8, 8, 8]);
-    // A trailing separator names a folder, whatever dots it has.
-    let out_dir = dir.join("out-0.25");
+    // A trailing separator names a folder, whatever its name's dots say.
+    let out_dir = dir.join("styled.final");
     let log = dir.join("run.jsonl");
     let (c, st, w, l) = (s(&clip), s(&style), s(&weights), s(&log));
     let o = format!("{}{}", s(&out_dir), std::path::MAIN_SEPARATOR);

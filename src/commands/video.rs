@@ -128,10 +128,14 @@ struct Destination {
 }
 
 fn destination(output: &Path) -> Result<Destination> {
-    // A trailing separator names a folder, except after a video extension
-    // (`clip.mp4/`), which is refused as ambiguous; `styled-0.25/` is a folder.
-    if output.to_string_lossy().ends_with(std::path::MAIN_SEPARATOR) && frames::is_video_file(output) {
-        bail!("{}: a video file's name cannot end with a path separator", output.display());
+    // A trailing separator names a folder (`styled.final/`, `out-0.25/`),
+    // except after a video extension (`clip.mp4/`), refused as ambiguous.
+    if output.to_string_lossy().chars().last().is_some_and(std::path::is_separator) {
+        if frames::is_video_file(output) {
+            bail!("{}: a video file's name cannot end with a path separator", output.display());
+        }
+        paths::check_output_dir(output)?;
+        return Ok(Destination { frames: output.to_path_buf(), video: None });
     }
     if frames::is_video_file(output) {
         paths::check_output_file(output, "output", None)?;
