@@ -78,9 +78,9 @@ pub struct TrainArgs {
     /// Weight of the adversarial loss.
     #[arg(long, default_value_t = 0.1)]
     pub adversarial_weight: f64,
-    /// Weight of the temporal term: a shifted, noisier copy of each crop
-    /// must be stylised as the crop was (steadier video, see `fresco
-    /// video --method gan`; 0: none).
+    /// Weight of the temporal term: a shifted (0-16 px), noisier copy of half the batch's crops must be stylised
+    /// as the same pixels of the crop were (for `fresco video --method gan`; the README's Video section
+    /// measures it; 0: none).
     #[arg(long, default_value_t = 0.0)]
     pub temporal_weight: f64,
     /// Content layers, `name[:weight],...` (as `gatys` and `score`).

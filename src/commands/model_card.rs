@@ -102,7 +102,7 @@ pub fn render(r: &TrainingRecord) -> String {
     row(
         "objective",
         format!(
-            "content {} x{}, style {} x{}, tv x{}, adversarial x{} ({}), temporal x{}",
+            "content {} x{}, style {} x{}, tv x{}, adversarial x{} ({}){}",
             c.content_layers,
             c.content_weight,
             c.style_layers,
@@ -110,7 +110,7 @@ pub fn render(r: &TrainingRecord) -> String {
             c.tv_weight,
             c.adversarial_weight,
             if c.loss == style::gan::AdversarialLoss::Hinge { "hinge" } else { "LSGAN" },
-            c.temporal_weight
+            if c.temporal_weight > 0.0 { format!(", temporal x{}", c.temporal_weight) } else { String::new() }
         ),
     );
     row("VGG", r.vgg.to_string());
@@ -123,12 +123,12 @@ pub fn render(r: &TrainingRecord) -> String {
     row(
         &format!("final losses (weighted, mean of the last {} steps)", r.last_losses.len()),
         format!(
-            "content {:.3}, style {:.3}, tv {:.3}, adversarial {:.3}, temporal {:.4}; discriminator {:.3}",
+            "content {:.3}, style {:.3}, tv {:.3}, adversarial {:.3}{}; discriminator {:.3}",
             mean(|l| l.content),
             mean(|l| l.style),
             mean(|l| l.tv),
             mean(|l| l.adversarial),
-            mean(|l| l.temporal),
+            if c.temporal_weight > 0.0 { format!(", temporal {:.3}", mean(|l| l.temporal)) } else { String::new() },
             mean(|l| l.discriminator)
         ),
     );

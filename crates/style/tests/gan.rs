@@ -202,7 +202,7 @@ fn temporal_setup(temporal_weight: f64) -> (GanConfig, Vec<Tensor>) {
 }
 
 #[test]
-fn the_temporal_term_compares_the_same_pixels_and_training_lowers_it() {
+fn the_temporal_term_compares_the_same_pixels_and_training_with_it_steadies_the_generator() {
     // An untrained residual generator returns its input, so the two outputs
     // differ by the added noise alone (σ 0.01: a mean square near 1e-4)
     // when the shifted copy is compared where it belongs; misplaced by a
@@ -231,7 +231,27 @@ fn the_temporal_term_needs_room_in_the_crop() {
     let (mut config, _) = temporal_setup(1.0);
     config.crop_size = 32;
     let error = config.check().unwrap_err().to_string();
-    assert!(error.contains("--crop-size") && error.contains("at least 36"), "{error}");
+    assert!(error.contains("--crop-size") && error.contains("at least 48"), "{error}");
     config.temporal_weight = 0.0;
     config.check().unwrap();
+}
+
+#[test]
+fn a_checkpoint_with_a_temporal_term_resumes_to_identical_parameters() {
+    let (config, photos) = temporal_setup(5.0);
+    let config = GanConfig { steps: 4, batch_size: 3, ..config };
+    let mut straight = Trainer::new(config.clone(), vgg(), painting(), photos.clone()).unwrap();
+    (0..4).for_each(|_| assert!(straight.step().unwrap().temporal > 0.0));
+    let mut first = Trainer::new(config, vgg(), painting(), photos.clone()).unwrap();
+    (0..2).for_each(|_| drop(first.step().unwrap()));
+    let path = temp("temporal-checkpoint.safetensors");
+    first.save_checkpoint(&path).unwrap();
+    let mut resumed = Trainer::resume(&path, vgg(), painting(), photos, Device::Cpu).unwrap();
+    assert_eq!(resumed.config().temporal_weight, 5.0);
+    (0..2).for_each(|_| drop(resumed.step().unwrap()));
+    for (name, value) in straight.generator_store().values() {
+        let (a, b) = (value.to_vec::<f32>(), resumed.generator_store().values()[&name].to_vec::<f32>());
+        assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()), "{name} differs after resuming");
+    }
+    std::fs::remove_file(&path).ok();
 }

@@ -58,9 +58,23 @@ pub struct GanConfig {
     pub tv_weight: f64,
     /// Weight of the adversarial term.
     pub adversarial_weight: f64,
-    /// Weight of the temporal term (see [`Trainer::step`]): how much a
-    /// shifted, noisier copy of a crop may be stylised differently from the
-    /// same place in the crop's own output. 0: none.
+    /// Weight of the temporal term, a synthetic camera pan: the first half
+    /// of the batch (at least one crop) is cut again, [`TEMPORAL_SHIFT`] px
+    /// smaller, at a random offset of 0 to that many pixels in each
+    /// direction (most offsets are not multiples of the downsamplings'
+    /// stride, where the network is not shift-equivariant), with Gaussian
+    /// noise of σ [`TEMPORAL_NOISE`] added (a video's next frame never has
+    /// the same pixels; our choice of stand-in for sensor and compression
+    /// noise). The term is the mean squared difference, in squared 0–1
+    /// pixels, between the copy's output and the same image pixels of the
+    /// crop's own output, leaving out a [`TEMPORAL_MARGIN`]-px border of the
+    /// copy, where one output sees padding and the other the image; the
+    /// rest of a pan's edge effects (the copy's instance-norm statistics
+    /// come from less of the image) stay in, as in a real pan. Both outputs
+    /// get the gradient. The loss is Huang et al.'s output-space temporal
+    /// loss ("Real-time neural style transfer for videos", 2017), which
+    /// they computed on consecutive video frames with optical flow; here
+    /// the motion is known. 0: none.
     pub temporal_weight: f64,
     /// Content layers, `name[:weight],…`.
     pub content_layers: String,
@@ -227,7 +241,8 @@ impl GanConfig {
     /// (1–4 of them) in 16–4096, a
     /// training size in 16–16,384 and not below the crops, a pool of at
     /// most 10,000 fakes, at least one step; scale jitter in 1–4, colour
-    /// jitter in 0–0.5; and the weights, learning rate and β₁ in range.
+    /// jitter in 0–0.5; crops of at least [`SMALLEST_TEMPORAL_CROP`] px
+    /// with a temporal term; and the weights, learning rate and β₁ in range.
     /// The error names the command-line option.
     pub fn check(&self) -> Result<()> {
         let limits = [
@@ -256,12 +271,11 @@ impl GanConfig {
                 format!("{} is not a multiple of {multiple} (2^downsamplings)", self.crop_size),
             ));
         }
-        let smallest = TEMPORAL_SHIFT + 2 * TEMPORAL_MARGIN + multiple;
-        if self.temporal_weight > 0.0 && self.crop_size < smallest {
+        if self.temporal_weight > 0.0 && self.crop_size < SMALLEST_TEMPORAL_CROP {
             return Err(setting(
                 "--crop-size",
                 format!(
-                    "{} px leaves no room for the temporal term's shifted copy: at least {smallest}",
+                    "{} px is too small for --temporal-weight: at least {SMALLEST_TEMPORAL_CROP} (or --temporal-weight 0)",
                     self.crop_size
                 ),
             ));
@@ -309,6 +323,12 @@ pub const TEMPORAL_SHIFT: usize = 16;
 pub const TEMPORAL_MARGIN: usize = 8;
 /// σ of the Gaussian noise, in 0–1 pixels, added to the shifted copy.
 pub const TEMPORAL_NOISE: f64 = 0.01;
+/// The smallest crop a temporal term takes: the shift, both margins, and
+/// 16 px compared.
+pub const SMALLEST_TEMPORAL_CROP: usize = TEMPORAL_SHIFT + 2 * TEMPORAL_MARGIN + 16;
+// The copy is TEMPORAL_SHIFT px smaller than the crop, so it must stay a
+// multiple of the deepest generator's stride.
+const _: () = assert!(TEMPORAL_SHIFT % (1 << GeneratorConfig::MAX_DOWNSAMPLINGS) == 0);
 
 /// The losses of one training step (weights applied).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -467,17 +487,8 @@ impl Trainer {
         Ok((content.mul_scalar(c.content_weight), style.mul_scalar(c.style_weight), tv.mul_scalar(c.tv_weight)))
     }
 
-    /// The temporal term (after Huang et al., "Real-time neural style
-    /// transfer for videos", 2017, with the motion known instead of
-    /// estimated): the first half of the batch (at least one crop) is cut
-    /// again, [`TEMPORAL_SHIFT`] px smaller, at a random offset of 0 to
-    /// that many pixels in each direction (most offsets are not multiples of
-    /// the downsamplings' stride, where the network is not shift-equivariant),
-    /// with Gaussian noise of σ [`TEMPORAL_NOISE`] added (a video's next
-    /// frame is never the same pixels); the mean squared difference of its
-    /// output from the same pixels of the crop's own output, away from a
-    /// [`TEMPORAL_MARGIN`]-px border where the padding differs, in squared
-    /// 0–1 pixels. Both outputs get the gradient.
+    /// The temporal term of `outputs` of `inputs` (see
+    /// [`GanConfig::temporal_weight`]), unweighted.
     fn temporal_term(&self, inputs: &Tensor, outputs: &Var) -> Result<Var> {
         let c = &self.config;
         let (n, size) = ((inputs.shape()[0] / 2).max(1), inputs.shape()[2]);
@@ -566,17 +577,24 @@ impl Trainer {
         Ok(self.perceptual(&inputs, &outputs)?.1.to_scalar())
     }
 
-    /// The generator's temporal term (unweighted, see [`Trainer::step`]) on
-    /// a fixed batch `[N, 3, S, S]`, with the shift and noise of the current
-    /// step, for monitoring and tests.
+    /// The generator's temporal term (unweighted, see
+    /// [`GanConfig::temporal_weight`]) on a fixed batch `[N, 3, S, S]`,
+    /// with the shift and noise of the current step, for monitoring and
+    /// tests.
     ///
     /// # Errors
-    /// When `S` leaves no room for the shifted copy (see [`GanConfig::check`]).
+    /// When the batch is not square crops of at least
+    /// [`SMALLEST_TEMPORAL_CROP`] px, a multiple of the generator's
+    /// [`GeneratorConfig::side_multiple`].
     pub fn temporal_loss_on(&self, inputs: &Tensor) -> Result<f64> {
         let inputs = inputs.try_to_device(self.config.device)?;
-        let side = inputs.shape()[2];
-        if side < TEMPORAL_SHIFT + 2 * TEMPORAL_MARGIN + self.generator.config().side_multiple() {
-            return Err(setting("temporal term", format!("{side} px crops leave no room for the shifted copy")));
+        let shape = inputs.shape();
+        let multiple = self.generator.config().side_multiple();
+        if shape.len() != 4 || shape[2] != shape[3] || shape[2] < SMALLEST_TEMPORAL_CROP || shape[2] % multiple != 0 {
+            return Err(setting(
+                "temporal term",
+                format!("crops {shape:?}: need [N, 3, S, S] with S at least {SMALLEST_TEMPORAL_CROP}, a multiple of {multiple}"),
+            ));
         }
         let outputs = self.generator.forward(&Var::constant(inputs.clone()))?;
         Ok(self.temporal_term(&inputs, &outputs)?.to_scalar())
