@@ -28,6 +28,7 @@ mod tensor;
 
 pub use dtype::{DType, Device, Element};
 pub use error::{Result, TensorError};
+pub use kernels::buffer_pool::release_pooled_buffers;
 pub use kernels::elementwise::{BinaryOp, UnaryOp};
 pub use kernels::padding::{Pad2d, PadMode};
 pub use kernels::reduce::ReduceOp;
