@@ -24,3 +24,15 @@ for style in starry_night the_scream wave; do
     "$fresco" score --json --content examples/images/astronaut.jpg \
         --style "examples/images/$style.jpg" "$out/astronaut_${style}_gatys.jpg"
 done
+# Stylizers trained for video, each with the painting it was trained on.
+for pair in starry_night_video:starry_night; do
+    model=${pair%%:*}
+    style=${pair#*:}
+    for photo in astronaut chelsea coffee; do
+        "$fresco" gan apply --model "models/$model.safetensors" \
+            --content "examples/images/$photo.jpg" --size 512 \
+            --output "$out/${photo}_${model}_gan.jpg" >&2
+        "$fresco" score --json --content "examples/images/$photo.jpg" \
+            --style "examples/images/$style.jpg" "$out/${photo}_${model}_gan.jpg"
+    done
+done
