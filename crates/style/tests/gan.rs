@@ -243,12 +243,16 @@ fn a_checkpoint_with_a_temporal_term_resumes_to_identical_parameters() {
     let mut straight = Trainer::new(config.clone(), vgg(), painting(), photos.clone()).unwrap();
     (0..4).for_each(|_| assert!(straight.step().unwrap().temporal > 0.0));
     let mut first = Trainer::new(config, vgg(), painting(), photos.clone()).unwrap();
-    (0..2).for_each(|_| drop(first.step().unwrap()));
+    for _ in 0..2 {
+        first.step().unwrap();
+    }
     let path = temp("temporal-checkpoint.safetensors");
     first.save_checkpoint(&path).unwrap();
     let mut resumed = Trainer::resume(&path, vgg(), painting(), photos, Device::Cpu).unwrap();
     assert_eq!(resumed.config().temporal_weight, 5.0);
-    (0..2).for_each(|_| drop(resumed.step().unwrap()));
+    for _ in 0..2 {
+        resumed.step().unwrap();
+    }
     for (name, value) in straight.generator_store().values() {
         let (a, b) = (value.to_vec::<f32>(), resumed.generator_store().values()[&name].to_vec::<f32>());
         assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()), "{name} differs after resuming");
