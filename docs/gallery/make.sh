@@ -24,7 +24,8 @@ for style in starry_night the_scream wave; do
     "$fresco" score --json --content examples/images/astronaut.jpg \
         --style "examples/images/$style.jpg" "$out/astronaut_${style}_gatys.jpg"
 done
-# Stylizers trained for video, each with the painting it was trained on.
+# Stylizers trained for video, each with the painting it was trained on
+# (their ratios in the gallery use the untouched photos' rows above).
 for pair in starry_night_video:starry_night; do
     model=${pair%%:*}
     style=${pair#*:}
