@@ -8,13 +8,20 @@
 set -eu
 fresco=${FRESCO:-target/release/fresco}
 out=docs/gallery
+
+# stylize MODEL STYLE PHOTO: the model's result on the photo, and its score
+# against the photo and the painting.
+stylize() {
+    "$fresco" gan apply --model "models/$1.safetensors" \
+        --content "examples/images/$3.jpg" --size 512 \
+        --output "$out/${3}_${1}_gan.jpg" >&2
+    "$fresco" score --json --content "examples/images/$3.jpg" \
+        --style "examples/images/$2.jpg" "$out/${3}_${1}_gan.jpg"
+}
+
 for style in starry_night the_scream wave; do
     for photo in astronaut chelsea coffee; do
-        "$fresco" gan apply --model "models/$style.safetensors" \
-            --content "examples/images/$photo.jpg" --size 512 \
-            --output "$out/${photo}_${style}_gan.jpg" >&2
-        "$fresco" score --json --content "examples/images/$photo.jpg" \
-            --style "examples/images/$style.jpg" "$out/${photo}_${style}_gan.jpg"
+        stylize "$style" "$style" "$photo"
         "$fresco" score --json --content "examples/images/$photo.jpg" \
             --style "examples/images/$style.jpg" "examples/images/$photo.jpg"
     done
@@ -26,14 +33,6 @@ for style in starry_night the_scream wave; do
 done
 # Stylizers trained for video, each with the painting it was trained on
 # (their ratios in the gallery use the untouched photos' rows above).
-for pair in starry_night_video:starry_night; do
-    model=${pair%%:*}
-    style=${pair#*:}
-    for photo in astronaut chelsea coffee; do
-        "$fresco" gan apply --model "models/$model.safetensors" \
-            --content "examples/images/$photo.jpg" --size 512 \
-            --output "$out/${photo}_${model}_gan.jpg" >&2
-        "$fresco" score --json --content "examples/images/$photo.jpg" \
-            --style "examples/images/$style.jpg" "$out/${photo}_${model}_gan.jpg"
-    done
+for photo in astronaut chelsea coffee; do
+    stylize starry_night_video starry_night "$photo"
 done
