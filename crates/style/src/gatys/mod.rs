@@ -455,8 +455,8 @@ impl Gatys {
             if scale > 0 {
                 // The buffers the pool kept from the coarser scale are mostly
                 // too small for this one's (a buffer serves requests of half
-                // to all its size); held, they add to the peak: 1.115 against
-                // 1.164 GB for the README's main job, same time and picture.
+                // to all its size); held, they add to the peak: 1.063 against
+                // 1.110 GiB for the README's main job, same time and picture.
                 tensor::release_pooled_buffers();
             }
             let content_here = resize(content, h, w);
