@@ -194,6 +194,11 @@ fn bad_inputs_fail_in_one_line() {
     let args = train_args(&photos, &painting, &model, &["--train-size", "16", "--crop-size", "20"]);
     let message = one_line(fresco(&args.iter().map(String::as_str).collect::<Vec<_>>(), &dir));
     assert!(message.contains("--train-size") && message.contains("20 px crops"), "{message}");
+    for (value, needle) in [("-1", "got -1"), ("inf", "finite non-negative number, got inf")] {
+        let args = train_args(&photos, &painting, &model, &["--temporal-weight", value]);
+        let message = one_line(fresco(&args.iter().map(String::as_str).collect::<Vec<_>>(), &dir));
+        assert!(message.contains("--temporal-weight") && message.contains(needle), "{message}");
+    }
     let args = train_args(&photos, &painting, &model, &["--card", &s(&dir.join("card.txt"))]);
     let message = one_line(fresco(&args.iter().map(String::as_str).collect::<Vec<_>>(), &dir));
     assert!(message.contains("card.txt"), "{message}");

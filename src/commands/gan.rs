@@ -67,21 +67,21 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 0.1, value_name = "C")]
     pub colour_jitter: f64,
     /// Weight of the content loss.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub content_weight: f64,
     /// Weight of the style loss.
-    #[arg(long, default_value_t = 40.0)]
+    #[arg(long, default_value_t = 40.0, allow_negative_numbers = true)]
     pub style_weight: f64,
     /// Weight of the total-variation loss.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 10.0, allow_negative_numbers = true)]
     pub tv_weight: f64,
     /// Weight of the adversarial loss.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
     pub adversarial_weight: f64,
-    /// Weight of the temporal term: a shifted (0-16 px), noisier copy of half the batch's crops must be stylised
-    /// as the same pixels of the crop were (for `fresco video --method gan`; the README's Video section
-    /// measures it; 0: none).
-    #[arg(long, default_value_t = 0.0)]
+    /// Weight of the temporal term: a copy of half the batch's crops (at least one), cut 16 px smaller at an
+    /// offset of 0-16 px and with noise added, must be stylised as the same pixels of the crop were (for
+    /// `fresco video --method gan`; the README's Video section measures it; needs --crop-size 48 or more; 0: none).
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub temporal_weight: f64,
     /// Content layers, `name[:weight],...` (as `gatys` and `score`).
     #[arg(long, default_value = DEFAULT_CONTENT_LAYERS)]
@@ -93,10 +93,10 @@ pub struct TrainArgs {
     #[arg(long, value_enum, default_value = "lsgan")]
     pub loss: LossArg,
     /// Adam learning rate (both networks).
-    #[arg(long, default_value_t = 2e-4)]
+    #[arg(long, default_value_t = 2e-4, allow_negative_numbers = true)]
     pub lr: f64,
     /// Adam beta1 (both networks).
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
     pub beta1: f64,
     /// Decay the learning rate linearly to zero from this step on [default: two thirds of --steps].
     #[arg(long)]

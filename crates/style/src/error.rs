@@ -58,6 +58,16 @@ pub enum StyleError {
         /// Scale, counted from 1.
         scale: usize,
     },
+    /// A GAN training step's generator loss stopped being a finite number.
+    #[error(
+        "the generator's loss became {value} at step {step}; lower --lr or the loss weights (--style-weight, --temporal-weight, ...)"
+    )]
+    TrainingDiverged {
+        /// The value (NaN or infinity).
+        value: f64,
+        /// The step, from 1.
+        step: usize,
+    },
     /// The caller's observer asked to stop (or failed, e.g. writing a file).
     #[error("{0}")]
     Stopped(String),

@@ -271,15 +271,6 @@ impl GanConfig {
                 format!("{} is not a multiple of {multiple} (2^downsamplings)", self.crop_size),
             ));
         }
-        if self.temporal_weight > 0.0 && self.crop_size < SMALLEST_TEMPORAL_CROP {
-            return Err(setting(
-                "--crop-size",
-                format!(
-                    "{} px is too small for --temporal-weight: at least {SMALLEST_TEMPORAL_CROP} (or --temporal-weight 0)",
-                    self.crop_size
-                ),
-            ));
-        }
         if self.train_size < self.crop_size {
             return Err(setting(
                 "--train-size",
@@ -301,8 +292,17 @@ impl GanConfig {
         ];
         for (option, value) in weights {
             if !(value.is_finite() && value >= 0.0) {
-                return Err(setting(option, format!("must be a non-negative number, got {value}")));
+                return Err(setting(option, format!("must be a finite non-negative number, got {value}")));
             }
+        }
+        if self.temporal_weight > 0.0 && self.crop_size < SMALLEST_TEMPORAL_CROP {
+            return Err(setting(
+                "--crop-size",
+                format!(
+                    "{} px is too small for --temporal-weight: at least {SMALLEST_TEMPORAL_CROP} (or --temporal-weight 0)",
+                    self.crop_size
+                ),
+            ));
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return Err(setting("--lr", format!("must be a positive number, got {}", self.lr)));
@@ -536,7 +536,7 @@ impl Trainer {
             0.0
         };
         if !total.to_scalar().is_finite() {
-            return Err(StyleError::Diverged { value: total.to_scalar(), iteration: self.step + 1, scale: 1 });
+            return Err(StyleError::TrainingDiverged { value: total.to_scalar(), step: self.step + 1 });
         }
         let grads = total.backward();
         self.adam_g.step(&self.generator_store.trainable(), &grads);
