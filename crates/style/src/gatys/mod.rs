@@ -274,7 +274,7 @@ impl Gatys {
                 .iter()
                 .map(|&p| ((p * side) as f64 / full_side as f64).floor().max(1.0) as usize)
                 .collect();
-            laplacian_targets(&content.try_to_device(c.device)?, &pools, c.laplacian_weight)?
+            laplacian_targets(content_image.value(), &pools, c.laplacian_weight)?
         } else {
             Vec::new()
         };

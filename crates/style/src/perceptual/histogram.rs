@@ -217,20 +217,12 @@ impl HistogramTarget {
 /// # Panics
 /// When a target's layer is not an index into `features`.
 pub fn histogram_loss(features: &[Var], targets: &[HistogramTarget]) -> Result<Option<Var>> {
-    let mut loss: Option<Var> = None;
-    for t in targets {
+    // `matched` checks each feature map's shape.
+    super::sum_of_terms(targets.iter().map(|t| {
         let f = &features[t.layer];
-        if f.shape().len() < 3 || f.shape()[0] != 1 {
-            return Err(setting("histogram loss", format!("expected features [1, C, H, W], got {:?}", f.shape())));
-        }
         let matched = Var::constant(t.matched(f.value())?);
-        let term = f.try_mse(&matched)?.mul_scalar(t.weight);
-        loss = Some(match loss {
-            Some(sum) => sum + term,
-            None => term,
-        });
-    }
-    Ok(loss)
+        Ok(f.try_mse(&matched)?.mul_scalar(t.weight))
+    }))
 }
 
 /// The Wasserstein-1 distance between two channels' value distributions

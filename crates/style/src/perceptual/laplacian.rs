@@ -92,15 +92,9 @@ pub fn laplacian_targets(content: &Tensor, pools: &[usize], weight: f64) -> Resu
 /// # Errors
 /// When `image`'s size does not give the targets' shapes.
 pub fn laplacian_loss(image: &Var, targets: &[LaplacianTarget]) -> Result<Option<Var>> {
-    let mut loss: Option<Var> = None;
-    for t in targets {
-        let term = pooled_laplacian(image, t.pool)?.try_mse(&t.value)?.mul_scalar(t.weight);
-        loss = Some(match loss {
-            Some(sum) => sum + term,
-            None => term,
-        });
-    }
-    Ok(loss)
+    super::sum_of_terms(
+        targets.iter().map(|t| Ok(pooled_laplacian(image, t.pool)?.try_mse(&t.value)?.mul_scalar(t.weight))),
+    )
 }
 
 /// Pearson's correlation between `D_p(a)` and `D_p(b)` for two images of

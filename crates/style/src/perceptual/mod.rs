@@ -232,6 +232,21 @@ pub fn style_targets_of_features(plan: &LayerPlan, features: &[Vec<Var>], blend:
         .collect())
 }
 
+/// The sum of `terms`, `None` when there are none: the loss terms that are
+/// optional (masked regions, the detail terms) are `Option`s, so that an
+/// absent one costs no zero tensor and no graph node.
+pub(crate) fn sum_of_terms(terms: impl IntoIterator<Item = Result<Var>>) -> Result<Option<Var>> {
+    let mut sum: Option<Var> = None;
+    for term in terms {
+        let term = term?;
+        sum = Some(match sum {
+            Some(sum) => sum + term,
+            None => term,
+        });
+    }
+    Ok(sum)
+}
+
 /// A zero scalar on `device`, where the sums start.
 fn zero(device: Device) -> Result<Var> {
     Ok(Var::constant(Tensor::scalar(0.0, DType::F32).try_to_device(device)?))
@@ -293,16 +308,11 @@ pub fn temporal_loss(image: &Var, warped: &Tensor, reliability: &Tensor) -> Resu
 /// When a feature is not `[N, C, H, W]` or `[N, C, M]`, or a target's
 /// shape is not `[1, C, C]` for its layer's `C`.
 pub fn pooled_style_loss(features: &[Var], targets: &[Target], device: Device) -> Result<Var> {
-    let mut loss: Option<Var> = None;
-    for t in targets {
+    let terms = targets.iter().map(|t| {
         let gram = features[t.layer].try_gram()?.mean(&[0], true);
-        let term = gram.try_mse(&t.value)?.mul_scalar(t.weight);
-        loss = Some(match loss {
-            Some(sum) => sum + term,
-            None => term,
-        });
-    }
-    loss.map_or_else(|| zero(device), Ok)
+        Ok(gram.try_mse(&t.value)?.mul_scalar(t.weight))
+    });
+    sum_of_terms(terms)?.map_or_else(|| zero(device), Ok)
 }
 
 #[cfg(test)]

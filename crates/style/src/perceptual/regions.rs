@@ -89,19 +89,13 @@ pub fn masked_gram(features: &Var, mask: &Var, scale: f64) -> Result<Var> {
 /// # Panics
 /// When a target's layer is not an index into `features`.
 pub fn region_style_loss(features: &[Var], regions: &[StyleRegion]) -> Result<Option<Var>> {
-    let mut loss: Option<Var> = None;
-    for region in regions {
-        for (t, mask) in region.targets.iter().zip(&region.masks) {
-            let Some((mask, share)) = mask else { continue };
-            let gram = masked_gram(&features[t.layer], mask, 1.0 / share)?;
-            let term = gram.try_mse(&t.value)?.mul_scalar(t.weight * share);
-            loss = Some(match loss {
-                Some(sum) => sum + term,
-                None => term,
-            });
-        }
-    }
-    Ok(loss)
+    let masked = regions.iter().flat_map(|region| {
+        region.targets.iter().zip(&region.masks).filter_map(|(t, mask)| mask.as_ref().map(|mask| (t, mask)))
+    });
+    super::sum_of_terms(masked.map(|(t, (mask, share))| {
+        let gram = masked_gram(&features[t.layer], mask, 1.0 / share)?;
+        Ok(gram.try_mse(&t.value)?.mul_scalar(t.weight * share))
+    }))
 }
 
 #[cfg(test)]
