@@ -147,7 +147,7 @@ pub struct TrainArgs {
     /// Write a checkpoint every N steps (0: only on Ctrl-C).
     #[arg(long, default_value_t = 500)]
     pub checkpoint_every: usize,
-    /// Continue an interrupted run from its checkpoint (its settings are kept).
+    /// Continue an interrupted run from its checkpoint, with its settings (a different one given here is refused).
     #[arg(long)]
     pub resume: Option<PathBuf>,
     /// Log, plot, progress bar and device.
@@ -202,11 +202,9 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     path.with_file_name(format!("{stem}{suffix}"))
 }
 
-/// Runs `fresco gan train`.
-pub fn train(args: TrainArgs) -> Result<()> {
-    // Settings first (a resumed run takes its checkpoint's), then paths,
-    // then the photos.
-    let config = GanConfig {
+/// The training settings `args` ask for.
+fn config_from(args: &TrainArgs) -> GanConfig {
+    GanConfig {
         generator: GeneratorConfig {
             width: args.width,
             res_blocks: args.res_blocks,
@@ -237,7 +235,66 @@ pub fn train(args: TrainArgs) -> Result<()> {
         pool_size: args.pool_size,
         seed: args.seed,
         device: args.run.device,
-    };
+    }
+}
+
+/// The flag that sets the checkpoint metadata entry `key`.
+fn flag_of(key: &str) -> String {
+    match key {
+        "generator.residual" => "--no-residual".into(),
+        "gan.discriminator.width" => "--disc-width".into(),
+        "gan.discriminator.layers" => "--disc-layers".into(),
+        _ => {
+            let name = key.strip_prefix("gan.").or_else(|| key.strip_prefix("generator.")).unwrap_or(key);
+            format!("--{}", name.replace('_', "-"))
+        }
+    }
+}
+
+/// `Err` naming every setting given on the command line (other than its
+/// default) that differs from the checkpoint's: a resumed run keeps the
+/// settings it was started with, and silently dropping a `--steps 2000`
+/// would leave the user believing they trained longer.
+fn check_resume_settings(args: &TrainArgs, checkpoint: &GanConfig, path: &Path) -> Result<()> {
+    #[derive(clap::Parser)]
+    struct TrainOnly {
+        #[command(flatten)]
+        args: TrainArgs,
+    }
+    let defaults =
+        <TrainOnly as clap::Parser>::try_parse_from(["train", "--style", "s", "--content-dir", "c", "--output", "o"])
+            .expect("the required options alone are a valid command")
+            .args;
+    let (given, default, kept) =
+        (config_from(args).to_metadata(), config_from(&defaults).to_metadata(), checkpoint.to_metadata());
+    let mut conflicts: Vec<String> = given
+        .iter()
+        // An unset --decay-from follows --steps; only a given one is a setting.
+        .filter(|(key, _)| key.as_str() != "gan.decay_from" || args.decay_from.is_some())
+        .filter(|(key, value)| default.get(*key) != Some(value) && kept.get(*key) != Some(value))
+        .map(|(key, value)| {
+            let theirs = kept.get(key).map_or("none", String::as_str);
+            format!("{} {value} (the checkpoint has {theirs})", flag_of(key))
+        })
+        .collect();
+    if conflicts.is_empty() {
+        return Ok(());
+    }
+    conflicts.sort();
+    bail!(
+        "--resume {} continues with the checkpoint's settings, but {} {} given; leave {} out, or start a new run without --resume",
+        path.display(),
+        conflicts.join(", "),
+        if conflicts.len() == 1 { "was" } else { "were" },
+        if conflicts.len() == 1 { "it" } else { "them" }
+    )
+}
+
+/// Runs `fresco gan train`.
+pub fn train(args: TrainArgs) -> Result<()> {
+    // Settings first (a resumed run takes its checkpoint's), then paths,
+    // then the photos.
+    let config = config_from(&args);
     if args.resume.is_none() {
         config.check()?;
     }
@@ -254,7 +311,11 @@ pub fn train(args: TrainArgs) -> Result<()> {
     }
     // A resumed run sizes its images as it was started.
     let config = match &args.resume {
-        Some(path) => GanConfig::from_checkpoint(path)?,
+        Some(path) => {
+            let kept = GanConfig::from_checkpoint(path)?;
+            check_resume_settings(&args, &kept, path)?;
+            kept
+        }
         None => config,
     };
     let sample_image =
@@ -299,7 +360,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
         ["generator", "discriminator", "style", "content"],
         args.run.log.as_deref(),
         args.resume.is_some(),
-    )?;
+    );
     let start = Instant::now();
     let first_step = trainer.step_count();
     let cpu_at_start = super::model_card::process_cpu_seconds();
