@@ -201,7 +201,7 @@ pub fn run(args: AudioArgs) -> Result<()> {
         history: args.history,
         seed: args.seed,
     };
-    let mut record = super::LossRecord::new(["total", "content", "style"], args.run.log.as_deref(), false)?;
+    let mut record = super::LossRecord::new(["total", "content", "style"], args.run.log.as_deref(), false);
     let bar = super::progress_bar(args.iters as u64, args.run.quiet);
     let result = transfer(
         config,

@@ -230,7 +230,7 @@ pub fn run(args: GatysArgs) -> Result<()> {
     }
     let gatys = builder.build(load_vgg(&args.objective.weights)?)?;
 
-    let mut record = super::LossRecord::new(["total", "content", "style", "tv"], args.run.log.as_deref(), false)?;
+    let mut record = super::LossRecord::new(["total", "content", "style", "tv"], args.run.log.as_deref(), false);
     let bar = super::progress_bar(gatys.total_iterations() as u64, args.run.quiet);
     let mut scales: Vec<ScaleLosses> = Vec::new();
     let result = gatys.run(&content, &styles, |p| {

@@ -55,31 +55,28 @@ pub(crate) fn progress_bar(len: u64, quiet: bool) -> indicatif::ProgressBar {
 
 /// The losses of a long run as it goes: a JSON object per line in the
 /// `--log` file (flushed each time, so an interrupted run keeps its log), and
-/// one curve per named loss for the `--plot` picture at the end.
+/// one curve per named loss for the `--plot` picture at the end. The log is
+/// opened at the first line, so a run that fails before its first step
+/// leaves an earlier log of that name as it was, not an empty file.
 pub(crate) struct LossRecord<const N: usize> {
     names: [&'static str; N],
     curves: [Vec<(f64, f64)>; N],
-    log: Option<(PathBuf, BufWriter<File>)>,
+    log: Option<LogFile>,
+}
+
+/// The `--log` file: where, whether to continue it, and once opened, its writer.
+struct LogFile {
+    path: PathBuf,
+    append: bool,
+    writer: Option<BufWriter<File>>,
 }
 
 impl<const N: usize> LossRecord<N> {
-    /// Opens the log, if any: replaced, or with `append` continued (a
-    /// resumed run).
-    pub(crate) fn new(names: [&'static str; N], log: Option<&Path>, append: bool) -> Result<Self> {
-        let log = match log {
-            Some(path) => {
-                let file = OpenOptions::new()
-                    .create(true)
-                    .write(true)
-                    .append(append)
-                    .truncate(!append)
-                    .open(path)
-                    .with_context(|| format!("{}: cannot open the log", path.display()))?;
-                Some((path.to_path_buf(), BufWriter::new(file)))
-            }
-            None => None,
-        };
-        Ok(LossRecord { names, curves: std::array::from_fn(|_| Vec::new()), log })
+    /// A record with the log, if any, to be replaced, or with `append`
+    /// continued (a resumed run).
+    pub(crate) fn new(names: [&'static str; N], log: Option<&Path>, append: bool) -> Self {
+        let log = log.map(|path| LogFile { path: path.to_path_buf(), append, writer: None });
+        LossRecord { names, curves: std::array::from_fn(|_| Vec::new()), log }
     }
 
     /// Adds each loss's point at `x`, and `json` (made only when there is a
@@ -88,7 +85,20 @@ impl<const N: usize> LossRecord<N> {
         for (curve, value) in self.curves.iter_mut().zip(losses) {
             curve.push((x, value));
         }
-        if let Some((path, log)) = self.log.as_mut() {
+        if let Some(LogFile { path, append, writer }) = self.log.as_mut() {
+            let log = match writer {
+                Some(log) => log,
+                None => {
+                    let file = OpenOptions::new()
+                        .create(true)
+                        .write(true)
+                        .append(*append)
+                        .truncate(!*append)
+                        .open(&*path)
+                        .with_context(|| format!("{}: cannot open the log", path.display()))?;
+                    writer.insert(BufWriter::new(file))
+                }
+            };
             writeln!(log, "{}", json())
                 .and_then(|_| log.flush())
                 .with_context(|| format!("{}: cannot write the log", path.display()))?;
