@@ -144,6 +144,24 @@ fn train_then_apply_to_a_file_and_a_folder() {
     }
 }
 
+/// A run that fails at its first step leaves an earlier log of the same
+/// name as it was (the log is opened at the first line, not truncated up
+/// front).
+#[test]
+fn a_run_that_diverges_at_once_keeps_the_old_log() {
+    let dir = temp("diverge");
+    let (photos, painting) = data(&dir);
+    let (model, log) = (dir.join("model.safetensors"), dir.join("run.jsonl"));
+    std::fs::write(&log, "{\"step\":1}\n").unwrap();
+    // Finite, but the weighted style term overflows f32 at once.
+    let args = train_args(&photos, &painting, &model, &["--style-weight", "1e38", "--log", &s(&log)]);
+    let out = fresco(&args.iter().map(String::as_str).collect::<Vec<_>>(), &dir);
+    let error = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && error.contains("at step 1"), "{error}");
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "{\"step\":1}\n");
+    assert!(!model.exists());
+}
+
 #[test]
 fn resuming_from_a_checkpoint_finishes_the_run() {
     let dir = temp("resume");
@@ -156,6 +174,14 @@ fn resuming_from_a_checkpoint_finishes_the_run() {
     std::fs::remove_file(&model).unwrap();
     // The checkpoint of step 2 continues to the same model.
     let checkpoint = dir.join("model.checkpoint.safetensors");
+    // Settings other than the checkpoint's are refused, not dropped, and
+    // nothing is written.
+    let args = train_args(&photos, &painting, &model, &["--resume", &s(&checkpoint), "--steps", "6", "--lr", "0.5"]);
+    let refused = fresco(&args.iter().map(String::as_str).collect::<Vec<_>>(), &dir);
+    let error = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && error.trim().lines().count() == 1, "{error}");
+    assert!(error.contains("--lr 5e-1 (the checkpoint has 1e-3), --steps 6 (the checkpoint has 4)"), "{error}");
+    assert!(!model.exists());
     let args = train_args(&photos, &painting, &model, &["--resume", &s(&checkpoint)]);
     let resumed = fresco(&args.iter().map(String::as_str).collect::<Vec<_>>(), &dir);
     assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
