@@ -188,6 +188,17 @@ fn bad_inputs_fail_in_one_line_naming_the_culprit() {
             vec!["--content".into(), c.clone(), "--style".into(), st.clone(), "--frame-iters".into(), "0".into()],
             "--frame-iters 0",
         ),
+        // An option the chosen method would ignore is named, not dropped.
+        (
+            vec!["--content".into(), c.clone(), "--style".into(), st.clone(), "--blend".into(), "0.3".into()],
+            "--blend is for --method gan, not --method gatys",
+        ),
+        (
+            ["--content", &c, "--method", "gan", "--model", "m.safetensors", "--iters", "5", "--history", "3"]
+                .map(String::from)
+                .to_vec(),
+            "--iters, --history are for --method gatys, not --method gan",
+        ),
     ];
     for (extra, needle) in cases {
         let mut args = vec!["video".to_string(), "--output".into(), out.clone()];

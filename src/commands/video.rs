@@ -195,8 +195,45 @@ fn check_settings(args: &VideoArgs) -> Result<()> {
             bail!("--style is for --method gatys; a --method gan stylizer carries its own style")
         }
         VideoMethod::Gatys if args.model.is_some() => bail!("--model is for --method gan"),
-        _ => Ok(()),
+        _ => {
+            // An option of the other method would be silently ignored.
+            let given = options_of_the_other_method(args);
+            if given.is_empty() {
+                return Ok(());
+            }
+            let (this, other) = if args.method == VideoMethod::Gan { ("gan", "gatys") } else { ("gatys", "gan") };
+            let verb = if given.len() == 1 { "is" } else { "are" };
+            bail!("{} {verb} for --method {other}, not --method {this}", given.join(", "))
+        }
     }
+}
+
+/// The options given with a value other than their default that only the
+/// other `--method` reads (`--blend` for gan; the optimisation's for gatys).
+fn options_of_the_other_method(args: &VideoArgs) -> Vec<&'static str> {
+    #[derive(clap::Parser)]
+    struct VideoOnly {
+        #[command(flatten)]
+        args: VideoArgs,
+    }
+    let d = <VideoOnly as clap::Parser>::try_parse_from(["video", "--content", "c", "--output", "o"])
+        .expect("the required options alone are a valid command")
+        .args;
+    let options = match args.method {
+        VideoMethod::Gatys => vec![("--blend", args.blend != d.blend)],
+        VideoMethod::Gan => vec![
+            ("--iters", args.iters != d.iters),
+            ("--coarse-iters", args.coarse_iters != d.coarse_iters),
+            ("--scales", args.scales != d.scales),
+            ("--frame-iters", args.frame_iters != d.frame_iters),
+            ("--temporal-weight", args.temporal_weight != d.temporal_weight),
+            ("--long-term-weight", args.long_term_weight != d.long_term_weight),
+            ("--history", args.history != d.history),
+            ("--line-search", args.line_search != d.line_search),
+            ("--preserve-colors", args.preserve_colors != d.preserve_colors),
+        ],
+    };
+    options.into_iter().filter_map(|(name, given)| given.then_some(name)).collect()
 }
 
 fn stylizer(args: &VideoArgs) -> Result<Stylizer> {
@@ -391,7 +428,7 @@ pub fn run(args: VideoArgs) -> Result<()> {
         );
     }
     // A resumed run adds to the log of the run it continues.
-    let mut record_log = super::LossRecord::new(["warping error"], args.run.log.as_deref(), resuming)?;
+    let mut record_log = super::LossRecord::new(["warping error"], args.run.log.as_deref(), resuming);
     let flow_config = FlowConfig::default();
     let min_side = match &stylizer {
         Stylizer::Gatys { first, .. } => first.min_side(),
