@@ -251,3 +251,30 @@ fn winograd_f32_error_on_a_vgg_like_layer() {
     );
     assert!(worst / range < 2e-5, "worst error {worst} against an output range of {range}");
 }
+
+/// The Winograd path past the proptest's small sizes: more tiles than one
+/// GEMM panel holds (81 against NR = 32 or 64), output channels that end in
+/// a short microkernel tile (20 = 3 × 6 + 2), and an input gradient whose
+/// convolution has 130 outputs, forward and input gradient in f64 and f32.
+#[test]
+fn winograd_spans_several_panels_and_short_tiles() {
+    let g = three_by_three(1, 130, 36, 36, 20, 1);
+    let (x, w, b) = (values(g.input_len(), 31), values(g.weight_len(), 32), values(g.out_channels, 33));
+    let reference = conv2d_forward_reference(&g, &x, &w, Some(&b));
+    let mut y = vec![0.0f64; g.output_len()];
+    conv2d_forward(&g, &x, &w, Some(&b), &mut y);
+    let worst = worst_error(&y, &reference);
+    assert!(worst < 1e-11, "forward: worst error {worst}");
+
+    let cast = |v: &[f64]| v.iter().map(|&v| v as f32).collect::<Vec<f32>>();
+    let mut y32 = vec![0.0f32; g.output_len()];
+    conv2d_forward(&g, &cast(&x), &cast(&w), Some(&cast(&b)), &mut y32);
+    let worst = worst_error(&y32, &reference);
+    assert!(worst < 1e-3, "f32 forward: worst error {worst}");
+
+    let dy = values(g.output_len(), 34);
+    let mut dx = vec![0.0f64; g.input_len()];
+    conv2d_backward_input(&g, &dy, &w, &mut dx);
+    let worst = worst_error(&dx, &backward_input_reference(&g, &dy, &w));
+    assert!(worst < 1e-11, "input gradient: worst error {worst}");
+}
