@@ -147,7 +147,7 @@ pub struct TrainArgs {
     /// Write a checkpoint every N steps (0: only on Ctrl-C).
     #[arg(long, default_value_t = 500)]
     pub checkpoint_every: usize,
-    /// Continue an interrupted run from its checkpoint, with its settings (a different one given here is refused).
+    /// Continue an interrupted run from its checkpoint, with its settings (one given here other than its default and the checkpoint's is refused).
     #[arg(long)]
     pub resume: Option<PathBuf>,
     /// Log, plot, progress bar and device.
@@ -251,10 +251,11 @@ fn flag_of(key: &str) -> String {
     }
 }
 
-/// `Err` naming every setting given on the command line (other than its
-/// default) that differs from the checkpoint's: a resumed run keeps the
-/// settings it was started with, and silently dropping a `--steps 2000`
-/// would leave the user believing they trained longer.
+/// `Err` naming every setting given on the command line with a value other
+/// than its default that differs from the checkpoint's: a resumed run keeps
+/// the settings it was started with, and silently dropping a `--steps 2000`
+/// would leave the user believing they trained longer. (A default value
+/// given explicitly cannot be told from none given, and passes.)
 fn check_resume_settings(args: &TrainArgs, checkpoint: &GanConfig, path: &Path) -> Result<()> {
     #[derive(clap::Parser)]
     struct TrainOnly {
@@ -267,14 +268,25 @@ fn check_resume_settings(args: &TrainArgs, checkpoint: &GanConfig, path: &Path) 
             .args;
     let (given, default, kept) =
         (config_from(args).to_metadata(), config_from(&defaults).to_metadata(), checkpoint.to_metadata());
+    // A given --decay-from is a setting whatever its value (its default is
+    // to follow --steps); an unset one follows --steps and is not.
+    let counts = |key: &str, value: &String| match key {
+        "gan.decay_from" => args.decay_from.is_some(),
+        _ => default.get(key) != Some(value),
+    };
     let mut conflicts: Vec<String> = given
         .iter()
-        // An unset --decay-from follows --steps; only a given one is a setting.
-        .filter(|(key, _)| key.as_str() != "gan.decay_from" || args.decay_from.is_some())
-        .filter(|(key, value)| default.get(*key) != Some(value) && kept.get(*key) != Some(value))
+        .filter(|(key, value)| counts(key, value) && kept.get(*key) != Some(value))
         .map(|(key, value)| {
             let theirs = kept.get(key).map_or("none", String::as_str);
-            format!("{} {value} (the checkpoint has {theirs})", flag_of(key))
+            match key.as_str() {
+                "generator.residual" => "--no-residual (the checkpoint's generator is residual)".to_string(),
+                // Numbers as typed (the metadata writes floats as 1.5e0).
+                _ => {
+                    let shown = |v: &str| v.parse::<f64>().map_or_else(|_| v.to_string(), |x| x.to_string());
+                    format!("{} {} (the checkpoint has {})", flag_of(key), shown(value), shown(theirs))
+                }
+            }
         })
         .collect();
     if conflicts.is_empty() {
