@@ -199,6 +199,20 @@ fn bad_inputs_fail_in_one_line_naming_the_culprit() {
                 .to_vec(),
             "--iters, --history are for --method gatys, not --method gan",
         ),
+        (
+            ["--content", &c, "--method", "gan", "--model", "m.safetensors", "--style-weight", "5", "--offline"]
+                .map(String::from)
+                .to_vec(),
+            "--style-weight, --offline are for --method gatys, not --method gan",
+        ),
+        // Both methods keep the frame's colours when asked: this one gets as
+        // far as the missing model.
+        (
+            ["--content", &c, "--method", "gan", "--model", "m.safetensors", "--preserve-colors"]
+                .map(String::from)
+                .to_vec(),
+            "m.safetensors",
+        ),
     ];
     for (extra, needle) in cases {
         let mut args = vec!["video".to_string(), "--output".into(), out.clone()];

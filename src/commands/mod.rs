@@ -79,26 +79,32 @@ impl<const N: usize> LossRecord<N> {
         LossRecord { names, curves: std::array::from_fn(|_| Vec::new()), log }
     }
 
+    /// Opens the log now if it is not open yet (replaced, or continued for a
+    /// resumed run): for a run whose first result is written before its
+    /// first line, so that a rerun resuming from that result continues this
+    /// run's log, not an older one of the same name.
+    pub(crate) fn open(&mut self) -> Result<()> {
+        if let Some(LogFile { path, append, writer: writer @ None }) = self.log.as_mut() {
+            let file = OpenOptions::new()
+                .create(true)
+                .write(true)
+                .append(*append)
+                .truncate(!*append)
+                .open(&*path)
+                .with_context(|| format!("{}: cannot open the log", path.display()))?;
+            *writer = Some(BufWriter::new(file));
+        }
+        Ok(())
+    }
+
     /// Adds each loss's point at `x`, and `json` (made only when there is a
     /// log) as a line of the log.
     pub(crate) fn record(&mut self, x: f64, losses: [f64; N], json: impl FnOnce() -> String) -> Result<()> {
         for (curve, value) in self.curves.iter_mut().zip(losses) {
             curve.push((x, value));
         }
-        if let Some(LogFile { path, append, writer }) = self.log.as_mut() {
-            let log = match writer {
-                Some(log) => log,
-                None => {
-                    let file = OpenOptions::new()
-                        .create(true)
-                        .write(true)
-                        .append(*append)
-                        .truncate(!*append)
-                        .open(&*path)
-                        .with_context(|| format!("{}: cannot open the log", path.display()))?;
-                    writer.insert(BufWriter::new(file))
-                }
-            };
+        self.open()?;
+        if let Some(LogFile { path, writer: Some(log), .. }) = self.log.as_mut() {
             writeln!(log, "{}", json())
                 .and_then(|_| log.flush())
                 .with_context(|| format!("{}: cannot write the log", path.display()))?;

@@ -16,7 +16,7 @@ use tensor::Tensor;
 use crate::weights::WeightsArgs;
 
 /// Pooling choice on the command line.
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum PoolingArg {
     /// Max pooling (as trained).
     Max,

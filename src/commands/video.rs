@@ -209,7 +209,8 @@ fn check_settings(args: &VideoArgs) -> Result<()> {
 }
 
 /// The options given with a value other than their default that only the
-/// other `--method` reads (`--blend` for gan; the optimisation's for gatys).
+/// other `--method` reads (`--blend` for gan; the objective's, the VGG's
+/// and the optimisation's for gatys).
 fn options_of_the_other_method(args: &VideoArgs) -> Vec<&'static str> {
     #[derive(clap::Parser)]
     struct VideoOnly {
@@ -230,7 +231,21 @@ fn options_of_the_other_method(args: &VideoArgs) -> Vec<&'static str> {
             ("--long-term-weight", args.long_term_weight != d.long_term_weight),
             ("--history", args.history != d.history),
             ("--line-search", args.line_search != d.line_search),
-            ("--preserve-colors", args.preserve_colors != d.preserve_colors),
+            ("--style-blend", args.objective.style_blend != d.objective.style_blend),
+            ("--content-weight", args.objective.content_weight != d.objective.content_weight),
+            ("--style-weight", args.objective.style_weight != d.objective.style_weight),
+            ("--tv-weight", args.objective.tv_weight != d.objective.tv_weight),
+            ("--laplacian-weight", args.objective.laplacian_weight != d.objective.laplacian_weight),
+            ("--laplacian-pool", args.objective.laplacian_pool != d.objective.laplacian_pool),
+            ("--histogram-weight", args.objective.histogram_weight != d.objective.histogram_weight),
+            ("--histogram-layers", args.objective.histogram_layers != d.objective.histogram_layers),
+            ("--content-layers", args.objective.content_layers != d.objective.content_layers),
+            ("--style-layers", args.objective.style_layers != d.objective.style_layers),
+            ("--pooling", args.objective.pooling != d.objective.pooling),
+            ("--style-scale", args.objective.style_scale != d.objective.style_scale),
+            ("--weights", args.objective.weights.weights.is_some()),
+            ("--offline", args.objective.weights.offline),
+            ("--require-pretrained", args.objective.weights.require_pretrained),
         ],
     };
     options.into_iter().filter_map(|(name, given)| given.then_some(name)).collect()
@@ -303,7 +318,7 @@ fn run_record(args: &VideoArgs) -> String {
     match args.method {
         VideoMethod::Gan => {
             lines.push(format!("model: {}", identity(args.model.as_deref().expect("checked"))));
-            lines.push(format!("blend: {}", args.blend));
+            lines.push(format!("blend: {}, preserve colours: {}", args.blend, args.preserve_colors));
         }
         VideoMethod::Gatys => {
             lines.extend(o.style.iter().map(|s| format!("style: {}", identity(s))));
@@ -545,6 +560,9 @@ pub fn run(args: VideoArgs) -> Result<()> {
         };
         let written = if args.preserve_colors { transfer_luminance(&state, &frame) } else { state.clone() };
         save_image(&path, &written)?;
+        // The first frame carries no warping error, but once it is written a
+        // rerun resumes after it: the log is this run's from here on.
+        record_log.open()?;
         let seconds = started.elapsed().as_secs_f64();
         if index > 0 {
             later_seconds += seconds;
