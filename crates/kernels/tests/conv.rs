@@ -205,27 +205,32 @@ proptest! {
     /// batches, f64 and f32, forward and input gradient.
     #[test]
     fn winograd_path_matches_definition(g in winograd_geometry(), seed in any::<u64>()) {
-        let (x, wt, b) = (values(g.input_len(), seed), values(g.weight_len(), seed ^ 1), values(g.out_channels, seed ^ 2));
-        let mut y = vec![0.0f64; g.output_len()];
-        conv2d_forward(&g, &x, &wt, Some(&b), &mut y);
-        let reference = conv2d_forward_reference(&g, &x, &wt, Some(&b));
-        let worst = worst_error(&y, &reference);
-        prop_assert!(worst < 1e-12, "{g:?}: worst error {worst}");
-
-        let cast = |v: &[f64]| v.iter().map(|&v| v as f32).collect::<Vec<f32>>();
-        let mut y32 = vec![0.0f32; g.output_len()];
-        conv2d_forward(&g, &cast(&x), &cast(&wt), Some(&cast(&b)), &mut y32);
-        let worst = worst_error(&y32, &reference);
-        prop_assert!(worst < 1e-4, "{g:?}: worst f32 error {worst}");
-
-        // The input gradient takes the same path with the flipped kernel.
-        let dy = values(g.output_len(), seed ^ 3);
-        let mut dx = vec![0.0f64; g.input_len()];
-        conv2d_backward_input(&g, &dy, &wt, &mut dx);
-        let reference = backward_input_reference(&g, &dy, &wt);
-        let worst = worst_error(&dx, &reference);
-        prop_assert!(worst < 1e-12, "{g:?}: worst input-gradient error {worst}");
+        let (forward, forward_f32, input_gradient) = winograd_errors(&g, seed);
+        prop_assert!(forward < 1e-12, "{g:?}: worst error {forward}");
+        prop_assert!(forward_f32 < 1e-4, "{g:?}: worst f32 error {forward_f32}");
+        prop_assert!(input_gradient < 1e-12, "{g:?}: worst input-gradient error {input_gradient}");
     }
+}
+
+/// The worst errors of the Winograd path against the definition on random
+/// values from `seed`: forward in f64, forward in f32, input gradient in f64
+/// (the same path, with the flipped kernel).
+fn winograd_errors(g: &Conv2dGeometry, seed: u64) -> (f64, f64, f64) {
+    let (x, w, b) = (values(g.input_len(), seed), values(g.weight_len(), seed ^ 1), values(g.out_channels, seed ^ 2));
+    let reference = conv2d_forward_reference(g, &x, &w, Some(&b));
+    let mut y = vec![0.0f64; g.output_len()];
+    conv2d_forward(g, &x, &w, Some(&b), &mut y);
+    let cast = |v: &[f64]| v.iter().map(|&v| v as f32).collect::<Vec<f32>>();
+    let mut y32 = vec![0.0f32; g.output_len()];
+    conv2d_forward(g, &cast(&x), &cast(&w), Some(&cast(&b)), &mut y32);
+    let dy = values(g.output_len(), seed ^ 3);
+    let mut dx = vec![0.0f64; g.input_len()];
+    conv2d_backward_input(g, &dy, &w, &mut dx);
+    (
+        worst_error(&y, &reference),
+        worst_error(&y32, &reference),
+        worst_error(&dx, &backward_input_reference(g, &dy, &w)),
+    )
 }
 
 /// F(4×4, 3×3) scales by up to 8 and divides by 24: its f32 rounding on a
@@ -259,22 +264,8 @@ fn winograd_f32_error_on_a_vgg_like_layer() {
 #[test]
 fn winograd_spans_several_panels_and_short_tiles() {
     let g = three_by_three(1, 130, 36, 36, 20, 1);
-    let (x, w, b) = (values(g.input_len(), 31), values(g.weight_len(), 32), values(g.out_channels, 33));
-    let reference = conv2d_forward_reference(&g, &x, &w, Some(&b));
-    let mut y = vec![0.0f64; g.output_len()];
-    conv2d_forward(&g, &x, &w, Some(&b), &mut y);
-    let worst = worst_error(&y, &reference);
-    assert!(worst < 1e-11, "forward: worst error {worst}");
-
-    let cast = |v: &[f64]| v.iter().map(|&v| v as f32).collect::<Vec<f32>>();
-    let mut y32 = vec![0.0f32; g.output_len()];
-    conv2d_forward(&g, &cast(&x), &cast(&w), Some(&cast(&b)), &mut y32);
-    let worst = worst_error(&y32, &reference);
-    assert!(worst < 1e-3, "f32 forward: worst error {worst}");
-
-    let dy = values(g.output_len(), 34);
-    let mut dx = vec![0.0f64; g.input_len()];
-    conv2d_backward_input(&g, &dy, &w, &mut dx);
-    let worst = worst_error(&dx, &backward_input_reference(&g, &dy, &w));
-    assert!(worst < 1e-11, "input gradient: worst error {worst}");
+    let (forward, forward_f32, input_gradient) = winograd_errors(&g, 31);
+    assert!(forward < 1e-11, "forward: worst error {forward}");
+    assert!(forward_f32 < 1e-3, "f32 forward: worst error {forward_f32}");
+    assert!(input_gradient < 1e-11, "input gradient: worst error {input_gradient}");
 }
