@@ -147,7 +147,8 @@ pub struct TrainArgs {
     /// Write a checkpoint every N steps (0: only on Ctrl-C).
     #[arg(long, default_value_t = 500)]
     pub checkpoint_every: usize,
-    /// Continue an interrupted run from its checkpoint, with its settings (one given here other than its default and the checkpoint's is refused).
+    /// Continue an interrupted run from its checkpoint, with its settings (one given here
+    /// other than its default and the checkpoint's is refused).
     #[arg(long)]
     pub resume: Option<PathBuf>,
     /// Log, plot, progress bar and device.
