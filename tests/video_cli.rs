@@ -320,6 +320,13 @@ fn the_input_and_the_frames_of_other_runs_are_never_overwritten() {
     std::fs::copy(clip.join("in_000.png"), foreign.join("frame_000001.png")).unwrap();
     let message = one_line_error(&gan(&c, &s(&foreign), &[]));
     assert!(message.contains("no `fresco video` run recorded"), "{message}");
+    // The record of a run that failed before its first frame guards nothing:
+    // a run with other settings starts afresh there.
+    let failed = dir.join("failed");
+    std::fs::create_dir_all(&failed).unwrap();
+    std::fs::write(failed.join("fresco-video.txt"), "fresco video\ninput: elsewhere\n").unwrap();
+    stdout(&gan(&c, &s(&failed), &[]));
+    assert!(failed.join("frame_000001.png").exists());
     // Frames of different sizes are refused, naming the frame.
     scene(40, 30, 0.0).save(clip.join("in_002.png")).unwrap();
     let message = one_line_error(&gan(&c, &s(&dir.join("mixed")), &[]));

@@ -97,7 +97,7 @@ pub struct VideoArgs {
     /// Gatys: search each L-BFGS step's length (strong Wolfe) within the evaluation budget; steadier with --histogram-weight.
     #[arg(long)]
     pub line_search: bool,
-    /// Gatys: keep each frame's colours (transfer luminance only).
+    /// Keep each frame's colours (transfer luminance only), with either method.
     #[arg(long)]
     pub preserve_colors: bool,
     /// Stop after this many frames.
@@ -196,30 +196,37 @@ fn check_settings(args: &VideoArgs) -> Result<()> {
         }
         VideoMethod::Gatys if args.model.is_some() => bail!("--model is for --method gan"),
         _ => {
-            // An option of the other method would be silently ignored.
+            // An option the run would not read is named, not ignored.
             let given = options_of_the_other_method(args);
-            if given.is_empty() {
-                return Ok(());
+            if !given.is_empty() {
+                let (this, other) = if args.method == VideoMethod::Gan { ("gan", "gatys") } else { ("gatys", "gan") };
+                let verb = if given.len() == 1 { "is" } else { "are" };
+                bail!("{} {verb} for --method {other}, not --method {this}", given.join(", "));
             }
-            let (this, other) = if args.method == VideoMethod::Gan { ("gan", "gatys") } else { ("gatys", "gan") };
-            let verb = if given.len() == 1 { "is" } else { "are" };
-            bail!("{} {verb} for --method {other}, not --method {this}", given.join(", "))
+            // The temporal options stay allowed with --no-temporal: it is
+            // the baseline switch, added to a command to compare against.
+            Ok(())
         }
     }
+}
+
+/// `fresco video`'s settings when only the required options are given.
+fn video_defaults() -> VideoArgs {
+    #[derive(clap::Parser)]
+    struct VideoOnly {
+        #[command(flatten)]
+        args: VideoArgs,
+    }
+    <VideoOnly as clap::Parser>::try_parse_from(["video", "--content", "c", "--output", "o"])
+        .expect("the required options alone are a valid command")
+        .args
 }
 
 /// The options given with a value other than their default that only the
 /// other `--method` reads (`--blend` for gan; the objective's, the VGG's
 /// and the optimisation's for gatys).
 fn options_of_the_other_method(args: &VideoArgs) -> Vec<&'static str> {
-    #[derive(clap::Parser)]
-    struct VideoOnly {
-        #[command(flatten)]
-        args: VideoArgs,
-    }
-    let d = <VideoOnly as clap::Parser>::try_parse_from(["video", "--content", "c", "--output", "o"])
-        .expect("the required options alone are a valid command")
-        .args;
+    let d = video_defaults();
     let options = match args.method {
         VideoMethod::Gatys => vec![("--blend", args.blend != d.blend)],
         VideoMethod::Gan => vec![
@@ -365,6 +372,9 @@ fn check_resume(folder: &Path, record: &str) -> Result<bool> {
     let has_frames = frame_path(folder, 0).exists();
     match std::fs::read_to_string(folder.join(RECORD_NAME)) {
         Ok(existing) if existing == record => Ok(has_frames),
+        // A run that failed before its first frame left its record alone:
+        // nothing to resume, nothing of another run's to protect.
+        Ok(_) if !has_frames => Ok(false),
         Ok(existing) => {
             let differs = record.lines().zip(existing.lines()).find(|(a, b)| a != b).map_or("", |(a, _)| a);
             let key = differs.split(':').next().unwrap_or("settings");
