@@ -182,7 +182,9 @@ fn resuming_from_a_checkpoint_finishes_the_run() {
     assert!(!refused.status.success() && error.trim().lines().count() == 1, "{error}");
     assert!(error.contains("--lr 0.5 (the checkpoint has 0.001), --steps 6 (the checkpoint has 4)"), "{error}");
     assert!(!model.exists());
-    let args = train_args(&photos, &painting, &model, &["--resume", &s(&checkpoint)]);
+    // The checkpoint's style layers in another order and spelling are the same.
+    let same_layers = "relu5_1,relu4_1:1,relu3_1,relu2_1,relu1_1";
+    let args = train_args(&photos, &painting, &model, &["--resume", &s(&checkpoint), "--style-layers", same_layers]);
     let resumed = fresco(&args.iter().map(String::as_str).collect::<Vec<_>>(), &dir);
     assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
     // Tensors, not bytes: the metadata's order in the file is not fixed.

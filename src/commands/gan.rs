@@ -275,9 +275,21 @@ fn check_resume_settings(args: &TrainArgs, checkpoint: &GanConfig, path: &Path) 
         "gan.decay_from" => args.decay_from.is_some(),
         _ => default.get(key) != Some(value),
     };
+    // Layer lists mean the same in any order, with `:1` or without.
+    let same = |key: &str, value: &String| match (key, kept.get(key)) {
+        ("gan.content_layers" | "gan.style_layers", Some(theirs)) => {
+            let canonical = |spec: &str| {
+                let mut layers = style::perceptual::parse_layers(key, spec).ok()?;
+                layers.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+                Some(layers)
+            };
+            canonical(value).is_some_and(|mine| Some(mine) == canonical(theirs))
+        }
+        (_, theirs) => theirs == Some(value),
+    };
     let mut conflicts: Vec<String> = given
         .iter()
-        .filter(|(key, value)| counts(key, value) && kept.get(*key) != Some(value))
+        .filter(|(key, value)| counts(key, value) && !same(key, value))
         .map(|(key, value)| {
             let theirs = kept.get(key).map_or("none", String::as_str);
             match key.as_str() {
