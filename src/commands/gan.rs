@@ -258,15 +258,7 @@ fn flag_of(key: &str) -> String {
 /// would leave the user believing they trained longer. (A default value
 /// given explicitly cannot be told from none given, and passes.)
 fn check_resume_settings(args: &TrainArgs, checkpoint: &GanConfig, path: &Path) -> Result<()> {
-    #[derive(clap::Parser)]
-    struct TrainOnly {
-        #[command(flatten)]
-        args: TrainArgs,
-    }
-    let defaults =
-        <TrainOnly as clap::Parser>::try_parse_from(["train", "--style", "s", "--content-dir", "c", "--output", "o"])
-            .expect("the required options alone are a valid command")
-            .args;
+    let defaults: TrainArgs = super::defaults_of(&["--style", "s", "--content-dir", "c", "--output", "o"]);
     let (given, default, kept) =
         (config_from(args).to_metadata(), config_from(&defaults).to_metadata(), checkpoint.to_metadata());
     // A given --decay-from is a setting whatever its value (its default is

@@ -40,6 +40,20 @@ pub struct RunArgs {
     pub device: Device,
 }
 
+/// The options `A` take when only `required` (the required options, with
+/// any values) are given: their defaults, to tell a setting the user gave
+/// from one left alone.
+///
+/// # Panics
+/// When `required` is not a valid command line for `A`.
+pub(crate) fn defaults_of<A: Args + clap::FromArgMatches>(required: &[&str]) -> A {
+    let command = A::augment_args(clap::Command::new("defaults"));
+    let matches = command
+        .try_get_matches_from(std::iter::once("defaults").chain(required.iter().copied()))
+        .expect("the required options alone are a valid command");
+    A::from_arg_matches(&matches).expect("parsed by the same definition")
+}
+
 /// The progress bar of a long run (hidden with `quiet`, and by indicatif
 /// itself when standard error is not a terminal).
 pub(crate) fn progress_bar(len: u64, quiet: bool) -> indicatif::ProgressBar {

@@ -210,23 +210,11 @@ fn check_settings(args: &VideoArgs) -> Result<()> {
     }
 }
 
-/// `fresco video`'s settings when only the required options are given.
-fn video_defaults() -> VideoArgs {
-    #[derive(clap::Parser)]
-    struct VideoOnly {
-        #[command(flatten)]
-        args: VideoArgs,
-    }
-    <VideoOnly as clap::Parser>::try_parse_from(["video", "--content", "c", "--output", "o"])
-        .expect("the required options alone are a valid command")
-        .args
-}
-
 /// The options given with a value other than their default that only the
 /// other `--method` reads (`--blend` for gan; the objective's, the VGG's
 /// and the optimisation's for gatys).
 fn options_of_the_other_method(args: &VideoArgs) -> Vec<&'static str> {
-    let d = video_defaults();
+    let d: VideoArgs = super::defaults_of(&["--content", "c", "--output", "o"]);
     let options = match args.method {
         VideoMethod::Gatys => vec![("--blend", args.blend != d.blend)],
         VideoMethod::Gan => vec![
