@@ -210,6 +210,36 @@ proptest! {
         prop_assert!(forward_f32 < 1e-4, "{g:?}: worst f32 error {forward_f32}");
         prop_assert!(input_gradient < 1e-12, "{g:?}: worst input-gradient error {input_gradient}");
     }
+
+    /// Kernels transformed once and kept ([`WinogradKernels`]) give exactly
+    /// the results of transforming them at every call, in both passes.
+    #[test]
+    fn kept_winograd_kernels_match_fresh_ones(g in winograd_geometry(), seed in any::<u64>()) {
+        let (x, w) = (values(g.input_len(), seed), values(g.weight_len(), seed ^ 1));
+        let dy = values(g.output_len(), seed ^ 3);
+        let forward = WinogradKernels::new(&g, &w, ConvPass::Forward).expect("Winograd applies");
+        let gradient = WinogradKernels::new(&g, &w, ConvPass::InputGradient).expect("Winograd applies");
+        let (mut fresh, mut kept) = (vec![0.0; g.output_len()], vec![0.0; g.output_len()]);
+        conv2d_forward(&g, &x, &w, None, &mut fresh);
+        conv2d_forward_with(&g, &x, &w, Some(&forward), None, &mut kept);
+        prop_assert_eq!(&fresh, &kept);
+        let (mut fresh, mut kept) = (vec![0.0; g.input_len()], vec![0.0; g.input_len()]);
+        conv2d_backward_input(&g, &dy, &w, &mut fresh);
+        conv2d_backward_input_with(&g, &dy, &w, Some(&gradient), &mut kept);
+        prop_assert_eq!(&fresh, &kept);
+    }
+}
+
+/// Kept kernels made for one pass are refused by the other (their shapes
+/// differ whenever the channel counts do), naming the op.
+#[test]
+#[should_panic(expected = "conv2d_backward_input: Winograd kernels for Forward")]
+fn kept_winograd_kernels_of_the_wrong_pass_are_refused() {
+    let g = three_by_three(1, 16, 8, 8, 32, 1);
+    let w = values(g.weight_len(), 5);
+    let forward = WinogradKernels::new(&g, &w, ConvPass::Forward).expect("Winograd applies");
+    let mut dx = vec![0.0; g.input_len()];
+    conv2d_backward_input_with(&g, &values(g.output_len(), 6), &w, Some(&forward), &mut dx);
 }
 
 /// The worst errors of the Winograd path against the definition on random

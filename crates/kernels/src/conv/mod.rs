@@ -25,6 +25,7 @@ use gather::{AxisMap, PatchMatrix};
 
 use rayon::prelude::*;
 
+use crate::buffer_pool::PooledVec;
 use crate::gemm::{gemm, GemmFloat, MatMut, MatRef, Transposed};
 use crate::reduce::sum_slice;
 
@@ -66,6 +67,86 @@ fn input_gradient_patches<'a, T>(geo: &Conv2dGeometry, grad_image: &'a [T]) -> P
     }
 }
 
+/// Which of a convolution's two passes a [`WinogradKernels`] serves: the
+/// forward pass uses `G g Gᵀ` of every kernel, the input gradient that of
+/// the transposed, flipped kernel `W̃`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConvPass {
+    /// `conv2d_forward`.
+    Forward,
+    /// `conv2d_backward_input`.
+    InputGradient,
+}
+
+/// A 3×3 weight's Winograd-domain form (`36 × O × C` values, 4× the
+/// weight), made once by [`WinogradKernels::new`] and handed to
+/// [`conv2d_forward_with`] or [`conv2d_backward_input_with`] on every later
+/// call, so that a constant weight (a pretrained network's) is not
+/// transformed again at each evaluation. Its memory is the allocator's, not
+/// the buffer pool's: kept kernels that are dropped go back to the system
+/// instead of staying in the pool.
+pub struct WinogradKernels<T: GemmFloat> {
+    values: Vec<T>,
+    pass: ConvPass,
+    outputs: usize,
+    inputs: usize,
+}
+
+impl<T: GemmFloat> WinogradKernels<T> {
+    /// The transformed kernels of `weight` (OIHW, `geo`'s shape) for `pass`,
+    /// or `None` when that pass does not use Winograd's algorithm for `geo`.
+    ///
+    /// # Panics
+    /// If `weight` does not have `geo`'s weight length.
+    pub fn new(geo: &Conv2dGeometry, weight: &[T], pass: ConvPass) -> Option<Self> {
+        assert_eq!(weight.len(), geo.weight_len(), "WinogradKernels: weight of {} for geometry {geo:?}", weight.len());
+        match pass {
+            ConvPass::Forward => {
+                winograd::applies(geo).then(|| Self::transformed(weight, pass, geo.out_channels, geo.in_channels))
+            }
+            ConvPass::InputGradient => {
+                let adjoint = adjoint_geometry(geo);
+                (winograd::applies(geo) && winograd::applies(&adjoint))
+                    .then(|| Self::transformed(&flipped_kernels(geo, weight), pass, geo.in_channels, geo.out_channels))
+            }
+        }
+    }
+
+    fn transformed(kernels: &[T], pass: ConvPass, outputs: usize, inputs: usize) -> Self {
+        let mut values = vec![T::ZERO; winograd::POSITIONS * outputs * inputs];
+        winograd::transform_kernels_into(kernels, outputs, inputs, &mut values);
+        WinogradKernels { values, pass, outputs, inputs }
+    }
+
+    /// True when keeping this geometry's transformed kernels across calls
+    /// pays for their memory (4× the weight per pass): when Winograd applies
+    /// and the call has few output tiles, so that transforming the kernels
+    /// is a large share of the work. Images are 4×4 tiles of outputs, all
+    /// images of the batch counted.
+    pub fn worth_keeping(geo: &Conv2dGeometry) -> bool {
+        winograd::kernels_worth_keeping(geo)
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.values.len() * size_of::<T>()
+    }
+
+    fn check(&self, geo: &Conv2dGeometry, pass: ConvPass, op: &str) {
+        let (outputs, inputs) = match pass {
+            ConvPass::Forward => (geo.out_channels, geo.in_channels),
+            ConvPass::InputGradient => (geo.in_channels, geo.out_channels),
+        };
+        assert!(
+            self.pass == pass && self.outputs == outputs && self.inputs == inputs,
+            "{op}: Winograd kernels for {:?} with {} outputs and {} inputs, geometry {geo:?}",
+            self.pass,
+            self.outputs,
+            self.inputs
+        );
+    }
+}
+
 /// `output = conv2d(input, weight) + bias`.
 ///
 /// # Panics
@@ -74,6 +155,23 @@ pub fn conv2d_forward<T: GemmFloat>(
     geo: &Conv2dGeometry,
     input: &[T],
     weight: &[T],
+    bias: Option<&[T]>,
+    output: &mut [T],
+) {
+    conv2d_forward_with(geo, input, weight, None, bias, output);
+}
+
+/// As [`conv2d_forward`], with `kept` the weight's transformed kernels from
+/// an earlier [`WinogradKernels::new`] (used when Winograd applies).
+///
+/// # Panics
+/// If the geometry is invalid, a buffer has the wrong length, or `kept`
+/// was made for another geometry or pass.
+pub fn conv2d_forward_with<T: GemmFloat>(
+    geo: &Conv2dGeometry,
+    input: &[T],
+    weight: &[T],
+    kept: Option<&WinogradKernels<T>>,
     bias: Option<&[T]>,
     output: &mut [T],
 ) {
@@ -88,7 +186,16 @@ pub fn conv2d_forward<T: GemmFloat>(
         );
     }
     if winograd::applies(geo) {
-        winograd::conv2d_winograd(geo, input, weight, bias, output);
+        match kept {
+            Some(kept) => {
+                kept.check(geo, ConvPass::Forward, "conv2d_forward");
+                winograd::conv2d_winograd(geo, input, &kept.values, bias, output);
+            }
+            None => {
+                let u = winograd::transform_kernels(weight, geo.out_channels, geo.in_channels);
+                winograd::conv2d_winograd(geo, input, &u, bias, output);
+            }
+        }
         return;
     }
     let taps = geo.in_channels * geo.kernel_height * geo.kernel_width;
@@ -111,6 +218,43 @@ pub fn conv2d_forward<T: GemmFloat>(
     }
 }
 
+/// `W̃[c][(o, ky, kx)] = W[o][c][KH-1-ky][KW-1-kx]`: the transposed, flipped
+/// kernel that turns the input gradient into a convolution, one input
+/// channel's row per task, written in order (writing in the weight's order
+/// scattered every value across rows, which took 10% of an audio model's
+/// evaluation with 4,096 × 1,025 × 11 weights).
+fn flipped_kernels<T: GemmFloat>(geo: &Conv2dGeometry, weight: &[T]) -> PooledVec<T> {
+    let (kh, kw) = (geo.kernel_height, geo.kernel_width);
+    let taps = geo.out_channels * kh * kw;
+    let mut flipped = PooledVec::<T>::uninit_contents(geo.weight_len());
+    flipped.par_chunks_mut(taps.max(1)).enumerate().for_each(|(c, row)| {
+        for o in 0..geo.out_channels {
+            for ky in 0..kh {
+                let source = &weight[((o * geo.in_channels + c) * kh + kh - 1 - ky) * kw..][..kw];
+                for (slot, &value) in row[(o * kh + ky) * kw..][..kw].iter_mut().zip(source.iter().rev()) {
+                    *slot = value;
+                }
+            }
+        }
+    });
+    flipped
+}
+
+/// A 3×3 stride-1 convolution's input gradient is itself a 3×3 stride-1
+/// convolution of the output gradient with `W̃`, padded by 2 − p: this is its
+/// geometry (meaningful when `geo` is stride 1 and undilated).
+fn adjoint_geometry(geo: &Conv2dGeometry) -> Conv2dGeometry {
+    let (kh, kw) = (geo.kernel_height, geo.kernel_width);
+    Conv2dGeometry {
+        in_channels: geo.out_channels,
+        in_height: geo.out_height(),
+        in_width: geo.out_width(),
+        out_channels: geo.in_channels,
+        padding: (kh.saturating_sub(1 + geo.padding.0), kw.saturating_sub(1 + geo.padding.1)),
+        ..*geo
+    }
+}
+
 /// `grad_input = ∂(Σ grad_output ⊙ conv2d(input, weight)) / ∂input`,
 /// overwriting `grad_input`.
 ///
@@ -122,39 +266,41 @@ pub fn conv2d_backward_input<T: GemmFloat>(
     weight: &[T],
     grad_input: &mut [T],
 ) {
+    conv2d_backward_input_with(geo, grad_output, weight, None, grad_input);
+}
+
+/// As [`conv2d_backward_input`], with `kept` the transformed kernels of
+/// `W̃` from an earlier [`WinogradKernels::new`] for
+/// [`ConvPass::InputGradient`] (used when Winograd applies).
+///
+/// # Panics
+/// If the geometry is invalid, a buffer has the wrong length, or `kept`
+/// was made for another geometry or pass.
+pub fn conv2d_backward_input_with<T: GemmFloat>(
+    geo: &Conv2dGeometry,
+    grad_output: &[T],
+    weight: &[T],
+    kept: Option<&WinogradKernels<T>>,
+    grad_input: &mut [T],
+) {
     geo.assert_lengths("conv2d_backward_input", grad_input.len(), weight.len(), grad_output.len());
-    let (kh, kw) = (geo.kernel_height, geo.kernel_width);
-    let taps = geo.out_channels * kh * kw;
-    // W̃[c][(o, ky, kx)] = W[o][c][KH-1-ky][KW-1-kx]: the transposed, flipped
-    // kernel, one input channel's row per task, written in order (writing in
-    // the weight's order scattered every value across rows, which took 10%
-    // of an audio model's evaluation with 4,096 × 1,025 × 11 weights).
-    let mut flipped = vec![T::ZERO; geo.weight_len()];
-    flipped.par_chunks_mut(taps.max(1)).enumerate().for_each(|(c, row)| {
-        for o in 0..geo.out_channels {
-            for ky in 0..kh {
-                let source = &weight[((o * geo.in_channels + c) * kh + kh - 1 - ky) * kw..][..kw];
-                for (slot, &value) in row[(o * kh + ky) * kw..][..kw].iter_mut().zip(source.iter().rev()) {
-                    *slot = value;
-                }
-            }
-        }
-    });
-    // A 3×3 stride-1 convolution's input gradient is itself a 3×3 stride-1
-    // convolution of the output gradient with W̃, padded by 2 − p.
-    let adjoint = Conv2dGeometry {
-        in_channels: geo.out_channels,
-        in_height: geo.out_height(),
-        in_width: geo.out_width(),
-        out_channels: geo.in_channels,
-        padding: (kh.saturating_sub(1 + geo.padding.0), kw.saturating_sub(1 + geo.padding.1)),
-        ..*geo
-    };
+    let adjoint = adjoint_geometry(geo);
     if winograd::applies(geo) && winograd::applies(&adjoint) {
         debug_assert_eq!((adjoint.out_height(), adjoint.out_width()), (geo.in_height, geo.in_width));
-        winograd::conv2d_winograd(&adjoint, grad_output, &flipped, None, grad_input);
+        match kept {
+            Some(kept) => {
+                kept.check(geo, ConvPass::InputGradient, "conv2d_backward_input");
+                winograd::conv2d_winograd(&adjoint, grad_output, &kept.values, None, grad_input);
+            }
+            None => {
+                let u = winograd::transform_kernels(&flipped_kernels(geo, weight), geo.in_channels, geo.out_channels);
+                winograd::conv2d_winograd(&adjoint, grad_output, &u, None, grad_input);
+            }
+        }
         return;
     }
+    let flipped = flipped_kernels(geo, weight);
+    let taps = geo.out_channels * geo.kernel_height * geo.kernel_width;
     let weights = MatRef::row_major(&flipped, geo.in_channels, taps);
     let pixels = geo.in_height * geo.in_width;
     let out_image = geo.out_channels * geo.out_height() * geo.out_width();

@@ -32,7 +32,7 @@ const BLOCK_BYTES: usize = 32 << 20;
 /// positions per tile.
 const OUT: usize = 4;
 const IN: usize = 6;
-const POSITIONS: usize = IN * IN;
+pub(crate) const POSITIONS: usize = IN * IN;
 
 /// True when Winograd F(4×4, 3×3) applies and pays: a 3×3 kernel, stride 1,
 /// no dilation, padding at most 2, and enough channels that the GEMMs
@@ -105,10 +105,17 @@ fn output_1d<T: GemmFloat>([m0, m1, m2, m3, m4, m5]: [T; IN]) -> [T; OUT] {
 /// Kernels are transformed in parallel chunks, each into a small
 /// position-major block first, so that every position's plane receives
 /// contiguous runs rather than one scattered value per kernel.
-fn transform_kernels<T: GemmFloat>(weight: &[T], outputs: usize, inputs: usize) -> PooledVec<T> {
+pub(crate) fn transform_kernels<T: GemmFloat>(weight: &[T], outputs: usize, inputs: usize) -> PooledVec<T> {
+    let mut u = PooledVec::uninit_contents(POSITIONS * outputs * inputs);
+    transform_kernels_into(weight, outputs, inputs, &mut u);
+    u
+}
+
+/// As [`transform_kernels`], into `u` (`36 × O × C` values, all written).
+pub(crate) fn transform_kernels_into<T: GemmFloat>(weight: &[T], outputs: usize, inputs: usize, u: &mut [T]) {
     const CHUNK: usize = 64;
     let plane = outputs * inputs;
-    let mut u = PooledVec::uninit_contents(POSITIONS * plane);
+    assert_eq!(u.len(), POSITIONS * plane, "transform_kernels: {} values for {outputs}x{inputs} kernels", u.len());
     let u_ptr = SharedSlice(u.as_mut_ptr());
     weight.par_chunks(9 * CHUNK).enumerate().for_each(|(chunk, kernels)| {
         let mut block = [[T::ZERO; CHUNK]; POSITIONS];
@@ -131,7 +138,6 @@ fn transform_kernels<T: GemmFloat>(weight: &[T], outputs: usize, inputs: usize) 
             run.copy_from_slice(&values[..count]);
         }
     });
-    u
 }
 
 /// One task's buffers for the input transform: a padded image row, the four
@@ -215,21 +221,35 @@ fn transform_row<'v, T: GemmFloat + 'v>(
     }
 }
 
-/// `output = conv2d(input, weight) + bias` by F(4×4, 3×3). The caller checked
-/// [`applies`] and the buffer lengths.
+/// True when keeping a layer's transformed kernels across calls pays for
+/// their memory: when the call has at most [`KEPT_KERNEL_TILES`] output tiles
+/// (all images together). Transforming the kernels costs the same whatever
+/// the image, writing 36·O·C values, while the products grow with the
+/// tiles; with few tiles (VGG's 512-channel layers at 32² and 16²) the
+/// transform is a large share of the layer's time.
+pub(crate) fn kernels_worth_keeping(geo: &Conv2dGeometry) -> bool {
+    applies(geo) && geo.batch * geo.out_height().div_ceil(OUT) * geo.out_width().div_ceil(OUT) <= KEPT_KERNEL_TILES
+}
+
+/// The largest number of output tiles for which [`kernels_worth_keeping`].
+const KEPT_KERNEL_TILES: usize = 64;
+
+/// `output = conv2d(input, weight) + bias` by F(4×4, 3×3), with `u` the
+/// kernels' transform from [`transform_kernels`] (`36 × O × C`). The caller
+/// checked [`applies`] and the buffer lengths.
 pub(crate) fn conv2d_winograd<T: GemmFloat>(
     geo: &Conv2dGeometry,
     input: &[T],
-    weight: &[T],
+    u: &[T],
     bias: Option<&[T]>,
     output: &mut [T],
 ) {
+    debug_assert_eq!(u.len(), POSITIONS * geo.out_channels * geo.in_channels);
     let (c_in, c_out) = (geo.in_channels, geo.out_channels);
     let (h, w) = (geo.in_height, geo.in_width);
     let (oh, ow) = (geo.out_height(), geo.out_width());
     let pad_y = geo.padding.0 as isize;
     let (tiles_y, tiles_x) = (oh.div_ceil(OUT), ow.div_ceil(OUT));
-    let u = transform_kernels(weight, c_out, c_in);
     // Blocks of whole tile rows within the scratch budget.
     let row_bytes = POSITIONS * (c_in + c_out) * tiles_x * size_of::<T>();
     // Balanced blocks: 16 tile rows with room for 13 go as 8 + 8, not 13 + 3.

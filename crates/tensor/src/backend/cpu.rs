@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use kernels::buffer_pool::PooledVec;
-use kernels::conv::{self, Conv2dGeometry};
+use kernels::conv::{self, Conv2dGeometry, ConvPass};
 use kernels::elementwise::{binary, copy_strided, unary, BinaryOp, UnaryOp};
 use kernels::gemm::{gemm, MatMut, MatRef};
 use kernels::padding::{pad2d_backward, pad2d_forward, Pad2d, PadMode};
@@ -12,6 +12,7 @@ use kernels::pooling::{self, Pool2dGeometry};
 use kernels::reduce::{reduce, ReduceOp};
 use kernels::upsample::{upsample2d_backward, upsample2d_forward, UpsampleMode};
 
+use super::kept_kernels::kept_kernels;
 use super::{Backend, Planes};
 use crate::error::{invalid, Result};
 use crate::ops::{MaxPoolIndices, MaxPoolPositions};
@@ -91,26 +92,39 @@ impl Backend for Cpu {
         with_float!(parts[0].dtype(), "cat", |T| Ok(cat_impl::<T>(parts, dim, shape)))
     }
 
-    fn conv2d(&self, x: &Tensor, w: &Tensor, bias: Option<&Tensor>, geo: &Conv2dGeometry) -> Result<Tensor> {
-        let (x, w, b) = (x.contiguous(), w.contiguous(), bias.map(Tensor::contiguous));
+    fn conv2d(&self, x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, geo: &Conv2dGeometry) -> Result<Tensor> {
+        let (x, w, b) = (x.contiguous(), weight.contiguous(), bias.map(Tensor::contiguous));
         let shape = [geo.batch, geo.out_channels, geo.out_height(), geo.out_width()];
-        with_float!(x.dtype(), "conv2d", |T| Ok(Tensor::build::<T>(&shape, |out| {
-            conv::conv2d_forward(
-                geo,
-                x.contiguous_data::<T>(),
-                w.contiguous_data::<T>(),
-                b.as_ref().map(|b| b.contiguous_data::<T>()),
-                out,
-            )
-        })))
+        with_float!(x.dtype(), "conv2d", |T| {
+            let kept = kept_kernels::<T>(weight, w.contiguous_data::<T>(), geo, ConvPass::Forward);
+            Ok(Tensor::build::<T>(&shape, |out| {
+                conv::conv2d_forward_with(
+                    geo,
+                    x.contiguous_data::<T>(),
+                    w.contiguous_data::<T>(),
+                    kept.as_deref(),
+                    b.as_ref().map(|b| b.contiguous_data::<T>()),
+                    out,
+                )
+            }))
+        })
     }
 
-    fn conv2d_backward_input(&self, g: &Tensor, w: &Tensor, geo: &Conv2dGeometry) -> Result<Tensor> {
-        let (g, w) = (g.contiguous(), w.contiguous());
+    fn conv2d_backward_input(&self, g: &Tensor, weight: &Tensor, geo: &Conv2dGeometry) -> Result<Tensor> {
+        let (g, w) = (g.contiguous(), weight.contiguous());
         let shape = [geo.batch, geo.in_channels, geo.in_height, geo.in_width];
-        with_float!(g.dtype(), "conv2d_backward_input", |T| Ok(Tensor::build::<T>(&shape, |out| {
-            conv::conv2d_backward_input(geo, g.contiguous_data::<T>(), w.contiguous_data::<T>(), out)
-        })))
+        with_float!(g.dtype(), "conv2d_backward_input", |T| {
+            let kept = kept_kernels::<T>(weight, w.contiguous_data::<T>(), geo, ConvPass::InputGradient);
+            Ok(Tensor::build::<T>(&shape, |out| {
+                conv::conv2d_backward_input_with(
+                    geo,
+                    g.contiguous_data::<T>(),
+                    w.contiguous_data::<T>(),
+                    kept.as_deref(),
+                    out,
+                )
+            }))
+        })
     }
 
     fn conv2d_backward_weight(&self, x: &Tensor, g: &Tensor, geo: &Conv2dGeometry) -> Result<Tensor> {

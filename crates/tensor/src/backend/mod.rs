@@ -11,6 +11,7 @@
 //! op as the user wrote it).
 
 mod cpu;
+pub(crate) mod kept_kernels;
 
 use kernels::conv::Conv2dGeometry;
 use kernels::elementwise::{BinaryOp, UnaryOp};
