@@ -97,7 +97,7 @@ fn input_gradients(op: &Op, y: &Tensor, g: &Tensor, needs: &[bool]) -> Vec<Optio
         // y = relu(z), z = conv(x): ∂L/∂z = ∂L/∂y · [y > 0] (y > 0 exactly
         // where z > 0), then the convolution's rule with ∂L/∂z.
         Op::Conv2dRelu { input, weight, params, .. } => {
-            let g = g * &y.positive_mask();
+            let g = g.pass_where_positive(y);
             conv::conv2d_backward(input.value(), weight.value(), &g, *params, needs)
         }
         Op::ConvTranspose2d { input, weight, params, .. } => {

@@ -69,6 +69,7 @@ fn every_elementwise_variant_has_a_generated_case() {
         BinaryOp::Gt,
         BinaryOp::Ge,
         BinaryOp::Eq,
+        BinaryOp::PassWherePositive,
     ];
     assert_eq!(binary.len(), BinaryOp::CUDA.len());
     for op in binary {

@@ -112,6 +112,7 @@ fn binary_reference(op: BinaryOp, a: f64, b: f64) -> f64 {
         BinaryOp::Gt => (a > b) as u8 as f64,
         BinaryOp::Ge => (a >= b) as u8 as f64,
         BinaryOp::Eq => (a == b) as u8 as f64,
+        BinaryOp::PassWherePositive => a * (b > 0.0) as u8 as f64,
     }
 }
 
@@ -148,7 +149,8 @@ proptest! {
     #[test]
     fn binary_broadcasts_like_numpy(
         op in prop_oneof![Just(BinaryOp::Add), Just(BinaryOp::Sub), Just(BinaryOp::Mul), Just(BinaryOp::Div),
-                          Just(BinaryOp::Max), Just(BinaryOp::Min), Just(BinaryOp::Gt), Just(BinaryOp::Ge), Just(BinaryOp::Eq)],
+                          Just(BinaryOp::Max), Just(BinaryOp::Min), Just(BinaryOp::Gt), Just(BinaryOp::Ge), Just(BinaryOp::Eq),
+                          Just(BinaryOp::PassWherePositive)],
         (shape, strides) in layout(),
         broadcast_mask in any::<u8>(),
         seed in any::<u32>(),

@@ -41,7 +41,7 @@ pub(crate) fn unary_backward(op: Unary, x: &Tensor, y: &Tensor, g: &Tensor) -> T
         // d|x|/dx = sign(x)
         Unary::Abs => g * x.sign(),
         // d relu(x)/dx = [x > 0]
-        Unary::Relu => g * x.positive_mask(),
+        Unary::Relu => g.pass_where_positive(x),
         // d/dx = 1 where x > 0, slope elsewhere: slope + (1 − slope)·[x > 0]
         Unary::LeakyRelu(slope) => g * x.positive_mask().mul_scalar(1.0 - slope).add_scalar(slope),
         // d tanh(x)/dx = 1 − tanh²(x) = 1 − y²

@@ -124,6 +124,10 @@ element_ops! {
     Ge => "x >= y ? 1.0f : 0.0f",
     /// 1 where a == b, else 0
     Eq => "x == y ? 1.0f : 0.0f",
+    /// a · [b > 0]: a gradient passed where b is positive (the ReLU's rule,
+    /// with b its input or output), in one pass instead of a mask and a
+    /// product; NaN or infinite a gives NaN where b ≤ 0, as that product did
+    PassWherePositive => "x * (y > 0.0f ? 1.0f : 0.0f)",
 }
 
 impl Eq for BinaryOp {}
@@ -220,6 +224,9 @@ binary_kernel!(MinK |a, b| scalar: if a <= b { a } else { b }, vector: a.min(b))
 binary_kernel!(GtK |a, b| scalar: if a > b { T::ONE } else { T::ZERO }, vector: a.gt_mask(b));
 binary_kernel!(GeK |a, b| scalar: if a >= b { T::ONE } else { T::ZERO }, vector: a.ge_mask(b));
 binary_kernel!(EqK |a, b| scalar: if a == b { T::ONE } else { T::ZERO }, vector: a.eq_mask(b));
+binary_kernel!(PassWherePositiveK |a, b|
+    scalar: a * if b > T::ZERO { T::ONE } else { T::ZERO },
+    vector: a * b.gt_mask(splat(T::ZERO)));
 
 /// Outputs below this many elements run on the calling thread.
 const PARALLEL_THRESHOLD: usize = 1 << 15;
@@ -267,6 +274,7 @@ pub fn binary<T: Float>(op: BinaryOp, shape: &[usize], lhs: Strided<'_, T>, rhs:
         BinaryOp::Gt => binary_with(&GtK, shape, lhs, rhs, out),
         BinaryOp::Ge => binary_with(&GeK, shape, lhs, rhs, out),
         BinaryOp::Eq => binary_with(&EqK, shape, lhs, rhs, out),
+        BinaryOp::PassWherePositive => binary_with(&PassWherePositiveK, shape, lhs, rhs, out),
     }
 }
 

@@ -46,6 +46,7 @@ fn binary_name(op: BinaryOp) -> &'static str {
         BinaryOp::Gt => "gt",
         BinaryOp::Ge => "ge",
         BinaryOp::Eq => "eq",
+        BinaryOp::PassWherePositive => "pass_where_positive",
     }
 }
 
@@ -86,6 +87,9 @@ binary_methods! {
     try_ge, ge => BinaryOp::Ge;
     /// 1 where `self == rhs`, else 0.
     try_eq, eq => BinaryOp::Eq;
+    /// `self · [rhs > 0]` in one pass: a gradient kept where `rhs` is
+    /// positive (the ReLU's backward rule), broadcasting.
+    try_pass_where_positive, pass_where_positive => BinaryOp::PassWherePositive;
 }
 
 macro_rules! unary_methods {
