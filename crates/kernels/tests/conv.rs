@@ -227,6 +227,14 @@ proptest! {
         conv2d_backward_input(&g, &dy, &w, &mut fresh);
         conv2d_backward_input_with(&g, &dy, &w, Some(&gradient), &mut kept);
         prop_assert_eq!(&fresh, &kept);
+        // The kept kernels, not the weight passed beside them, are what is
+        // used: another weight's kept kernels give that weight's result.
+        let other = values(g.weight_len(), seed ^ 7);
+        let other_forward = WinogradKernels::new(&g, &other, ConvPass::Forward).expect("Winograd applies");
+        let (mut expected, mut got) = (vec![0.0; g.output_len()], vec![0.0; g.output_len()]);
+        conv2d_forward(&g, &x, &other, None, &mut expected);
+        conv2d_forward_with(&g, &x, &w, Some(&other_forward), None, &mut got);
+        prop_assert_eq!(&expected, &got);
     }
 }
 

@@ -26,7 +26,7 @@ mod random;
 mod storage;
 mod tensor;
 
-pub use backend::kept_kernels::kept_kernel_bytes;
+pub use backend::kept_kernels::{kept_kernel_bytes, release_kept_kernels};
 pub use dtype::{DType, Device, Element};
 pub use error::{Result, TensorError};
 pub use kernels::buffer_pool::release_pooled_buffers;

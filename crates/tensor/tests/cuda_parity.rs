@@ -79,6 +79,7 @@ fn elementwise_and_reductions_match_the_cpu() {
     assert_close("add (broadcast)", &(&ad + &bd), &(&a + &b), 1e-6);
     assert_close("div (broadcast)", &(&ad / &bd.abs().add_scalar(0.5)), &(&a / &b.abs().add_scalar(0.5)), 1e-6);
     assert_close("maximum", &ad.maximum(&bd), &a.maximum(&b), 0.0);
+    assert_close("pass where positive", &ad.pass_where_positive(&bd), &a.pass_where_positive(&b), 0.0);
     assert_close("transposed view", &ad.permute(&[2, 0, 1]).contiguous(), &a.permute(&[2, 0, 1]).contiguous(), 0.0);
     assert_close("sum over 0, 2", &ad.sum(&[0, 2], false), &a.sum(&[0, 2], false), 1e-5);
     assert_close("max over 1", &ad.max(&[1], true), &a.max(&[1], true), 0.0);

@@ -162,11 +162,13 @@ pub fn conv2d_forward<T: GemmFloat>(
 }
 
 /// As [`conv2d_forward`], with `kept` the weight's transformed kernels from
-/// an earlier [`WinogradKernels::new`] (used when Winograd applies).
+/// an earlier [`WinogradKernels::new`]. They are used when Winograd applies
+/// to `geo` and ignored otherwise; they do not depend on the image's size.
 ///
 /// # Panics
-/// If the geometry is invalid, a buffer has the wrong length, or `kept`
-/// was made for another geometry or pass.
+/// If the geometry is invalid, a buffer has the wrong length, or (where
+/// Winograd applies) `kept` was made for the other pass or other channel
+/// counts.
 pub fn conv2d_forward_with<T: GemmFloat>(
     geo: &Conv2dGeometry,
     input: &[T],
@@ -271,11 +273,13 @@ pub fn conv2d_backward_input<T: GemmFloat>(
 
 /// As [`conv2d_backward_input`], with `kept` the transformed kernels of
 /// `W̃` from an earlier [`WinogradKernels::new`] for
-/// [`ConvPass::InputGradient`] (used when Winograd applies).
+/// [`ConvPass::InputGradient`]. They are used when Winograd applies and
+/// ignored otherwise; they do not depend on the image's size.
 ///
 /// # Panics
-/// If the geometry is invalid, a buffer has the wrong length, or `kept`
-/// was made for another geometry or pass.
+/// If the geometry is invalid, a buffer has the wrong length, or (where
+/// Winograd applies) `kept` was made for the other pass or other channel
+/// counts.
 pub fn conv2d_backward_input_with<T: GemmFloat>(
     geo: &Conv2dGeometry,
     grad_output: &[T],

@@ -115,6 +115,12 @@ pub(crate) fn transform_kernels<T: GemmFloat>(weight: &[T], outputs: usize, inpu
 pub(crate) fn transform_kernels_into<T: GemmFloat>(weight: &[T], outputs: usize, inputs: usize, u: &mut [T]) {
     const CHUNK: usize = 64;
     let plane = outputs * inputs;
+    assert_eq!(
+        weight.len(),
+        9 * plane,
+        "transform_kernels: {} weights for {outputs}x{inputs} 3x3 kernels",
+        weight.len()
+    );
     assert_eq!(u.len(), POSITIONS * plane, "transform_kernels: {} values for {outputs}x{inputs} kernels", u.len());
     let u_ptr = SharedSlice(u.as_mut_ptr());
     weight.par_chunks(9 * CHUNK).enumerate().for_each(|(chunk, kernels)| {

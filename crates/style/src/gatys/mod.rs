@@ -478,6 +478,9 @@ impl Gatys {
                 // to all its size); held, they add to the peak: 1.063 against
                 // 1.110 GiB for the README's main job, same time and picture.
                 tensor::release_pooled_buffers();
+                // Likewise the Winograd kernels kept for the deep layers on
+                // the coarser scale's small images, which do not pay here.
+                tensor::release_kept_kernels();
             }
             let content_here = resize(content, h, w);
             let styles_here = self.resize_styles(styles, h, w);
@@ -576,6 +579,8 @@ impl Gatys {
             }
             image = Some(pixels.value());
         }
+        // The network outlives the run; the kernels kept for it need not.
+        tensor::release_kept_kernels();
         let (best_losses, best_evaluation, image) = match best {
             Some(best) => best,
             None => (last_losses, iteration, image.expect("at least one scale")),

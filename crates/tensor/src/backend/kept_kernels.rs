@@ -11,12 +11,12 @@
 //!
 //! Tensors are immutable, so a weight's storage (with its layout) names its
 //! values for as long as it lives. Entries hold only a weak reference to it:
-//! an entry whose weight was dropped is removed at the next lookup (weights
-//! made afresh at every step, such as a generator's under training, are
-//! seen once each and never transformed twice into the table). A lookup
-//! whose geometry does not pay removes the weight's entry, so a network
-//! moved from a small image to a large one gives back the memory (Gatys's
-//! second scale).
+//! an entry whose weight was dropped is removed at the next lookup, or by
+//! [`release_kept_kernels`]. A weight that goes through the forward pass
+//! once in its life (a generator's under training, made afresh by every
+//! optimiser step) is never kept. A lookup whose geometry does not pay
+//! removes the weight's entry, so a network moved from a small image to a
+//! large one gives back the memory (Gatys's second scale).
 
 use std::any::Any;
 use std::sync::{Arc, Mutex, Weak};
@@ -122,4 +122,44 @@ pub fn kept_kernel_bytes() -> usize {
         })
     };
     table.iter().map(|entry| bytes(&entry.forward) + bytes(&entry.input_gradient)).sum()
+}
+
+/// Frees every kept transform (they are made again from a weight's second
+/// forward pass after this). For a program done with a network it still
+/// holds, such as Gatys at the end of a run.
+pub fn release_kept_kernels() {
+    TABLE.lock().unwrap_or_else(|e| e.into_inner()).clear();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::DType;
+
+    /// The same kept transform is handed out from the second forward pass
+    /// on, not made again; the input gradient's is another one.
+    #[test]
+    fn a_kept_transform_is_reused() {
+        let weight = Tensor::randn(&[16, 16, 3, 3], 0.0, 0.1, 11, DType::F32);
+        let values = weight.contiguous_data::<f32>().to_vec();
+        let geo = Conv2dGeometry {
+            batch: 1,
+            in_channels: 16,
+            in_height: 8,
+            in_width: 8,
+            out_channels: 16,
+            kernel_height: 3,
+            kernel_width: 3,
+            stride: (1, 1),
+            padding: (1, 1),
+            dilation: (1, 1),
+        };
+        let lookup = |pass| kept_kernels::<f32>(&weight, &values, &geo, pass);
+        assert!(lookup(ConvPass::Forward).is_none(), "kept at the first sighting");
+        let second = lookup(ConvPass::Forward).expect("kept from the second");
+        let third = lookup(ConvPass::Forward).expect("still kept");
+        assert!(Arc::ptr_eq(&second, &third), "made again instead of reused");
+        let gradient = lookup(ConvPass::InputGradient).expect("kept for the input gradient");
+        assert!(Arc::ptr_eq(&gradient, &lookup(ConvPass::InputGradient).expect("still kept")));
+    }
 }
