@@ -1,5 +1,6 @@
 //! Criterion benches of 3×3 convolution, forward and both gradients, at
-//! 64→64 @256² and 256→256 @64². `cargo bench --bench conv`.
+//! 64→64 @256², 256→256 @64² and VGG's first layer, 3→64 @512².
+//! `cargo bench --bench conv`.
 //! Throughput is in FLOPs (2·Cout·Cin·9·H·W per pass).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -7,7 +8,7 @@ use fresco::bench::kernels::conv3x3;
 use kernels::conv::{conv2d_backward_input, conv2d_backward_weight, conv2d_forward};
 
 fn conv(c: &mut Criterion) {
-    for (ci, co, size) in [(64, 64, 256), (256, 256, 64)] {
+    for (ci, co, size) in [(64, 64, 256), (256, 256, 64), (3, 64, 512)] {
         let geo = conv3x3(ci, co, size);
         let x: Vec<f32> = (0..geo.input_len()).map(|i| (i % 23) as f32 * 0.01 - 0.1).collect();
         let w: Vec<f32> = (0..geo.weight_len()).map(|i| (i % 7) as f32 * 0.001 - 0.003).collect();

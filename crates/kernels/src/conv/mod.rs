@@ -11,10 +11,16 @@
 //!   W[o][c][KH-1-ky][KW-1-kx]` and `P̃` gathers `dY` at `(y + p - k·d) / s`;
 //!   with stride > 1 three quarters of `P̃` are structural zeros that are
 //!   multiplied anyway (only the GAN's two downsampling layers pay that);
+//!   with fewer than 16 input channels, `Wᵀ · dY` then col2im instead (see
+//!   [`col2im`]);
 //! * weight gradient: `dW = Σ_images dY · P(X)ᵀ`.
+//!
+//! 3×3 stride-1 layers with 16 channels or more each side go by Winograd's
+//! F(4×4, 3×3) instead ([`winograd`]).
 
 pub(crate) mod cuda_kernel;
 
+mod col2im;
 mod gather;
 mod geometry;
 mod winograd;
@@ -301,6 +307,10 @@ pub fn conv2d_backward_input_with<T: GemmFloat>(
                 winograd::conv2d_winograd(&adjoint, grad_output, &u, None, grad_input);
             }
         }
+        return;
+    }
+    if col2im::applies(geo) {
+        col2im::conv2d_backward_input_col2im(geo, grad_output, weight, grad_input);
         return;
     }
     let flipped = flipped_kernels(geo, weight);
