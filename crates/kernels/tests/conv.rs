@@ -248,7 +248,7 @@ proptest! {
         let gradient = WinogradKernels::new(&g, &w, ConvPass::InputGradient).expect("Winograd applies");
         let (mut fresh, mut kept) = (vec![0.0; g.output_len()], vec![0.0; g.output_len()]);
         conv2d_forward(&g, &x, &w, None, &mut fresh);
-        conv2d_forward_with(&g, &x, &w, Some(&forward), None, &mut kept);
+        conv2d_forward_with(&g, &x, &w, Some(&forward), None, Activation::Identity, &mut kept);
         prop_assert_eq!(&fresh, &kept);
         let (mut fresh, mut kept) = (vec![0.0; g.input_len()], vec![0.0; g.input_len()]);
         conv2d_backward_input(&g, &dy, &w, &mut fresh);
@@ -260,8 +260,29 @@ proptest! {
         let other_forward = WinogradKernels::new(&g, &other, ConvPass::Forward).expect("Winograd applies");
         let (mut expected, mut got) = (vec![0.0; g.output_len()], vec![0.0; g.output_len()]);
         conv2d_forward(&g, &x, &other, None, &mut expected);
-        conv2d_forward_with(&g, &x, &w, Some(&other_forward), None, &mut got);
+        conv2d_forward_with(&g, &x, &w, Some(&other_forward), None, Activation::Identity, &mut got);
         prop_assert_eq!(&expected, &got);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// The ReLU fused into the forward pass gives exactly `max(conv + b, 0)`,
+    /// on the Winograd path (applied as outputs are written) and the others
+    /// (a pass after the GEMM).
+    #[test]
+    fn fused_relu_matches_relu_after(
+        g in prop_oneof![geometry(), winograd_geometry()],
+        seed in any::<u64>(),
+    ) {
+        let (x, w, b) = (values(g.input_len(), seed), values(g.weight_len(), seed ^ 1), values(g.out_channels, seed ^ 2));
+        let mut plain = vec![0.0; g.output_len()];
+        conv2d_forward(&g, &x, &w, Some(&b), &mut plain);
+        let mut fused = vec![f64::NAN; g.output_len()];
+        conv2d_forward_with(&g, &x, &w, None, Some(&b), Activation::Relu, &mut fused);
+        let expected: Vec<f64> = plain.iter().map(|v| v.max(0.0)).collect();
+        prop_assert_eq!(fused, expected);
     }
 }
 

@@ -115,6 +115,8 @@ fn convolution_and_its_gradients_match_the_cpu() {
         let y = x.conv2d(&w, Some(&b), params);
         let (xd, wd, bd) = (x.to_device(dev), w.to_device(dev), b.to_device(dev));
         assert_close("conv2d", &xd.conv2d(&wd, Some(&bd), params), &y, 1e-5);
+        let relu = xd.try_conv2d_relu(&wd, Some(&bd), params).unwrap();
+        assert_close("conv2d then ReLU", &relu, &x.try_conv2d_relu(&w, Some(&b), params).unwrap(), 1e-5);
         let g = random(y.shape(), 10);
         let gd = g.to_device(dev);
         let dx = g.try_conv2d_backward_input(&w, x.shape(), params).unwrap();

@@ -62,7 +62,7 @@ impl Var {
     /// network of conv–ReLU pairs holds half the activations for backward
     /// (the ReLU's output is all either rule needs).
     pub fn try_conv2d_relu(&self, weight: &Var, bias: Option<&Var>, params: Conv2dParams) -> Result<Var> {
-        let value = self.value().try_conv2d(weight.value(), bias.map(Var::value), params)?.relu();
+        let value = self.value().try_conv2d_relu(weight.value(), bias.map(Var::value), params)?;
         let op = Op::Conv2dRelu { input: self.clone(), weight: weight.clone(), bias: bias.cloned(), params };
         Ok(Var::from_op(value, op))
     }

@@ -73,6 +73,16 @@ fn input_gradient_patches<'a, T>(geo: &Conv2dGeometry, grad_image: &'a [T]) -> P
     }
 }
 
+/// What the forward pass applies to `conv + bias` as it writes each output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Activation {
+    /// Nothing: the convolution itself.
+    Identity,
+    /// `max(·, 0)`, so that a conv–ReLU pair takes one pass over the output
+    /// instead of two and never holds the pre-activation.
+    Relu,
+}
+
 /// Which of a convolution's two passes a [`WinogradKernels`] serves: the
 /// forward pass uses `G g Gᵀ` of every kernel, the input gradient that of
 /// the transposed, flipped kernel `W̃`.
@@ -164,12 +174,14 @@ pub fn conv2d_forward<T: GemmFloat>(
     bias: Option<&[T]>,
     output: &mut [T],
 ) {
-    conv2d_forward_with(geo, input, weight, None, bias, output);
+    conv2d_forward_with(geo, input, weight, None, bias, Activation::Identity, output);
 }
 
-/// As [`conv2d_forward`], with `kept` the weight's transformed kernels from
-/// an earlier [`WinogradKernels::new`]. They are used when Winograd applies
-/// to `geo` and ignored otherwise; they do not depend on the image's size.
+/// `output = activation(conv2d(input, weight) + bias)`, with `kept` the
+/// weight's transformed kernels from an earlier [`WinogradKernels::new`].
+/// They are used when Winograd applies to `geo` and ignored otherwise; they
+/// do not depend on the image's size. The Winograd path applies the
+/// activation as it writes each output; the others in a pass after.
 ///
 /// # Panics
 /// If the geometry is invalid, a buffer has the wrong length, or (where
@@ -181,6 +193,7 @@ pub fn conv2d_forward_with<T: GemmFloat>(
     weight: &[T],
     kept: Option<&WinogradKernels<T>>,
     bias: Option<&[T]>,
+    activation: Activation,
     output: &mut [T],
 ) {
     geo.assert_lengths("conv2d_forward", input.len(), weight.len(), output.len());
@@ -197,11 +210,11 @@ pub fn conv2d_forward_with<T: GemmFloat>(
         match kept {
             Some(kept) => {
                 kept.check(geo, ConvPass::Forward, "conv2d_forward");
-                winograd::conv2d_winograd(geo, input, &kept.values, bias, output);
+                winograd::conv2d_winograd(geo, input, &kept.values, bias, activation, output);
             }
             None => {
                 let u = winograd::transform_kernels(weight, geo.out_channels, geo.in_channels);
-                winograd::conv2d_winograd(geo, input, &u, bias, output);
+                winograd::conv2d_winograd(geo, input, &u, bias, activation, output);
             }
         }
         return;
@@ -223,6 +236,9 @@ pub fn conv2d_forward_with<T: GemmFloat>(
             None => T::ZERO,
         };
         gemm(T::ONE, &weights, &forward_patches(geo, image), beta, MatMut::row_major(out, geo.out_channels, pixels));
+    }
+    if activation == Activation::Relu {
+        output.par_chunks_mut(1 << 14).for_each(|chunk| chunk.iter_mut().for_each(|v| *v = v.max(T::ZERO)));
     }
 }
 
@@ -300,11 +316,11 @@ pub fn conv2d_backward_input_with<T: GemmFloat>(
         match kept {
             Some(kept) => {
                 kept.check(geo, ConvPass::InputGradient, "conv2d_backward_input");
-                winograd::conv2d_winograd(&adjoint, grad_output, &kept.values, None, grad_input);
+                winograd::conv2d_winograd(&adjoint, grad_output, &kept.values, None, Activation::Identity, grad_input);
             }
             None => {
                 let u = winograd::transform_kernels(&flipped_kernels(geo, weight), geo.in_channels, geo.out_channels);
-                winograd::conv2d_winograd(&adjoint, grad_output, &u, None, grad_input);
+                winograd::conv2d_winograd(&adjoint, grad_output, &u, None, Activation::Identity, grad_input);
             }
         }
         return;

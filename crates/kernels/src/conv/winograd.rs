@@ -22,6 +22,7 @@
 use rayon::prelude::*;
 
 use super::geometry::Conv2dGeometry;
+use super::Activation;
 use crate::buffer_pool::PooledVec;
 use crate::gemm::{gemm, GemmFloat, MatMut, MatRef};
 
@@ -248,8 +249,12 @@ pub(crate) fn conv2d_winograd<T: GemmFloat>(
     input: &[T],
     u: &[T],
     bias: Option<&[T]>,
+    activation: Activation,
     output: &mut [T],
 ) {
+    // Applied as each output is written (NaN stays NaN without the ReLU).
+    let relu = activation == Activation::Relu;
+    let finish = |v: T| if relu { v.max(T::ZERO) } else { v };
     debug_assert_eq!(u.len(), POSITIONS * geo.out_channels * geo.in_channels);
     let (c_in, c_out) = (geo.in_channels, geo.out_channels);
     let (h, w) = (geo.in_height, geo.in_width);
@@ -335,12 +340,13 @@ pub(crate) fn conv2d_winograd<T: GemmFloat>(
                         let (whole, partial) = line.split_at_mut(ow / OUT * OUT);
                         for (t, quad) in whole.chunks_exact_mut(OUT).enumerate() {
                             let y = tile(t);
-                            (quad[0], quad[1], quad[2], quad[3]) = (y[0] + b, y[1] + b, y[2] + b, y[3] + b);
+                            (quad[0], quad[1], quad[2], quad[3]) =
+                                (finish(y[0] + b), finish(y[1] + b), finish(y[2] + b), finish(y[3] + b));
                         }
                         if !partial.is_empty() {
                             let y = tile(ow / OUT);
                             for (slot, value) in partial.iter_mut().zip(y) {
-                                *slot = value + b;
+                                *slot = finish(value + b);
                             }
                         }
                     }

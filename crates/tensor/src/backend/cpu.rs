@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use kernels::buffer_pool::PooledVec;
-use kernels::conv::{self, Conv2dGeometry, ConvPass};
+use kernels::conv::{self, Activation, Conv2dGeometry, ConvPass};
 use kernels::elementwise::{binary, copy_strided, unary, BinaryOp, UnaryOp};
 use kernels::gemm::{gemm, MatMut, MatRef};
 use kernels::padding::{pad2d_backward, pad2d_forward, Pad2d, PadMode};
@@ -92,7 +92,14 @@ impl Backend for Cpu {
         with_float!(parts[0].dtype(), "cat", |T| Ok(cat_impl::<T>(parts, dim, shape)))
     }
 
-    fn conv2d(&self, x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, geo: &Conv2dGeometry) -> Result<Tensor> {
+    fn conv2d(
+        &self,
+        x: &Tensor,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        geo: &Conv2dGeometry,
+        activation: Activation,
+    ) -> Result<Tensor> {
         let (x, w, b) = (x.contiguous(), weight.contiguous(), bias.map(Tensor::contiguous));
         let shape = [geo.batch, geo.out_channels, geo.out_height(), geo.out_width()];
         with_float!(x.dtype(), "conv2d", |T| {
@@ -104,6 +111,7 @@ impl Backend for Cpu {
                     w.contiguous_data::<T>(),
                     kept.as_deref(),
                     b.as_ref().map(|b| b.contiguous_data::<T>()),
+                    activation,
                     out,
                 )
             }))

@@ -13,7 +13,7 @@
 mod cpu;
 pub(crate) mod kept_kernels;
 
-use kernels::conv::Conv2dGeometry;
+use kernels::conv::{Activation, Conv2dGeometry};
 use kernels::elementwise::{BinaryOp, UnaryOp};
 use kernels::padding::{Pad2d, PadMode};
 use kernels::pooling::Pool2dGeometry;
@@ -51,8 +51,16 @@ pub(crate) trait Backend {
     ) -> Result<Tensor>;
     /// `parts` joined along `dim` into `shape`.
     fn cat(&self, parts: &[&Tensor], dim: usize, shape: &[usize]) -> Result<Tensor>;
-    /// 2-D convolution (cross-correlation) of NCHW `x` with `w`, plus `bias`.
-    fn conv2d(&self, x: &Tensor, w: &Tensor, bias: Option<&Tensor>, geo: &Conv2dGeometry) -> Result<Tensor>;
+    /// 2-D convolution (cross-correlation) of NCHW `x` with `w`, plus `bias`,
+    /// then `activation`.
+    fn conv2d(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        bias: Option<&Tensor>,
+        geo: &Conv2dGeometry,
+        activation: Activation,
+    ) -> Result<Tensor>;
     /// The convolution's input gradient from the output gradient `g`.
     fn conv2d_backward_input(&self, g: &Tensor, w: &Tensor, geo: &Conv2dGeometry) -> Result<Tensor>;
     /// The convolution's weight gradient from the input `x` and output gradient `g`.
@@ -150,8 +158,19 @@ impl Backend for Cuda {
     fn cat(&self, parts: &[&Tensor], dim: usize, shape: &[usize]) -> Result<Tensor> {
         crate::cuda::cat(parts, dim, shape)
     }
-    fn conv2d(&self, x: &Tensor, w: &Tensor, bias: Option<&Tensor>, geo: &Conv2dGeometry) -> Result<Tensor> {
-        crate::cuda::conv2d(x, w, bias, geo)
+    fn conv2d(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        bias: Option<&Tensor>,
+        geo: &Conv2dGeometry,
+        activation: Activation,
+    ) -> Result<Tensor> {
+        let out = crate::cuda::conv2d(x, w, bias, geo)?;
+        match activation {
+            Activation::Identity => Ok(out),
+            Activation::Relu => crate::cuda::unary(&out, Some(UnaryOp::Relu)),
+        }
     }
     fn conv2d_backward_input(&self, g: &Tensor, w: &Tensor, geo: &Conv2dGeometry) -> Result<Tensor> {
         crate::cuda::conv2d_backward_input(g, w, geo)

@@ -1,7 +1,7 @@
 //! 2-D convolution of NCHW tensors and its two gradients (input and
 //! weights), each checked here and run by the device's backend.
 
-use kernels::conv::Conv2dGeometry;
+use kernels::conv::{Activation, Conv2dGeometry};
 
 use crate::backend::on_device;
 use crate::error::{expect, invalid, Result, TensorError};
@@ -81,6 +81,23 @@ impl Tensor {
     /// 2-D convolution of an NCHW input with OIHW `weight`, plus `bias` per
     /// output channel.
     pub fn try_conv2d(&self, weight: &Tensor, bias: Option<&Tensor>, params: Conv2dParams) -> Result<Tensor> {
+        self.conv2d_then(weight, bias, params, Activation::Identity)
+    }
+
+    /// `relu(conv2d(…))`, the ReLU applied as the convolution writes its
+    /// output (one pass over it instead of two); otherwise as
+    /// [`Tensor::try_conv2d`].
+    pub fn try_conv2d_relu(&self, weight: &Tensor, bias: Option<&Tensor>, params: Conv2dParams) -> Result<Tensor> {
+        self.conv2d_then(weight, bias, params, Activation::Relu)
+    }
+
+    fn conv2d_then(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        params: Conv2dParams,
+        activation: Activation,
+    ) -> Result<Tensor> {
         let geo = conv_geometry("conv2d", self.shape(), weight.shape(), params)?;
         same_dtype("conv2d", self, weight)?;
         if let Some(b) = bias {
@@ -96,7 +113,7 @@ impl Tensor {
         }
         let mut operands = vec![self, weight];
         operands.extend(bias);
-        on_device("conv2d", &operands, |backend| backend.conv2d(self, weight, bias, &geo))
+        on_device("conv2d", &operands, |backend| backend.conv2d(self, weight, bias, &geo, activation))
     }
 
     /// As [`Tensor::try_conv2d`].
