@@ -163,6 +163,38 @@ fn worst_error<T: Copy + Into<f64>>(values: &[T], reference: &[f64]) -> f64 {
     values.iter().zip(reference).map(|(&a, r)| (a.into() - r).abs()).fold(0.0, f64::max)
 }
 
+/// Empty geometries the checks accept (no output channels; an empty image
+/// whose padding still fits the kernel) give the definition's results (the
+/// bias; zero gradients) on every path instead of a panic or stale values.
+#[test]
+fn empty_geometries_give_the_definitions_results() {
+    for (inputs, height, outputs) in [(3, 0, 4), (3, 5, 0), (17, 0, 4), (17, 5, 0), (17, 0, 17)] {
+        let g = Conv2dGeometry {
+            batch: 2,
+            in_channels: inputs,
+            in_height: height,
+            in_width: 4,
+            out_channels: outputs,
+            kernel_height: 1,
+            kernel_width: 1,
+            stride: (1, 1),
+            padding: (1, 1),
+            dilation: (1, 1),
+        };
+        assert!(g.validate().is_ok(), "{g:?}");
+        let (x, w, b) = (values(g.input_len(), 3), values(g.weight_len(), 2), values(g.out_channels, 4));
+        let mut y = vec![f64::NAN; g.output_len()];
+        conv2d_forward(&g, &x, &w, Some(&b), &mut y);
+        assert_eq!(y, conv2d_forward_reference(&g, &x, &w, Some(&b)), "{g:?}");
+        let mut dx = vec![f64::NAN; g.input_len()];
+        conv2d_backward_input(&g, &values(g.output_len(), 1), &w, &mut dx);
+        assert!(dx.iter().all(|&v| v == 0.0), "{g:?}: {dx:?}");
+        let mut dw = vec![f64::NAN; g.weight_len()];
+        conv2d_backward_weight(&g, &x, &values(g.output_len(), 1), &mut dw);
+        assert!(dw.iter().all(|&v| v == 0.0), "{g:?}: {dw:?}");
+    }
+}
+
 /// The col2im input gradient (few input channels) over images tall enough
 /// that `T` goes in several blocks of output rows, strided and not.
 #[test]

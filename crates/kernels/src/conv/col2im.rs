@@ -21,8 +21,9 @@ use crate::gemm::{gemm, GemmFloat, MatMut, MatRef, Transposed};
 /// Budget for one block of `T`.
 const BLOCK_BYTES: usize = 4 << 20;
 
-/// True when col2im beats the gathered GEMM: fewer input channels than one
-/// microkernel tile has rows' worth of work per gathered value.
+/// True when col2im is the better way: with fewer than 16 input channels
+/// the gathered GEMM has too few rows to pay for its gather (measured at 3
+/// channels, VGG's first layer).
 pub(crate) fn applies(geo: &Conv2dGeometry) -> bool {
     geo.in_channels < 16
 }
@@ -40,7 +41,7 @@ pub(crate) fn conv2d_backward_input_col2im<T: GemmFloat>(
     let (oh, ow) = (geo.out_height(), geo.out_width());
     let (h, w) = (geo.in_height, geo.in_width);
     grad_input.fill(T::ZERO);
-    if taps == 0 || oh == 0 || ow == 0 {
+    if taps == 0 || oh == 0 || ow == 0 || geo.out_channels == 0 || h * w == 0 {
         return;
     }
     // Wᵀ: row (c, ky, kx) of T takes column (c, ky, kx) of W (O × taps).

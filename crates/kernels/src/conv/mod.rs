@@ -73,13 +73,14 @@ fn input_gradient_patches<'a, T>(geo: &Conv2dGeometry, grad_image: &'a [T]) -> P
     }
 }
 
-/// What the forward pass applies to `conv + bias` as it writes each output.
+/// What the forward pass applies to `conv + bias`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Activation {
     /// Nothing: the convolution itself.
     Identity,
-    /// `max(·, 0)`, so that a conv–ReLU pair takes one pass over the output
-    /// instead of two and never holds the pre-activation.
+    /// `max(·, 0)` (NaN becomes 0, as with the ReLU op): on the Winograd
+    /// path as each output is written, so a conv–ReLU pair takes one pass
+    /// over the output instead of two; otherwise in one in-place pass after.
     Relu,
 }
 
@@ -206,6 +207,16 @@ pub fn conv2d_forward_with<T: GemmFloat>(
             geo.out_channels
         );
     }
+    if input.is_empty() || output.is_empty() {
+        // An empty image (padding can still give outputs) sums nothing: each
+        // output is its bias.
+        let pixels = geo.out_height() * geo.out_width();
+        for (o, plane) in output.chunks_mut(pixels.max(1)).enumerate() {
+            let value = bias.map_or(T::ZERO, |b| b[o % geo.out_channels]);
+            plane.fill(if activation == Activation::Relu { value.max(T::ZERO) } else { value });
+        }
+        return;
+    }
     if winograd::applies(geo) {
         match kept {
             Some(kept) => {
@@ -310,6 +321,11 @@ pub fn conv2d_backward_input_with<T: GemmFloat>(
     grad_input: &mut [T],
 ) {
     geo.assert_lengths("conv2d_backward_input", grad_input.len(), weight.len(), grad_output.len());
+    if grad_output.is_empty() || grad_input.is_empty() {
+        // No output (or no input) to pass a gradient through.
+        grad_input.fill(T::ZERO);
+        return;
+    }
     let adjoint = adjoint_geometry(geo);
     if winograd::applies(geo) && winograd::applies(&adjoint) {
         debug_assert_eq!((adjoint.out_height(), adjoint.out_width()), (geo.in_height, geo.in_width));
@@ -357,8 +373,10 @@ pub fn conv2d_backward_weight<T: GemmFloat>(
     let taps = geo.in_channels * geo.kernel_height * geo.kernel_width;
     let pixels = geo.out_height() * geo.out_width();
     let in_image = geo.in_channels * geo.in_height * geo.in_width;
-    if geo.batch == 0 {
+    if input.is_empty() || grad_output.is_empty() {
+        // Nothing to correlate (no images, an empty image, or no outputs).
         grad_weight.fill(T::ZERO);
+        return;
     }
     for (b, (image, grad_image)) in input
         .chunks_exact(in_image.max(1))

@@ -241,7 +241,7 @@ pub(crate) fn kernels_worth_keeping(geo: &Conv2dGeometry) -> bool {
 /// The largest number of output tiles for which [`kernels_worth_keeping`].
 const KEPT_KERNEL_TILES: usize = 64;
 
-/// `output = conv2d(input, weight) + bias` by F(4×4, 3×3), with `u` the
+/// `output = activation(conv2d(input, weight) + bias)` by F(4×4, 3×3), with `u` the
 /// kernels' transform from [`transform_kernels`] (`36 × O × C`). The caller
 /// checked [`applies`] and the buffer lengths.
 pub(crate) fn conv2d_winograd<T: GemmFloat>(
@@ -252,7 +252,8 @@ pub(crate) fn conv2d_winograd<T: GemmFloat>(
     activation: Activation,
     output: &mut [T],
 ) {
-    // Applied as each output is written (NaN stays NaN without the ReLU).
+    // Applied as each output is written: without the ReLU a NaN stays NaN,
+    // with it a NaN becomes 0, as the separate ReLU op made it.
     let relu = activation == Activation::Relu;
     let finish = |v: T| if relu { v.max(T::ZERO) } else { v };
     debug_assert_eq!(u.len(), POSITIONS * geo.out_channels * geo.in_channels);

@@ -84,9 +84,10 @@ impl Tensor {
         self.conv2d_then(weight, bias, params, Activation::Identity)
     }
 
-    /// `relu(conv2d(…))`, the ReLU applied as the convolution writes its
-    /// output (one pass over it instead of two); otherwise as
-    /// [`Tensor::try_conv2d`].
+    /// `relu(conv2d(…))` without a separate ReLU op: on the CPU's Winograd
+    /// path the ReLU is applied as the convolution writes its output (one
+    /// pass over it instead of two), on its other paths in place after; on
+    /// CUDA by the ReLU kernel after. Otherwise as [`Tensor::try_conv2d`].
     pub fn try_conv2d_relu(&self, weight: &Tensor, bias: Option<&Tensor>, params: Conv2dParams) -> Result<Tensor> {
         self.conv2d_then(weight, bias, params, Activation::Relu)
     }
