@@ -1,5 +1,7 @@
-//! Criterion benches of SGEMM: square 256–2048 and VGG-19's im2col shapes at
-//! 256² (forward and input-gradient). `cargo bench --bench gemm`.
+//! Criterion benches of SGEMM: square 256–2048, VGG-19's im2col shapes at
+//! 256² (forward and input-gradient), and Gram matrices `F·Fᵀ` of VGG's
+//! style layers at 256² (B is the transpose of a row-major matrix).
+//! `cargo bench --bench gemm`.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use fresco::bench::kernels::{square_shapes, vgg_backward_shapes, vgg_forward_shapes};
@@ -35,5 +37,23 @@ fn sgemm(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, sgemm);
+fn gram(c: &mut Criterion) {
+    let mut group = c.benchmark_group("sgemm_gram");
+    group.sample_size(10);
+    // relu1_1 … relu4_1 at 256²: channels × pixels.
+    for (channels, pixels) in [(64, 256 * 256), (128, 128 * 128), (256, 64 * 64), (512, 32 * 32)] {
+        let f: Vec<f32> = (0..channels * pixels).map(|i| (i % 19) as f32 * 0.01 - 0.09).collect();
+        let mut out = vec![0.0f32; channels * channels];
+        group.throughput(Throughput::Elements((2 * channels * channels * pixels) as u64));
+        group.bench_function(BenchmarkId::from_parameter(format!("{channels}x{pixels}")), |bench| {
+            bench.iter(|| {
+                let features = MatRef::row_major(&f, channels, pixels);
+                gemm(1.0, &features, &features.t(), 0.0, MatMut::row_major(&mut out, channels, channels))
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, sgemm, gram);
 criterion_main!(benches);

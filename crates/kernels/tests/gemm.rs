@@ -126,6 +126,17 @@ fn large_transposed_operands_cross_every_packing_run() {
 }
 
 #[test]
+fn column_major_b_packs_whole_and_partial_panels() {
+    // Bᵀ stored row-major (B's columns contiguous, as the Gram matrix's Fᵀ),
+    // N past several 64-column panels with a partial last one, K past one
+    // 384-deep slice.
+    let (m, k, n) = (37, 400, 611);
+    let (a, b) = (pattern(m * k, 29, 97), pattern(k * n, 31, 83));
+    let bt = MatRef::row_major(&b, n, k).t();
+    assert_large_gemm_matches(1.0, &MatRef::row_major(&a, m, k), &bt, 0.0, vec![f32::NAN; m * n]);
+}
+
+#[test]
 fn wide_output_spans_several_column_blocks_and_depth_slices() {
     // N past NC (2048) with a ragged last panel, K past KC so later slices
     // accumulate onto the first, and few rows so each block is dealt out in

@@ -140,6 +140,9 @@ pub(crate) fn pack_b<T: GemmFloat, S: MatrixSource<T> + ?Sized>(
     for (panel, chunk) in dst.chunks_mut(panel_len).take(nc.div_ceil(nr)).enumerate() {
         let col0 = j0 + panel * nr;
         let valid = nr.min(j0 + nc - col0);
+        if pack_cols_in_place(b, col0, valid, k0, kc, chunk) {
+            continue;
+        }
         for j in 0..valid {
             b.read_col(col0 + j, k0, kc, &mut chunk[j..], nr);
         }
@@ -149,4 +152,37 @@ pub(crate) fn pack_b<T: GemmFloat, S: MatrixSource<T> + ?Sized>(
             }
         }
     }
+}
+
+/// Fills one B panel k-major from `valid` (≤ `NR`) columns that `b` stores
+/// contiguously (a transposed operand such as the Gram matrix's `Fᵀ`),
+/// reading the columns side by side so the panel is written in order
+/// instead of one column at a time `NR` values apart; missing columns are
+/// zeros. False (nothing written) when the columns are not stored so.
+fn pack_cols_in_place<T: GemmFloat, S: MatrixSource<T> + ?Sized>(
+    b: &S,
+    col0: usize,
+    valid: usize,
+    k0: usize,
+    kc: usize,
+    panel: &mut [T],
+) -> bool {
+    const MAX_NR: usize = 64;
+    const { assert!(T::NR <= MAX_NR, "pack_cols_in_place holds at most 64 columns") };
+    let nr = T::NR;
+    let mut cols: [&[T]; MAX_NR] = [&[]; MAX_NR];
+    for (j, col) in cols.iter_mut().enumerate().take(valid) {
+        match b.col_slice(col0 + j, k0, kc) {
+            Some(slice) => *col = slice,
+            None => return false,
+        }
+    }
+    for (k, step) in panel[..kc * nr].chunks_exact_mut(nr).enumerate() {
+        let (filled, empty) = step.split_at_mut(valid);
+        for (slot, col) in filled.iter_mut().zip(&cols) {
+            *slot = col[k];
+        }
+        empty.fill(T::ZERO);
+    }
+    true
 }
