@@ -147,6 +147,17 @@ fn bad_inputs_fail_in_one_line_and_write_nothing() {
     let message = one_line_error(&run(&content, &corrupt, &output, &[]));
     assert!(message.contains("corrupt.png") && message.contains("cannot read image"), "{message}");
 
+    // An empty file, and a JPEG cut short (whose decoder's message ended in
+    // a line break): one line each.
+    let empty = dir.join("empty.jpg");
+    std::fs::write(&empty, b"").unwrap();
+    let message = one_line_error(&run(&content, &empty, &output, &[]));
+    assert!(message.contains("empty.jpg") && message.contains("the file is empty"), "{message}");
+    let cut = dir.join("cut.jpg");
+    std::fs::write(&cut, [0xFF, 0xD8, 0xFF, 0xE0, 0x00]).unwrap();
+    let message = one_line_error(&run(&content, &cut, &output, &[]));
+    assert!(message.contains("cut.jpg") && message.contains("cannot read image"), "{message}");
+
     let message = one_line_error(&run(&content, &style, &dir.join("out.xyz"), &[]));
     assert!(message.contains("out.xyz") && message.contains("unknown image format"), "{message}");
 

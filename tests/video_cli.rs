@@ -273,6 +273,18 @@ fn a_video_file_keeps_its_frame_rate_and_audio() {
     };
     let streams = probe("stream=codec_type,r_frame_rate");
     assert!(streams.contains("video,12/1") && streams.contains("audio"), "{streams}");
+    // An odd width is cropped for H.264, and the summary gives the size
+    // the file has.
+    let odd = dir.join("odd.mp4");
+    let args = ["video", "--method", "gan", "--model", &model, "--content", &s(&input), "--output", &s(&odd)];
+    let summary = stdout(&fresco(&[&args[..], &["--size", "47", "--quiet"]].concat(), &dir));
+    assert!(summary.contains("(6 frames of 46x34); frames made at 47x35, the odd row or column cropped"), "{summary}");
+    let sizes = Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "stream=width,height", "-of", "csv=p=0"])
+        .arg(&odd)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&sizes.stdout).trim(), "46,34");
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -49,7 +49,14 @@ pub fn load_mask(path: &Path) -> Result<Tensor> {
 
 /// Reads and decodes `path` (a non-empty image, upright).
 fn decode(path: &Path) -> Result<DynamicImage> {
-    let read_error = |detail: String| StyleError::ReadImage { path: path.to_path_buf(), detail };
+    // Decoders' messages can span lines or end in one: an error is one line.
+    let read_error = |detail: String| StyleError::ReadImage {
+        path: path.to_path_buf(),
+        detail: detail.split_whitespace().collect::<Vec<_>>().join(" "),
+    };
+    if std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == 0) {
+        return Err(read_error("the file is empty (0 bytes)".into()));
+    }
     let reader = ImageReader::open(path).map_err(|e| read_error(e.to_string()))?;
     let reader = reader.with_guessed_format().map_err(|e| read_error(e.to_string()))?;
     if reader.format().is_none() {

@@ -327,6 +327,21 @@ pub fn frame_path(folder: &Path, index: usize) -> PathBuf {
     folder.join(format!("frame_{:06}.png", index + 1))
 }
 
+/// The `(height, width)` the frames of `height × width` have in the video
+/// `output` once encoded: H.264 and most codecs in 4:2:0 need even sides, so
+/// an odd last row or column is cropped (not in a GIF).
+pub fn encoded_dims(output: &Path, height: usize, width: usize) -> (usize, usize) {
+    if video_extension(output) == "gif" {
+        (height, width)
+    } else {
+        (height / 2 * 2, width / 2 * 2)
+    }
+}
+
+fn video_extension(output: &Path) -> String {
+    output.extension().and_then(OsStr::to_str).unwrap_or("mp4").to_ascii_lowercase()
+}
+
 /// Encodes the first `frames` PNG frames of `folder` (`frame_000001.png`,
 /// …) into the video `output` at `frame_rate`, with the audio of
 /// `audio_from` when given (not into a GIF), through a temporary file
@@ -337,7 +352,7 @@ pub fn frame_path(folder: &Path, index: usize) -> PathBuf {
 /// moved into place.
 pub fn encode(folder: &Path, output: &Path, frames: usize, frame_rate: &str, audio_from: Option<&Path>) -> Result<()> {
     require_ffmpeg(output)?;
-    let extension = output.extension().and_then(OsStr::to_str).unwrap_or("mp4").to_ascii_lowercase();
+    let extension = video_extension(output);
     let temporary = output.with_file_name(format!(
         ".{}.partial.{extension}",
         output.file_name().and_then(OsStr::to_str).unwrap_or("video")
@@ -359,7 +374,7 @@ pub fn encode(folder: &Path, output: &Path, frames: usize, frame_rate: &str, aud
         command.args(["-vf", "split[frames][copy];[copy]palettegen[palette];[frames][palette]paletteuse"]);
     } else {
         // H.264 and most codecs in 4:2:0 need even sides: an odd last row
-        // or column is cropped.
+        // or column is cropped (as `encoded_dims` reports).
         command.args(["-vf", "crop=trunc(iw/2)*2:trunc(ih/2)*2", "-pix_fmt", "yuv420p"]);
     }
     if matches!(extension.as_str(), "mp4" | "mov" | "mkv" | "m4v") {
