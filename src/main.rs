@@ -93,6 +93,9 @@ fn main() -> ExitCode {
             None => std::panic::resume_unwind(payload),
         },
     };
+    // One line whatever a library's message holds (some end in, or span,
+    // line breaks).
+    let error = error.lines().map(str::trim).filter(|line| !line.is_empty()).collect::<Vec<_>>().join(" ");
     eprintln!("fresco: error: {error}");
     ExitCode::FAILURE
 }
