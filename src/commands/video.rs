@@ -595,17 +595,17 @@ pub fn run(args: VideoArgs) -> Result<()> {
         frames::encode(&destination.frames, video, frames_done, &frame_rate, audio)?;
         remove_work_folder(&destination.frames, frames_done);
     }
-    let mut notes_first = None;
     let (mut h, mut w) = size.unwrap_or_default();
+    let plural = |n: usize, word: &str| if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") };
+    let mut notes = Vec::new();
     if let Some(video) = &destination.video {
+        // The size the file has: an odd side is cropped for the codec.
         let (encoded_h, encoded_w) = frames::encoded_dims(video, h, w);
         if (encoded_h, encoded_w) != (h, w) {
-            notes_first = Some(format!("frames made at {w}x{h}, the odd row or column cropped for the codec"));
+            notes.push(format!("frames made at {w}x{h}, the odd row or column cropped for the codec"));
             (h, w) = (encoded_h, encoded_w);
         }
     }
-    let plural = |n: usize, word: &str| if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") };
-    let mut notes: Vec<String> = notes_first.into_iter().collect();
     if resumed > 0 {
         notes.push(format!("{resumed} found from an earlier run"));
     }
