@@ -81,12 +81,22 @@ fn pack_rows_in_place<T: GemmFloat, S: MatrixSource<T> + ?Sized>(
             None => return false,
         }
     }
-    for (k, step) in panel[..kc * mr].chunks_exact_mut(mr).enumerate() {
-        for (slot, row) in step.iter_mut().zip(&rows) {
-            *slot = row[k];
-        }
-    }
+    interleave_runs(&rows[..mr], mr, kc, panel);
     true
+}
+
+/// Writes `depth` steps of `width` values into `panel`, step `k` holding
+/// `runs[j][k]` for each run `j` and zeros after the last run: a panel
+/// packed k-major from runs (rows of A or columns of B) read side by side,
+/// so that it is written in order.
+fn interleave_runs<T: GemmFloat>(runs: &[&[T]], width: usize, depth: usize, panel: &mut [T]) {
+    for (k, step) in panel[..depth * width].chunks_exact_mut(width).enumerate() {
+        let (filled, empty) = step.split_at_mut(runs.len());
+        for (slot, run) in filled.iter_mut().zip(runs) {
+            *slot = run[k];
+        }
+        empty.fill(T::ZERO);
+    }
 }
 
 /// Packs rows `k0..k0+kc`, columns `j0..j0+nc` of `b` into `NR`-column panels.
@@ -177,12 +187,6 @@ fn pack_cols_in_place<T: GemmFloat, S: MatrixSource<T> + ?Sized>(
             None => return false,
         }
     }
-    for (k, step) in panel[..kc * nr].chunks_exact_mut(nr).enumerate() {
-        let (filled, empty) = step.split_at_mut(valid);
-        for (slot, col) in filled.iter_mut().zip(&cols) {
-            *slot = col[k];
-        }
-        empty.fill(T::ZERO);
-    }
+    interleave_runs(&cols[..valid], nr, kc, panel);
     true
 }
