@@ -49,11 +49,7 @@ pub fn load_mask(path: &Path) -> Result<Tensor> {
 
 /// Reads and decodes `path` (a non-empty image, upright).
 fn decode(path: &Path) -> Result<DynamicImage> {
-    // Decoders' messages can span lines or end in one: an error is one line.
-    let read_error = |detail: String| StyleError::ReadImage {
-        path: path.to_path_buf(),
-        detail: detail.split_whitespace().collect::<Vec<_>>().join(" "),
-    };
+    let read_error = |detail: String| StyleError::ReadImage { path: path.to_path_buf(), detail };
     if std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == 0) {
         return Err(read_error("the file is empty (0 bytes)".into()));
     }
