@@ -45,22 +45,34 @@ enum Command {
     },
 }
 
-/// `FRESCO_POOL_MIB`, when set: the most MiB of freed buffers the buffer
-/// pool keeps for reuse (0 turns pooling off), in place of its default.
-fn apply_pool_limit() -> Result<()> {
-    let Ok(value) = std::env::var("FRESCO_POOL_MIB") else {
-        return Ok(());
+/// The buffer pool's settings from the environment, in place of its
+/// defaults: `FRESCO_POOL_MIB`, the most MiB of freed buffers it keeps for
+/// reuse (0 turns pooling off), and `FRESCO_POOL_SLACK_PERCENT`, how far
+/// above the working set the pool may take the process (12; larger is
+/// faster and takes more memory, see `kernels::buffer_pool`).
+fn apply_pool_settings() -> Result<()> {
+    let read = |name: &str, meaning: &str| -> Result<Option<usize>> {
+        let Ok(value) = std::env::var(name) else {
+            return Ok(None);
+        };
+        match value.trim().parse::<usize>() {
+            Ok(number) => Ok(Some(number)),
+            Err(_) => anyhow::bail!("{name}={value}: expected {meaning}"),
+        }
     };
-    let bytes = value.trim().parse::<usize>().ok().and_then(|mib| mib.checked_mul(1 << 20)).ok_or_else(|| {
-        anyhow::anyhow!("FRESCO_POOL_MIB={value}: expected a whole number of MiB (0 turns the pool off)")
-    })?;
-    fresco::kernels::buffer_pool::set_pool_limit_bytes(bytes);
+    if let Some(mib) = read("FRESCO_POOL_MIB", "a whole number of MiB (0 turns the pool off)")? {
+        let bytes = mib.checked_mul(1 << 20).ok_or_else(|| anyhow::anyhow!("FRESCO_POOL_MIB={mib}: too large"))?;
+        fresco::kernels::buffer_pool::set_pool_limit_bytes(bytes);
+    }
+    if let Some(percent) = read("FRESCO_POOL_SLACK_PERCENT", "a whole number of percent (default 12)")? {
+        fresco::kernels::buffer_pool::set_pool_budget_slack_percent(percent);
+    }
     Ok(())
 }
 
 fn run(cli: Cli) -> Result<()> {
     use fresco::commands::{audio, bench, gan, gatys, score, video, weights};
-    apply_pool_limit()?;
+    apply_pool_settings()?;
     match cli.command {
         Command::Gatys(args) => gatys::run(*args),
         Command::Gan { what: gan::GanCommand::Train(args) } => gan::train(*args),

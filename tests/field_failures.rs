@@ -350,19 +350,25 @@ fn a_bad_pool_limit_is_named_and_a_good_one_runs() {
     let dir = temp("pool");
     let content = dir.join("content.png");
     picture(40, 30, 21).save(&content).unwrap();
-    let run = |limit: &str| {
+    let run_with = |name: &str, value: &str| {
         let weights = tiny_weights(&dir);
         Command::new(env!("CARGO_BIN_EXE_fresco"))
             .args(["score", "--content", &s(&content), "--style", &s(&content), "--weights", &s(&weights)])
             .arg(&content)
             .env("FRESCO_OFFLINE", "1")
-            .env("FRESCO_POOL_MIB", limit)
+            .env(name, value)
             .output()
             .unwrap()
     };
+    let run = |limit: &str| run_with("FRESCO_POOL_MIB", limit);
     let message = one_line_error(&run("lots"));
     assert!(message.contains("FRESCO_POOL_MIB=lots"), "{message}");
     // 0 turns the pool off; the work is the same.
     succeeds(&run("0"));
     succeeds(&run("64"));
+    // The budget's slack: a percentage.
+    let message = one_line_error(&run_with("FRESCO_POOL_SLACK_PERCENT", "12%"));
+    assert!(message.contains("FRESCO_POOL_SLACK_PERCENT=12%"), "{message}");
+    succeeds(&run_with("FRESCO_POOL_SLACK_PERCENT", "0"));
+    succeeds(&run_with("FRESCO_POOL_SLACK_PERCENT", "1000"));
 }
