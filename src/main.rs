@@ -48,8 +48,9 @@ enum Command {
 /// The buffer pool's settings from the environment, in place of its
 /// defaults: `FRESCO_POOL_MIB`, the most MiB of freed buffers it keeps for
 /// reuse (0 turns pooling off), and `FRESCO_POOL_SLACK_PERCENT`, how far
-/// above the working set the pool may take the process (12; larger is
-/// faster and takes more memory, see `kernels::buffer_pool`).
+/// above the working set the pool may take the process (default
+/// `DEFAULT_BUDGET_SLACK_PERCENT`; larger is faster and takes more memory,
+/// see `kernels::buffer_pool`).
 fn apply_pool_settings() -> Result<()> {
     let read = |name: &str, meaning: &str| -> Result<Option<usize>> {
         let Ok(value) = std::env::var(name) else {
@@ -60,11 +61,16 @@ fn apply_pool_settings() -> Result<()> {
             Err(_) => anyhow::bail!("{name}={value}: expected {meaning}"),
         }
     };
-    if let Some(mib) = read("FRESCO_POOL_MIB", "a whole number of MiB (0 turns the pool off)")? {
-        let bytes = mib.checked_mul(1 << 20).ok_or_else(|| anyhow::anyhow!("FRESCO_POOL_MIB={mib}: too large"))?;
+    let mib_meaning = "a whole number of MiB (0 turns the pool off)";
+    if let Some(mib) = read("FRESCO_POOL_MIB", mib_meaning)? {
+        let bytes = mib
+            .checked_mul(1 << 20)
+            .ok_or_else(|| anyhow::anyhow!("FRESCO_POOL_MIB={mib}: too large; expected {mib_meaning}"))?;
         fresco::kernels::buffer_pool::set_pool_limit_bytes(bytes);
     }
-    if let Some(percent) = read("FRESCO_POOL_SLACK_PERCENT", "a whole number of percent (default 12)")? {
+    let slack_meaning =
+        format!("a whole number of percent (default {})", fresco::kernels::buffer_pool::DEFAULT_BUDGET_SLACK_PERCENT);
+    if let Some(percent) = read("FRESCO_POOL_SLACK_PERCENT", &slack_meaning)? {
         fresco::kernels::buffer_pool::set_pool_budget_slack_percent(percent);
     }
     Ok(())

@@ -346,7 +346,7 @@ fn a_run_that_blows_up_says_so() {
 }
 
 #[test]
-fn a_bad_pool_limit_is_named_and_a_good_one_runs() {
+fn bad_pool_settings_are_named_and_good_ones_run() {
     let dir = temp("pool");
     let content = dir.join("content.png");
     picture(40, 30, 21).save(&content).unwrap();

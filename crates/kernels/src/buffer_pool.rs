@@ -17,12 +17,22 @@
 //!   buffer together fit within 112% of the most bytes ever in use at once
 //!   (the working set; [`set_pool_budget_slack_percent`] changes the 12%).
 //!   A program whose passes repeat (an optimiser's evaluations, training
-//!   steps) then peaks at most 12% above what it needs with no pool at all,
+//!   steps) then peaks about 12% above the most it has had in use at once,
 //!   instead of holding buffers no request fits beside the ones it uses.
 //!   The price is buffers freed and mapped again each pass: Gatys at 512²
-//!   peaks at 0.90 GiB instead of 1.14 and takes about 10% longer;
+//!   peaks at 0.90 GiB instead of 1.14 and takes about 10% longer. The
+//!   bytes in use count all element types, those held only the requesting
+//!   type's; the check is made under that type's lock, so misses on several
+//!   threads at once may overshoot it by what they allocate. The most in use
+//!   at once is never forgotten: one early spike loosens the budget for the
+//!   rest of the process;
 //! * by [`pool_limit_bytes`] held per element type (1 GiB unless set);
 //!   beyond that, returned buffers are freed.
+//!
+//! Side effects on the process: on Linux with glibc the pool's first
+//! allocation fixes the C allocator's mmap threshold at
+//! [`OWN_MAPPING_BYTES`] (see [`fix_mmap_threshold`]), and blocks of that size
+//! and more are advised for transparent huge pages.
 //!
 //! A large buffer that cannot be allocated does not abort the process (as
 //! Rust's global allocator does): the pool asks the allocator and, when
@@ -55,7 +65,11 @@ pub const DEFAULT_BUDGET_SLACK_PERCENT: usize = 12;
 
 /// Element types the pool can hold: plain numbers for which any initialised
 /// bit pattern is a valid value.
-pub trait Poolable: Copy + Default + Send + Sync + 'static {
+///
+/// # Safety
+/// All-zero bytes must be a valid value of the type, equal to its
+/// `Default`: fresh buffers come zeroed from the allocator unwritten.
+pub unsafe trait Poolable: Copy + Default + Send + Sync + 'static {
     #[doc(hidden)]
     fn free_list() -> &'static Mutex<FreeList<Self>>;
 }
@@ -70,7 +84,8 @@ pub struct FreeList<T> {
 macro_rules! poolable {
     ($($t:ty => $name:ident),*) => {$(
         static $name: Mutex<FreeList<$t>> = Mutex::new(FreeList { buffers: Vec::new(), bytes: 0 });
-        impl Poolable for $t {
+        // SAFETY: all-zero bytes are 0 for every type this macro is given.
+        unsafe impl Poolable for $t {
             fn free_list() -> &'static Mutex<FreeList<Self>> {
                 &$name
             }
@@ -101,9 +116,9 @@ impl std::fmt::Display for OutOfMemory {
 /// The memory comes zeroed from the allocator (`calloc`: a large block is a
 /// fresh mapping whose pages the kernel zeroes as they are first touched, so
 /// nothing is written here), and on Linux a block of at least
-/// [`HUGE_PAGE_BYTES`] is marked for transparent huge pages (`madvise`), so
-/// the first pass over it faults 2 MiB at a time instead of 4 KiB and later
-/// passes miss the TLB less.
+/// [`OWN_MAPPING_BYTES`] (one with a mapping of its own) is marked for
+/// transparent huge pages (`madvise`), so the first pass over it faults 2 MiB
+/// at a time instead of 4 KiB and later passes miss the TLB less.
 fn allocate<T: Poolable>(len: usize) -> Vec<T> {
     fix_mmap_threshold();
     if len == 0 || size_of::<T>() == 0 {
@@ -119,7 +134,7 @@ fn allocate<T: Poolable>(len: usize) -> Vec<T> {
     advise_huge_pages(ptr, layout.size());
     // SAFETY: `ptr` was allocated by the global allocator with the layout of
     // `len` values of T (what `Vec` frees with), and every byte is zero,
-    // which is a valid value of every `Poolable` type (0.0 or 0).
+    // which `Poolable`'s contract makes a valid value of T.
     unsafe { Vec::from_raw_parts(ptr.cast::<T>(), len, len) }
 }
 
@@ -148,18 +163,16 @@ fn fix_mmap_threshold() {
     }
 }
 
-/// Blocks at least this large are marked for transparent huge pages.
-pub const HUGE_PAGE_BYTES: usize = 2 << 20;
-
-/// Asks Linux to back the whole 4 KiB pages of `ptr..ptr + bytes` with
+/// Asks Linux to back the whole pages of `ptr..ptr + bytes` with
 /// transparent huge pages where it can (`MADV_HUGEPAGE`; a hint: the kernel
 /// may decline, and then nothing changes).
 fn advise_huge_pages(ptr: *mut u8, bytes: usize) {
     #[cfg(target_os = "linux")]
-    if bytes >= HUGE_PAGE_BYTES {
-        const PAGE: usize = 4096;
-        let start = (ptr as usize).next_multiple_of(PAGE);
-        let end = (ptr as usize + bytes) / PAGE * PAGE;
+    if bytes >= OWN_MAPPING_BYTES {
+        // SAFETY: sysconf reads a constant of the system.
+        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096).max(1);
+        let start = (ptr as usize).next_multiple_of(page);
+        let end = (ptr as usize + bytes) / page * page;
         if end > start {
             // SAFETY: the range lies inside one live allocation of ours and
             // is page-aligned; MADV_HUGEPAGE changes no contents.
@@ -183,9 +196,10 @@ fn track_live_add(bytes: usize) {
 
 impl<T: Poolable> FreeList<T> {
     /// Takes the smallest held buffer of at least `len` elements and at most
-    /// 5/4 of that. (Up to twice, the default before the budget, let requests
-    /// take buffers a quarter too large for them, which raised the working
-    /// set: 20 Gatys evaluations at 512² peaked at 1.02 GiB against 0.89.)
+    /// 5/4 of that. (Before the budget a buffer served requests down to half
+    /// its size; with the budget that raised the working set, as requests
+    /// held buffers up to twice their size: 20 Gatys evaluations at 512²
+    /// peaked at 1.02 GiB against 0.89.)
     fn take_best_fit(&mut self, len: usize) -> Option<Vec<T>> {
         let (i, _) = self
             .buffers
@@ -206,10 +220,10 @@ impl<T: Poolable> FreeList<T> {
     /// frees the room with the fewest buffers lost.
     fn evict_for(&mut self, bytes: usize) {
         let live = LIVE_BYTES.load(Ordering::Relaxed);
-        let working_set = LIVE_HIGH_WATER.load(Ordering::Relaxed).max(live + bytes);
+        let working_set = LIVE_HIGH_WATER.load(Ordering::Relaxed).max(live.saturating_add(bytes));
         let slack = BUDGET_SLACK_PERCENT.load(Ordering::Relaxed);
         let budget = working_set.saturating_add((working_set / 100).saturating_mul(slack));
-        while live + self.bytes + bytes > budget {
+        while live.saturating_add(self.bytes).saturating_add(bytes) > budget {
             let Some((i, _)) = self.buffers.iter().enumerate().max_by_key(|(_, b)| b.capacity()) else { break };
             let buffer = self.buffers.swap_remove(i);
             self.bytes -= buffer.capacity() * size_of::<T>();
@@ -231,7 +245,7 @@ impl<T: Poolable> PooledVec<T> {
         let bytes =
             len.checked_mul(size_of::<T>()).unwrap_or_else(|| std::panic::panic_any(OutOfMemory { bytes: usize::MAX }));
         if bytes < MIN_POOLED_BYTES {
-            return PooledVec { vec: vec![T::default(); len] };
+            return Self::from_vec(vec![T::default(); len]);
         }
         let reused = {
             let mut list = T::free_list().lock().unwrap_or_else(|e| e.into_inner());
@@ -372,8 +386,10 @@ pub fn pool_budget_slack_percent() -> usize {
 }
 
 /// Sets the budget's slack in percent of the working set: 0 keeps the pool
-/// within the working set itself; a large value (1000) leaves only
-/// [`pool_limit_bytes`], the behaviour before the budget.
+/// within the working set itself; `usize::MAX` turns the budget off, leaving
+/// only [`pool_limit_bytes`] (buffers are still served from at most 5/4 of
+/// their size: the main Gatys job then peaks at 1.22 GiB, against 1.14 with
+/// the older rule of up to twice).
 pub fn set_pool_budget_slack_percent(percent: usize) {
     BUDGET_SLACK_PERCENT.store(percent, Ordering::Relaxed);
 }
@@ -396,8 +412,8 @@ mod tests {
 
     #[test]
     fn fresh_blocks_are_zeros_of_the_asked_length() {
-        // Below the huge-page size and above it (the second is advised).
-        for len in [MIN_POOLED_BYTES / 4 + 3, HUGE_PAGE_BYTES / 4 * 3 + 5] {
+        // Below the own-mapping size and above it (the second is advised).
+        for len in [MIN_POOLED_BYTES / 4 + 3, OWN_MAPPING_BYTES / 4 * 3 + 5] {
             let block = allocate::<f32>(len);
             assert_eq!((block.len(), block.capacity()), (len, len));
             assert!(block.iter().all(|&v| v == 0.0));
@@ -407,7 +423,7 @@ mod tests {
 
     #[test]
     fn a_refused_allocation_unwinds_with_out_of_memory() {
-        // More than any address space holds: the layout itself is refused.
+        // More than the system will give: the allocator returns null.
         let len = usize::MAX / 16;
         let caught = std::panic::catch_unwind(|| PooledVec::<f32>::uninit_contents(len)).unwrap_err();
         let oom = caught.downcast_ref::<OutOfMemory>().expect("an OutOfMemory payload");
