@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tensor::Tensor;
+use tensor::{BinaryOp, Tensor};
 
-use crate::op::Op;
+use crate::op::{Op, Unary};
 use crate::ops::{conv, custom, elementwise, linalg, loss, norm, reduce, shape};
 use crate::var::{Node, VarId};
 use crate::Var;
@@ -68,16 +68,26 @@ fn topological_order(root: &Arc<Node>) -> Vec<Arc<Node>> {
 
 fn accumulate(slot: Option<Tensor>, grad: Tensor) -> Tensor {
     match slot {
-        Some(previous) => previous + grad,
+        // Summed into the earlier gradient's buffer when nothing else holds it.
+        Some(previous) => {
+            previous.try_binary_consuming(BinaryOp::Add, &grad).expect("gradients of one node share its shape")
+        }
         None => grad,
     }
 }
 
 /// Gradients of `op`'s inputs, given its output `y` and `g = ∂L/∂y`;
-/// `needs[i]` says whether input `i` wants one.
-fn input_gradients(op: &Op, y: &Tensor, g: &Tensor, needs: &[bool]) -> Vec<Option<Tensor>> {
+/// `needs[i]` says whether input `i` wants one. `g` is consumed: the ReLU
+/// rules write `∂L/∂y · [y > 0]` into its buffer when nothing else holds it.
+fn input_gradients(op: &Op, y: &Tensor, g_owned: Tensor, needs: &[bool]) -> Vec<Option<Tensor>> {
     let one = |f: &dyn Fn() -> Tensor| vec![needs[0].then(f)];
+    let gate = |g: Tensor, by: &Tensor| {
+        g.try_binary_consuming(BinaryOp::PassWherePositive, by).expect("a gradient has its value's shape")
+    };
+    let g = &g_owned;
     match op {
+        // d relu(x)/dx = [x > 0]
+        Op::Unary(Unary::Relu, x) => vec![needs[0].then(|| gate(g_owned, x.value()))],
         Op::Unary(u, x) => one(&|| elementwise::unary_backward(*u, x.value(), y, g)),
         Op::Binary(b, lhs, rhs) => elementwise::binary_backward(*b, lhs.value(), rhs.value(), g, needs),
         Op::Matmul(a, b) => linalg::matmul_backward(a.value(), b.value(), g, needs),
@@ -97,7 +107,7 @@ fn input_gradients(op: &Op, y: &Tensor, g: &Tensor, needs: &[bool]) -> Vec<Optio
         // y = relu(z), z = conv(x): ∂L/∂z = ∂L/∂y · [y > 0] (y > 0 exactly
         // where z > 0), then the convolution's rule with ∂L/∂z.
         Op::Conv2dRelu { input, weight, params, .. } => {
-            let g = g.pass_where_positive(y);
+            let g = gate(g_owned, y);
             conv::conv2d_backward(input.value(), weight.value(), &g, *params, needs)
         }
         Op::ConvTranspose2d { input, weight, params, .. } => {
@@ -203,7 +213,7 @@ fn walk(order: Vec<Arc<Node>>, seed: Tensor) -> Gradients {
         };
         let inputs = op.inputs();
         let needs: Vec<bool> = inputs.iter().map(|v| v.requires_grad()).collect();
-        let grads = input_gradients(op, &node.value, &g, &needs);
+        let grads = input_gradients(op, &node.value, g, &needs);
         for ((input, grad), need) in inputs.into_iter().zip(grads).zip(needs) {
             let (Some(grad), true) = (grad, need) else { continue };
             debug_assert_eq!(grad.shape(), input.shape(), "{}: gradient shape", op.name());

@@ -278,6 +278,28 @@ pub fn binary<T: Float>(op: BinaryOp, shape: &[usize], lhs: Strided<'_, T>, rhs:
     }
 }
 
+/// `lhs[i] = op(lhs[i], rhs[i])` in place: the form of [`binary`] whose
+/// output is its contiguous left operand (for a buffer nobody else reads,
+/// such as a gradient about to be replaced). `rhs` has one stride per
+/// dimension of `shape` (0 where it is broadcast).
+///
+/// # Panics
+/// If `rhs`'s layout is out of bounds or `lhs` has the wrong length.
+pub fn binary_assign<T: Float>(op: BinaryOp, shape: &[usize], lhs: &mut [T], rhs: Strided<'_, T>) {
+    match op {
+        BinaryOp::Add => binary_assign_with(&AddK, shape, lhs, rhs),
+        BinaryOp::Sub => binary_assign_with(&SubK, shape, lhs, rhs),
+        BinaryOp::Mul => binary_assign_with(&MulK, shape, lhs, rhs),
+        BinaryOp::Div => binary_assign_with(&DivK, shape, lhs, rhs),
+        BinaryOp::Max => binary_assign_with(&MaxK, shape, lhs, rhs),
+        BinaryOp::Min => binary_assign_with(&MinK, shape, lhs, rhs),
+        BinaryOp::Gt => binary_assign_with(&GtK, shape, lhs, rhs),
+        BinaryOp::Ge => binary_assign_with(&GeK, shape, lhs, rhs),
+        BinaryOp::Eq => binary_assign_with(&EqK, shape, lhs, rhs),
+        BinaryOp::PassWherePositive => binary_assign_with(&PassWherePositiveK, shape, lhs, rhs),
+    }
+}
+
 /// Copies a strided layout into contiguous `out` (the `contiguous()` kernel).
 pub fn copy_strided<T: Float>(shape: &[usize], input: Strided<'_, T>, out: &mut [T]) {
     unary_with(&MulScalarK { c: T::ONE, _t: PhantomData }, shape, input, out)
@@ -364,6 +386,44 @@ fn binary_with<T: Float, K: BinaryKernel<T>>(
                     for (j, slot) in run.iter_mut().enumerate() {
                         *slot = kernel.scalar(lhs.data[l0 + j * ls], rhs.data[r0 + j * rs]);
                     }
+                }
+            }
+        }
+    });
+}
+
+fn binary_assign_with<T: Float, K: BinaryKernel<T>>(kernel: &K, shape: &[usize], lhs: &mut [T], rhs: Strided<'_, T>) {
+    rhs.check("binary", shape);
+    let count: usize = shape.iter().product();
+    assert_eq!(lhs.len(), count, "binary: in-place operand of {} for shape {shape:?}", lhs.len());
+    if count == 0 {
+        return;
+    }
+    let own_strides = contiguous_strides(shape);
+    let (shape, strides) = coalesce(shape, &[rhs.strides, &own_strides]);
+    let inner = *shape.last().unwrap();
+    let rs = *strides[0].last().unwrap();
+    let lanes = T::LANES;
+    for_rows(lhs, inner, |first_row, chunk| {
+        for (r, run) in chunk.chunks_mut(inner).enumerate() {
+            let [ro] = row_offsets(&shape, [&strides[0]], first_row + r);
+            let r0 = rhs.offset + ro;
+            if rs == 1 {
+                let b = &rhs.data[r0..r0 + inner];
+                let body = inner / lanes * lanes;
+                for (d, y) in run[..body].chunks_exact_mut(lanes).zip(b.chunks_exact(lanes)) {
+                    // SAFETY: both chunks hold exactly LANES values; the
+                    // store overwrites the values just loaded from `d`.
+                    unsafe {
+                        kernel.vector(T::Vector::load(d.as_ptr()), T::Vector::load(y.as_ptr())).store(d.as_mut_ptr())
+                    };
+                }
+                for (d, &y) in run[body..].iter_mut().zip(&b[body..]) {
+                    *d = kernel.scalar(*d, y);
+                }
+            } else {
+                for (j, slot) in run.iter_mut().enumerate() {
+                    *slot = kernel.scalar(*slot, rhs.data[r0 + j * rs]);
                 }
             }
         }

@@ -4,7 +4,11 @@ use std::ops::{Add, Div, Mul, Neg, Sub};
 
 use kernels::elementwise::{BinaryOp, UnaryOp};
 
+use std::sync::Arc;
+
 use crate::backend::on_device;
+use crate::storage::Storage;
+use crate::Device;
 
 use crate::error::{expect, Result, TensorError};
 use crate::layout::broadcast_shapes;
@@ -32,6 +36,43 @@ impl Tensor {
             });
         }
         on_device(name, &[self, rhs], |backend| backend.binary(op, &a, &b, &shape))
+    }
+
+    /// [`Tensor::try_binary`] that consumes its left operand and, where it
+    /// can, writes the result into that operand's buffer instead of a new
+    /// one: when nothing else holds the buffer (no other tensor, view or
+    /// weak reference: `Arc::get_mut`), the tensor is contiguous, in host
+    /// memory and covers its whole buffer, `rhs` is in host memory with the
+    /// same dtype, and the result has the left operand's shape (`rhs`
+    /// broadcasts to it). Otherwise it is `try_binary`. The values are the
+    /// same either way; only the memory differs. Autograd's backward pass
+    /// uses it for gradients it is about to replace.
+    pub fn try_binary_consuming(mut self, op: BinaryOp, rhs: &Tensor) -> Result<Tensor> {
+        let shape = self.layout.shape().to_vec();
+        let fits = self.dtype() == rhs.dtype()
+            && self.device() == Device::Cpu
+            && rhs.device() == Device::Cpu
+            && self.layout.is_contiguous()
+            && self.layout.offset() == 0
+            && self.numel() == self.storage.len()
+            && broadcast_shapes(binary_name(op), &shape, rhs.shape()).is_ok_and(|joint| joint == shape);
+        if fits {
+            let rhs = rhs.try_broadcast_to(&shape)?;
+            if let Some(storage) = Arc::get_mut(&mut self.storage) {
+                match storage {
+                    Storage::F32(values) => {
+                        kernels::elementwise::binary_assign(op, &shape, values, rhs.strided::<f32>());
+                        return Ok(self);
+                    }
+                    Storage::F64(values) => {
+                        kernels::elementwise::binary_assign(op, &shape, values, rhs.strided::<f64>());
+                        return Ok(self);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        self.try_binary(op, rhs)
     }
 }
 
@@ -202,5 +243,77 @@ impl Neg for Tensor {
     type Output = Tensor;
     fn neg(self) -> Tensor {
         Tensor::neg(&self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const OPS: [BinaryOp; 10] = [
+        BinaryOp::Add,
+        BinaryOp::Sub,
+        BinaryOp::Mul,
+        BinaryOp::Div,
+        BinaryOp::Max,
+        BinaryOp::Min,
+        BinaryOp::Gt,
+        BinaryOp::Ge,
+        BinaryOp::Eq,
+        BinaryOp::PassWherePositive,
+    ];
+
+    fn buffer_address(t: &Tensor) -> usize {
+        Arc::as_ptr(&t.storage) as usize
+    }
+
+    proptest! {
+        /// In place or not, the values are `try_binary`'s, with `rhs` the
+        /// same shape, a broadcast row, or a scalar.
+        #[test]
+        fn consuming_binary_ops_give_try_binary_values(
+            rows in 1usize..5, cols in 1usize..40, op in 0usize..10, rhs_kind in 0usize..3,
+            seed in 0u64..1000,
+        ) {
+            let op = OPS[op];
+            let value = |i: usize| ((i as u64 * 2654435761 + seed) % 17) as f32 - 8.0;
+            let lhs = Tensor::from_vec((0..rows * cols).map(value).collect(), &[rows, cols]);
+            let rhs_shape: &[usize] = match rhs_kind { 0 => &[rows, cols], 1 => &[cols], _ => &[1] };
+            let n: usize = rhs_shape.iter().product();
+            // No zeros on the right: Div stays finite.
+            let rhs = Tensor::from_vec((0..n).map(|i| value(i + 7) + 0.5).collect(), rhs_shape);
+            let expected = lhs.try_binary(op, &rhs).unwrap().to_vec::<f32>();
+            let address = buffer_address(&lhs);
+            let result = lhs.try_binary_consuming(op, &rhs).unwrap();
+            prop_assert_eq!(buffer_address(&result), address, "a buffer nothing else holds is reused");
+            prop_assert_eq!(result.to_vec::<f32>(), expected);
+        }
+    }
+
+    #[test]
+    fn a_shared_buffer_is_never_written() {
+        let lhs = Tensor::from_vec(vec![1.0f64, -2.0, 3.0], &[3]);
+        let rhs = Tensor::from_vec(vec![10.0f64, 10.0, 10.0], &[3]);
+        // Another tensor holds the buffer: a new one is made, the other keeps its values.
+        let other = lhs.clone();
+        let sum = lhs.try_binary_consuming(BinaryOp::Add, &rhs).unwrap();
+        assert_eq!(sum.to_vec::<f64>(), [11.0, 8.0, 13.0]);
+        assert_eq!(other.to_vec::<f64>(), [1.0, -2.0, 3.0]);
+        assert!(!sum.shares_storage_with(&other));
+        // A view of part of a buffer, and an operand that broadcasts the left one.
+        let view = other.narrow(0, 1, 2);
+        let gated = view.try_binary_consuming(BinaryOp::PassWherePositive, &rhs.narrow(0, 0, 2)).unwrap();
+        assert_eq!(gated.to_vec::<f64>(), [-2.0, 3.0]);
+        assert_eq!(other.to_vec::<f64>(), [1.0, -2.0, 3.0]);
+        let row = Tensor::from_vec(vec![1.0f64, 2.0], &[2]);
+        let grown = row.try_binary_consuming(BinaryOp::Mul, &Tensor::from_vec(vec![1.0f64, 2.0, 3.0, 4.0], &[2, 2]));
+        assert_eq!(grown.unwrap().to_vec::<f64>(), [1.0, 4.0, 3.0, 8.0]);
+        // The left operand as its own right operand.
+        let twice = Tensor::from_vec(vec![2.0f32, 5.0], &[2]);
+        let alias = twice.clone();
+        assert_eq!(twice.try_binary_consuming(BinaryOp::Mul, &alias).unwrap().to_vec::<f32>(), [4.0, 25.0]);
+        assert_eq!(alias.to_vec::<f32>(), [2.0, 5.0]);
     }
 }
