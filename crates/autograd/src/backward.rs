@@ -69,16 +69,18 @@ fn topological_order(root: &Arc<Node>) -> Vec<Arc<Node>> {
 fn accumulate(slot: Option<Tensor>, grad: Tensor) -> Tensor {
     match slot {
         // Summed into the earlier gradient's buffer when nothing else holds it.
-        Some(previous) => {
-            previous.try_binary_consuming(BinaryOp::Add, &grad).expect("gradients of one node share its shape")
-        }
+        Some(previous) => previous
+            .try_binary_consuming(BinaryOp::Add, &grad)
+            .expect("gradients of one node share its shape, dtype and device"),
         None => grad,
     }
 }
 
 /// Gradients of `op`'s inputs, given its output `y` and `g = ∂L/∂y`;
 /// `needs[i]` says whether input `i` wants one. `g` is consumed: the ReLU
-/// rules write `∂L/∂y · [y > 0]` into its buffer when nothing else holds it.
+/// rules write their gate (`∂L/∂y · [x > 0]`, equivalently `[y > 0]`) into
+/// its buffer when nothing else holds it; [`elementwise::unary_backward`]
+/// keeps the same rule for ReLU, which this function no longer sends it.
 fn input_gradients(op: &Op, y: &Tensor, g_owned: Tensor, needs: &[bool]) -> Vec<Option<Tensor>> {
     let one = |f: &dyn Fn() -> Tensor| vec![needs[0].then(f)];
     let gate = |g: Tensor, by: &Tensor| {

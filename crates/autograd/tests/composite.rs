@@ -43,6 +43,31 @@ fn shared_inputs_accumulate() {
     assert_eq!(y.backward().get(&x).unwrap().to_vec::<f64>(), vec![7.0]);
 }
 
+/// The backward pass writes gates and sums into gradients it alone holds;
+/// one gradient handed to several paths (an add's fan-out into a ReLU and a
+/// leaf, the same var twice, conv+ReLU after a fan-out) and a seed the
+/// caller keeps must come out as if every step made a new buffer.
+#[test]
+fn gradients_shared_between_paths_are_not_written_in_place() {
+    let w = Var::constant(Tensor::randn(&[3, 2, 3, 3], 0.0, 0.5, 6, DType::F64));
+    let net = |v: &[Var]| {
+        let h = &v[0].relu() + &v[0];
+        let c = h.try_conv2d_relu(&w, None, Conv2dParams::new(1, 1)).unwrap();
+        (&(&c + &c) * &c).sum_all() + (&h * &h).sum_all()
+    };
+    let x = Tensor::rand_uniform(&[1, 2, 5, 5], -1.0, 1.0, 7, DType::F64);
+    let options = GradcheckOptions { atol: 1e-8, rtol: 1e-5, ..Default::default() };
+    gradcheck("fan_out_relu", &[x], net, &options).unwrap();
+
+    // A seed the caller keeps is left as it was.
+    let p = Var::parameter(Tensor::from_vec(vec![-1.0f64, 2.0, 3.0], &[3]));
+    let y = &p.relu() + &p;
+    let seed = Tensor::from_vec(vec![1.0f64, 1.0, 1.0], &[3]);
+    let grads = y.backward_with(seed.clone());
+    assert_eq!(grads.get(&p).unwrap().to_vec::<f64>(), vec![1.0, 2.0, 2.0]);
+    assert_eq!(seed.to_vec::<f64>(), vec![1.0, 1.0, 1.0]);
+}
+
 /// Constants build no graph; parameters keep their id across updates.
 #[test]
 fn constants_record_nothing_and_updates_keep_ids() {

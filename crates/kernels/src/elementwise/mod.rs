@@ -4,6 +4,7 @@
 //! Each op is a small type with a scalar and a SIMD form; the driver coalesces
 //! dimensions, then runs unit-stride inner loops as vectors (both operands
 //! contiguous, or one of them a broadcast scalar) and anything else as scalars.
+//! [`binary_assign`] is the in-place form of [`binary`], run the same way.
 //! Large outputs are split across threads by rows.
 
 pub(crate) mod cuda_kernel;
@@ -408,7 +409,20 @@ fn binary_assign_with<T: Float, K: BinaryKernel<T>>(kernel: &K, shape: &[usize],
         for (r, run) in chunk.chunks_mut(inner).enumerate() {
             let [ro] = row_offsets(&shape, [&strides[0]], first_row + r);
             let r0 = rhs.offset + ro;
-            if rs == 1 {
+            if rs == 0 {
+                // A broadcast scalar, as vectors like `binary_run_scalar_rhs`.
+                let b = rhs.data[r0];
+                let bv = T::Vector::splat(b);
+                let body = inner / lanes * lanes;
+                for d in run[..body].chunks_exact_mut(lanes) {
+                    // SAFETY: the chunk holds exactly LANES values; the store
+                    // overwrites the values just loaded from it.
+                    unsafe { kernel.vector(T::Vector::load(d.as_ptr()), bv).store(d.as_mut_ptr()) };
+                }
+                for d in &mut run[body..] {
+                    *d = kernel.scalar(*d, b);
+                }
+            } else if rs == 1 {
                 let b = &rhs.data[r0..r0 + inner];
                 let body = inner / lanes * lanes;
                 for (d, y) in run[..body].chunks_exact_mut(lanes).zip(b.chunks_exact(lanes)) {

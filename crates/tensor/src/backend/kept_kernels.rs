@@ -9,8 +9,11 @@
 //! [`WinogradKernels::worth_keeping`]). This table keeps the transforms of a
 //! weight that has been through the forward pass more than once.
 //!
-//! Tensors are immutable, so a weight's storage (with its layout) names its
-//! values for as long as it lives. Entries hold only a weak reference to it:
+//! Tensors are immutable (the one write into a buffer,
+//! `Tensor::try_binary_consuming`, happens only when `Arc::get_mut` finds no
+//! other holder, weak references included, so never to a buffer this table
+//! knows), so a weight's storage (with its layout) names its values for as
+//! long as it lives. Entries hold only a weak reference to it:
 //! an entry whose weight was dropped is removed at the next lookup, or by
 //! [`release_kept_kernels`]. A weight that goes through the forward pass
 //! once in its life (a generator's under training, made afresh by every

@@ -1,10 +1,11 @@
-//! Element-wise ops as methods and operators, with NumPy broadcasting.
+//! Element-wise ops as methods and operators, with NumPy broadcasting, and
+//! the consuming binary form that may write into its left operand.
 
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
-use kernels::elementwise::{BinaryOp, UnaryOp};
-
 use std::sync::Arc;
+
+use kernels::elementwise::{BinaryOp, UnaryOp};
 
 use crate::backend::on_device;
 use crate::storage::Storage;
@@ -41,11 +42,12 @@ impl Tensor {
     /// [`Tensor::try_binary`] that consumes its left operand and, where it
     /// can, writes the result into that operand's buffer instead of a new
     /// one: when nothing else holds the buffer (no other tensor, view or
-    /// weak reference: `Arc::get_mut`), the tensor is contiguous, in host
-    /// memory and covers its whole buffer, `rhs` is in host memory with the
-    /// same dtype, and the result has the left operand's shape (`rhs`
-    /// broadcasts to it). Otherwise it is `try_binary`. The values are the
-    /// same either way; only the memory differs. Autograd's backward pass
+    /// weak reference: `Arc::get_mut`), the tensor is f32 or f64,
+    /// contiguous, in host memory and covers its whole buffer, `rhs` is in
+    /// host memory with the same dtype, and the result has the left
+    /// operand's shape (`rhs` broadcasts to it). Otherwise it is
+    /// `try_binary`. The values are the same either way (the same kernels,
+    /// vector and scalar alike); only the memory differs. Autograd's backward pass
     /// uses it for gradients it is about to replace.
     pub fn try_binary_consuming(mut self, op: BinaryOp, rhs: &Tensor) -> Result<Tensor> {
         let shape = self.layout.shape().to_vec();
@@ -270,26 +272,65 @@ mod tests {
     }
 
     proptest! {
-        /// In place or not, the values are `try_binary`'s, with `rhs` the
-        /// same shape, a broadcast row, or a scalar.
+        /// In place or not, the values are `try_binary`'s: same-shape, row,
+        /// column, scalar, offset (narrowed) and transposed right operands,
+        /// values with ties and signed zeros, f32 and f64, and sizes past the
+        /// kernels' parallel threshold.
         #[test]
         fn consuming_binary_ops_give_try_binary_values(
-            rows in 1usize..5, cols in 1usize..40, op in 0usize..10, rhs_kind in 0usize..3,
-            seed in 0u64..1000,
+            rows in 1usize..6, cols in 1usize..40, big in any::<bool>(), op in 0usize..10,
+            rhs_kind in 0usize..6, f64_values in any::<bool>(), seed in 0u64..1000,
         ) {
             let op = OPS[op];
-            let value = |i: usize| ((i as u64 * 2654435761 + seed) % 17) as f32 - 8.0;
-            let lhs = Tensor::from_vec((0..rows * cols).map(value).collect(), &[rows, cols]);
-            let rhs_shape: &[usize] = match rhs_kind { 0 => &[rows, cols], 1 => &[cols], _ => &[1] };
-            let n: usize = rhs_shape.iter().product();
-            // No zeros on the right: Div stays finite.
-            let rhs = Tensor::from_vec((0..n).map(|i| value(i + 7) + 0.5).collect(), rhs_shape);
-            let expected = lhs.try_binary(op, &rhs).unwrap().to_vec::<f32>();
+            let cols = if big { cols + 20_000 } else { cols };
+            // Small integers with ties between the operands, and ±0; Div's
+            // right operand avoids zero.
+            let value = |i: usize| {
+                let v = ((i as u64).wrapping_mul(2654435761).wrapping_add(seed) % 7) as f64 - 3.0;
+                if v == 0.0 && i % 2 == 0 { -0.0 } else { v }
+            };
+            let rhs_value = |i: usize| if op == BinaryOp::Div && value(i + 3) == 0.0 { 0.5 } else { value(i + 3) };
+            let make = |values: Vec<f64>, shape: &[usize]| {
+                let t = Tensor::from_vec(values, shape);
+                if f64_values { t } else { t.to_dtype(crate::DType::F32) }
+            };
+            let lhs = make((0..rows * cols).map(value).collect(), &[rows, cols]);
+            let rhs = match rhs_kind {
+                0 => make((0..rows * cols).map(rhs_value).collect(), &[rows, cols]),
+                1 => make((0..cols).map(rhs_value).collect(), &[cols]),
+                2 => make((0..rows).map(rhs_value).collect(), &[rows, 1]),
+                3 => make(vec![rhs_value(0)], &[1]),
+                // A view at an offset into a larger buffer.
+                4 => make((0..(rows + 1) * cols).map(rhs_value).collect(), &[rows + 1, cols]).narrow(0, 1, rows),
+                // A transposed view: stride 1 along the rows, not the columns.
+                _ => make((0..rows * cols).map(rhs_value).collect(), &[cols, rows]).permute(&[1, 0]),
+            };
+            let as_f64 = |t: &Tensor| t.to_dtype(crate::DType::F64).to_vec::<f64>();
+            let expected = as_f64(&lhs.try_binary(op, &rhs).unwrap());
             let address = buffer_address(&lhs);
             let result = lhs.try_binary_consuming(op, &rhs).unwrap();
             prop_assert_eq!(buffer_address(&result), address, "a buffer nothing else holds is reused");
-            prop_assert_eq!(result.to_vec::<f32>(), expected);
+            let got = as_f64(&result);
+            // Bit for bit, signed zeros included.
+            prop_assert!(got.iter().zip(&expected).all(|(a, b)| a.to_bits() == b.to_bits()), "{:?} against {:?}", got, expected);
         }
+    }
+
+    #[test]
+    fn left_operands_that_are_views_are_not_written_in_place() {
+        let rhs = Tensor::from_vec(vec![1.0f32, 10.0, 100.0, 1000.0], &[2, 2]);
+        // Transposed and held by nothing else: not contiguous, so a new buffer.
+        let transposed = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]).permute(&[1, 0]);
+        let address = buffer_address(&transposed);
+        let sum = transposed.try_binary_consuming(BinaryOp::Add, &rhs).unwrap();
+        assert_ne!(buffer_address(&sum), address);
+        assert_eq!(sum.to_vec::<f32>(), [2.0, 13.0, 102.0, 1004.0]);
+        // Part of a buffer held by nothing else: not the whole buffer.
+        let part = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[3, 2]).narrow(0, 1, 2);
+        let address = buffer_address(&part);
+        let product = part.try_binary_consuming(BinaryOp::Mul, &rhs).unwrap();
+        assert_ne!(buffer_address(&product), address);
+        assert_eq!(product.to_vec::<f32>(), [3.0, 40.0, 500.0, 6000.0]);
     }
 
     #[test]
