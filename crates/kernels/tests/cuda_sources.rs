@@ -59,18 +59,7 @@ fn every_elementwise_variant_has_a_generated_case() {
             _ => assert_eq!((p0, p1), (0.0, 0.0)),
         }
     }
-    let binary = [
-        BinaryOp::Add,
-        BinaryOp::Sub,
-        BinaryOp::Mul,
-        BinaryOp::Div,
-        BinaryOp::Max,
-        BinaryOp::Min,
-        BinaryOp::Gt,
-        BinaryOp::Ge,
-        BinaryOp::Eq,
-        BinaryOp::PassWherePositive,
-    ];
+    let binary = BinaryOp::ALL;
     assert_eq!(binary.len(), BinaryOp::CUDA.len());
     for op in binary {
         let (code, _, _) = op.cuda_code();

@@ -133,6 +133,71 @@ element_ops! {
 
 impl Eq for BinaryOp {}
 
+impl BinaryOp {
+    /// Every binary op, in declaration order (the order of [`BinaryOp::CUDA`]).
+    pub const ALL: [BinaryOp; 10] = [
+        BinaryOp::Add,
+        BinaryOp::Sub,
+        BinaryOp::Mul,
+        BinaryOp::Div,
+        BinaryOp::Max,
+        BinaryOp::Min,
+        BinaryOp::Gt,
+        BinaryOp::Ge,
+        BinaryOp::Eq,
+        BinaryOp::PassWherePositive,
+    ];
+}
+
+/// Evaluates `$body` with `$kernel` bound to the kernel of the binary op
+/// `$op` (one list for the out-of-place and in-place drivers).
+macro_rules! with_binary_kernel {
+    ($op:expr, |$kernel:ident| $body:expr) => {
+        match $op {
+            BinaryOp::Add => {
+                let $kernel = &AddK;
+                $body
+            }
+            BinaryOp::Sub => {
+                let $kernel = &SubK;
+                $body
+            }
+            BinaryOp::Mul => {
+                let $kernel = &MulK;
+                $body
+            }
+            BinaryOp::Div => {
+                let $kernel = &DivK;
+                $body
+            }
+            BinaryOp::Max => {
+                let $kernel = &MaxK;
+                $body
+            }
+            BinaryOp::Min => {
+                let $kernel = &MinK;
+                $body
+            }
+            BinaryOp::Gt => {
+                let $kernel = &GtK;
+                $body
+            }
+            BinaryOp::Ge => {
+                let $kernel = &GeK;
+                $body
+            }
+            BinaryOp::Eq => {
+                let $kernel = &EqK;
+                $body
+            }
+            BinaryOp::PassWherePositive => {
+                let $kernel = &PassWherePositiveK;
+                $body
+            }
+        }
+    };
+}
+
 trait UnaryKernel<T: Float>: Sync {
     fn scalar(&self, x: T) -> T;
     fn vector(&self, x: T::Vector) -> T::Vector;
@@ -265,18 +330,7 @@ pub fn unary<T: Float>(op: UnaryOp, shape: &[usize], input: Strided<'_, T>, out:
 /// # Panics
 /// If a layout is out of bounds or `out` has the wrong length.
 pub fn binary<T: Float>(op: BinaryOp, shape: &[usize], lhs: Strided<'_, T>, rhs: Strided<'_, T>, out: &mut [T]) {
-    match op {
-        BinaryOp::Add => binary_with(&AddK, shape, lhs, rhs, out),
-        BinaryOp::Sub => binary_with(&SubK, shape, lhs, rhs, out),
-        BinaryOp::Mul => binary_with(&MulK, shape, lhs, rhs, out),
-        BinaryOp::Div => binary_with(&DivK, shape, lhs, rhs, out),
-        BinaryOp::Max => binary_with(&MaxK, shape, lhs, rhs, out),
-        BinaryOp::Min => binary_with(&MinK, shape, lhs, rhs, out),
-        BinaryOp::Gt => binary_with(&GtK, shape, lhs, rhs, out),
-        BinaryOp::Ge => binary_with(&GeK, shape, lhs, rhs, out),
-        BinaryOp::Eq => binary_with(&EqK, shape, lhs, rhs, out),
-        BinaryOp::PassWherePositive => binary_with(&PassWherePositiveK, shape, lhs, rhs, out),
-    }
+    with_binary_kernel!(op, |kernel| binary_with(kernel, shape, lhs, rhs, out))
 }
 
 /// `lhs[i] = op(lhs[i], rhs[i])` in place: the form of [`binary`] whose
@@ -287,18 +341,7 @@ pub fn binary<T: Float>(op: BinaryOp, shape: &[usize], lhs: Strided<'_, T>, rhs:
 /// # Panics
 /// If `rhs`'s layout is out of bounds or `lhs` has the wrong length.
 pub fn binary_assign<T: Float>(op: BinaryOp, shape: &[usize], lhs: &mut [T], rhs: Strided<'_, T>) {
-    match op {
-        BinaryOp::Add => binary_assign_with(&AddK, shape, lhs, rhs),
-        BinaryOp::Sub => binary_assign_with(&SubK, shape, lhs, rhs),
-        BinaryOp::Mul => binary_assign_with(&MulK, shape, lhs, rhs),
-        BinaryOp::Div => binary_assign_with(&DivK, shape, lhs, rhs),
-        BinaryOp::Max => binary_assign_with(&MaxK, shape, lhs, rhs),
-        BinaryOp::Min => binary_assign_with(&MinK, shape, lhs, rhs),
-        BinaryOp::Gt => binary_assign_with(&GtK, shape, lhs, rhs),
-        BinaryOp::Ge => binary_assign_with(&GeK, shape, lhs, rhs),
-        BinaryOp::Eq => binary_assign_with(&EqK, shape, lhs, rhs),
-        BinaryOp::PassWherePositive => binary_assign_with(&PassWherePositiveK, shape, lhs, rhs),
-    }
+    with_binary_kernel!(op, |kernel| binary_assign_with(kernel, shape, lhs, rhs))
 }
 
 /// Copies a strided layout into contiguous `out` (the `contiguous()` kernel).

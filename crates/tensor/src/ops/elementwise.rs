@@ -254,18 +254,7 @@ mod tests {
 
     use super::*;
 
-    const OPS: [BinaryOp; 10] = [
-        BinaryOp::Add,
-        BinaryOp::Sub,
-        BinaryOp::Mul,
-        BinaryOp::Div,
-        BinaryOp::Max,
-        BinaryOp::Min,
-        BinaryOp::Gt,
-        BinaryOp::Ge,
-        BinaryOp::Eq,
-        BinaryOp::PassWherePositive,
-    ];
+    const OPS: [BinaryOp; 10] = BinaryOp::ALL;
 
     fn buffer_address(t: &Tensor) -> usize {
         Arc::as_ptr(&t.storage) as usize
