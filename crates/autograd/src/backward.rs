@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tensor::{BinaryOp, Tensor};
 
-use crate::op::{Op, Unary};
+use crate::op::Op;
 use crate::ops::{conv, custom, elementwise, linalg, loss, norm, reduce, shape};
 use crate::var::{Node, VarId};
 use crate::Var;
@@ -78,19 +78,12 @@ fn accumulate(slot: Option<Tensor>, grad: Tensor) -> Tensor {
 
 /// Gradients of `op`'s inputs, given its output `y` and `g = ∂L/∂y`;
 /// `needs[i]` says whether input `i` wants one. `g` is consumed: the ReLU
-/// rules write their gate (`∂L/∂y · [x > 0]`, equivalently `[y > 0]`) into
-/// its buffer when nothing else holds it; [`elementwise::unary_backward`]
-/// keeps the same rule for ReLU, which this function no longer sends it.
+/// rules write their gate into its buffer when nothing else holds it.
 fn input_gradients(op: &Op, y: &Tensor, g_owned: Tensor, needs: &[bool]) -> Vec<Option<Tensor>> {
     let one = |f: &dyn Fn() -> Tensor| vec![needs[0].then(f)];
-    let gate = |g: Tensor, by: &Tensor| {
-        g.try_binary_consuming(BinaryOp::PassWherePositive, by).expect("a gradient has its value's shape")
-    };
     let g = &g_owned;
     match op {
-        // d relu(x)/dx = [x > 0]
-        Op::Unary(Unary::Relu, x) => vec![needs[0].then(|| gate(g_owned, x.value()))],
-        Op::Unary(u, x) => one(&|| elementwise::unary_backward(*u, x.value(), y, g)),
+        Op::Unary(u, x) => vec![needs[0].then(|| elementwise::unary_backward(*u, x.value(), y, g_owned))],
         Op::Binary(b, lhs, rhs) => elementwise::binary_backward(*b, lhs.value(), rhs.value(), g, needs),
         Op::Matmul(a, b) => linalg::matmul_backward(a.value(), b.value(), g, needs),
         Op::Reduce { kind, input, axes, keepdim } => {
@@ -109,7 +102,7 @@ fn input_gradients(op: &Op, y: &Tensor, g_owned: Tensor, needs: &[bool]) -> Vec<
         // y = relu(z), z = conv(x): ∂L/∂z = ∂L/∂y · [y > 0] (y > 0 exactly
         // where z > 0), then the convolution's rule with ∂L/∂z.
         Op::Conv2dRelu { input, weight, params, .. } => {
-            let g = gate(g_owned, y);
+            let g = elementwise::relu_gate(g_owned, y);
             conv::conv2d_backward(input.value(), weight.value(), &g, *params, needs)
         }
         Op::ConvTranspose2d { input, weight, params, .. } => {

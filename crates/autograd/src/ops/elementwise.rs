@@ -3,7 +3,7 @@
 
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
-use tensor::{Result, Tensor};
+use tensor::{BinaryOp, Result, Tensor};
 
 use crate::op::{Binary, Op, Unary};
 use crate::ops::shape::sum_to;
@@ -27,8 +27,15 @@ fn apply_unary(op: Unary, x: &Tensor) -> Tensor {
     }
 }
 
-/// Gradient of `y = op(x)` given `g = ∂L/∂y`.
-pub(crate) fn unary_backward(op: Unary, x: &Tensor, y: &Tensor, g: &Tensor) -> Tensor {
+/// `g · [by > 0]`, the ReLU's gate, written into `g`'s buffer when nothing
+/// else holds it (`Tensor::try_binary_consuming`).
+pub(crate) fn relu_gate(g: Tensor, by: &Tensor) -> Tensor {
+    g.try_binary_consuming(BinaryOp::PassWherePositive, by).expect("a gradient has its value's shape")
+}
+
+/// Gradient of `y = op(x)` given `g = ∂L/∂y` (consumed: the ReLU's gate may
+/// reuse its buffer).
+pub(crate) fn unary_backward(op: Unary, x: &Tensor, y: &Tensor, g: Tensor) -> Tensor {
     match op {
         // d(−x)/dx = −1
         Unary::Neg => g.neg(),
@@ -41,7 +48,7 @@ pub(crate) fn unary_backward(op: Unary, x: &Tensor, y: &Tensor, g: &Tensor) -> T
         // d|x|/dx = sign(x)
         Unary::Abs => g * x.sign(),
         // d relu(x)/dx = [x > 0]
-        Unary::Relu => g.pass_where_positive(x),
+        Unary::Relu => relu_gate(g, x),
         // d/dx = 1 where x > 0, slope elsewhere: slope + (1 − slope)·[x > 0]
         Unary::LeakyRelu(slope) => g * x.positive_mask().mul_scalar(1.0 - slope).add_scalar(slope),
         // d tanh(x)/dx = 1 − tanh²(x) = 1 − y²
@@ -53,7 +60,7 @@ pub(crate) fn unary_backward(op: Unary, x: &Tensor, y: &Tensor, g: &Tensor) -> T
         // d clamp(x)/dx = [low < x < high]
         Unary::Clamp(low, high) => g * (x.add_scalar(-low).positive_mask() * x.neg().add_scalar(high).positive_mask()),
         // d(x + c)/dx = 1
-        Unary::AddScalar(_) => g.clone(),
+        Unary::AddScalar(_) => g,
         // d(c·x)/dx = c
         Unary::MulScalar(c) => g.mul_scalar(c),
     }
