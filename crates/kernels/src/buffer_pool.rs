@@ -20,7 +20,12 @@
 //!   steps) then peaks about 12% above the most it has had in use at once,
 //!   instead of holding buffers no request fits beside the ones it uses.
 //!   The price is buffers freed and mapped again each pass: Gatys at 512²
-//!   peaks at 0.90 GiB instead of 1.14 and takes about 10% longer. The
+//!   peaks at 0.90 GiB instead of 1.14 and took about 10% longer. Two
+//!   things make the price smaller: when a request would take the pool over
+//!   its budget and a larger buffer is held, that buffer is shrunk to the
+//!   request (its head stays mapped, its tail goes back to the system)
+//!   instead of being freed beside a fresh allocation; and the kernels'
+//!   per-call working buffers stay out of the pool ([`crate::scratch`]). The
 //!   bytes in use count all element types, those held only the requesting
 //!   type's; the check is made under that type's lock, so misses on several
 //!   threads at once may overshoot it by what they allocate. The most in use
@@ -55,6 +60,8 @@ static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
 static LIVE_HIGH_WATER: AtomicUsize = AtomicUsize::new(0);
 /// Buffers the pool freed to stay within its budget.
 static EVICTIONS: AtomicUsize = AtomicUsize::new(0);
+/// Held buffers shrunk to serve a smaller request instead of being freed.
+static SHRINKS: AtomicUsize = AtomicUsize::new(0);
 
 /// The budget's slack over the working set, in percent: `live + held` is
 /// kept within `(1 + slack/100)` of the most bytes ever live at once.
@@ -72,6 +79,8 @@ pub const DEFAULT_BUDGET_SLACK_PERCENT: usize = 12;
 pub unsafe trait Poolable: Copy + Default + Send + Sync + 'static {
     #[doc(hidden)]
     fn free_list() -> &'static Mutex<FreeList<Self>>;
+    #[doc(hidden)]
+    fn scratch_slots() -> &'static [Mutex<Option<Vec<Self>>>; crate::scratch::SLOTS];
 }
 
 /// The free buffers of one element type.
@@ -82,18 +91,22 @@ pub struct FreeList<T> {
 }
 
 macro_rules! poolable {
-    ($($t:ty => $name:ident),*) => {$(
+    ($($t:ty => $name:ident, $scratch:ident);*) => {$(
         static $name: Mutex<FreeList<$t>> = Mutex::new(FreeList { buffers: Vec::new(), bytes: 0 });
+        static $scratch: [Mutex<Option<Vec<$t>>>; crate::scratch::SLOTS] = [const { Mutex::new(None) }; crate::scratch::SLOTS];
         // SAFETY: all-zero bytes are 0 for every type this macro is given.
         unsafe impl Poolable for $t {
             fn free_list() -> &'static Mutex<FreeList<Self>> {
                 &$name
             }
+            fn scratch_slots() -> &'static [Mutex<Option<Vec<Self>>>; crate::scratch::SLOTS] {
+                &$scratch
+            }
         }
     )*};
 }
 
-poolable!(f32 => F32_FREE, f64 => F64_FREE, u32 => U32_FREE);
+poolable!(f32 => F32_FREE, F32_SCRATCH; f64 => F64_FREE, F64_SCRATCH; u32 => U32_FREE, U32_SCRATCH);
 
 /// The panic payload raised when a pooled buffer cannot be allocated: a
 /// program catches it (`std::panic::catch_unwind`, then
@@ -119,7 +132,7 @@ impl std::fmt::Display for OutOfMemory {
 /// [`OWN_MAPPING_BYTES`] (one with a mapping of its own) is marked for
 /// transparent huge pages (`madvise`), so the first pass over it faults 2 MiB
 /// at a time instead of 4 KiB and later passes miss the TLB less.
-fn allocate<T: Poolable>(len: usize) -> Vec<T> {
+pub(crate) fn allocate<T: Poolable>(len: usize) -> Vec<T> {
     fix_mmap_threshold();
     if len == 0 || size_of::<T>() == 0 {
         return Vec::new();
@@ -189,9 +202,18 @@ fn pooled_size<T>(vec: &Vec<T>) -> bool {
 }
 
 /// Counts `bytes` more in use and raises the high-water mark.
-fn track_live_add(bytes: usize) {
+pub(crate) fn track_live_add(bytes: usize) {
     let live = LIVE_BYTES.fetch_add(bytes, Ordering::Relaxed) + bytes;
     LIVE_HIGH_WATER.fetch_max(live, Ordering::Relaxed);
+}
+
+/// The pool's budget when `bytes` more are about to be in use beside `live`:
+/// `(1 + slack)` × the working set (the most bytes ever in use at once,
+/// counting the new ones).
+fn budget_for(live: usize, bytes: usize) -> usize {
+    let working_set = LIVE_HIGH_WATER.load(Ordering::Relaxed).max(live.saturating_add(bytes));
+    let slack = BUDGET_SLACK_PERCENT.load(Ordering::Relaxed);
+    working_set.saturating_add((working_set / 100).saturating_mul(slack))
 }
 
 impl<T: Poolable> FreeList<T> {
@@ -212,6 +234,28 @@ impl<T: Poolable> FreeList<T> {
         Some(buffer)
     }
 
+    /// When a new buffer of `len` elements would take the pool over its
+    /// budget (so that held buffers must be freed): the smallest held buffer
+    /// larger than `len`, shrunk to `len` (`realloc`: for a block with a
+    /// mapping of its own glibc shrinks the mapping in place, so the head's
+    /// pages stay mapped and the tail's go back to the system). That buffer
+    /// would have been freed anyway; this way the request faults in no page.
+    fn take_shrunk_if_over_budget(&mut self, len: usize) -> Option<Vec<T>> {
+        let bytes = len * size_of::<T>();
+        let live = LIVE_BYTES.load(Ordering::Relaxed);
+        if live.saturating_add(self.bytes).saturating_add(bytes) <= budget_for(live, bytes) {
+            return None;
+        }
+        let (i, _) =
+            self.buffers.iter().enumerate().filter(|(_, b)| b.capacity() > len).min_by_key(|(_, b)| b.capacity())?;
+        let mut buffer = self.buffers.swap_remove(i);
+        self.bytes -= buffer.capacity() * size_of::<T>();
+        buffer.truncate(len);
+        buffer.shrink_to(len);
+        SHRINKS.fetch_add(1, Ordering::Relaxed);
+        Some(buffer)
+    }
+
     /// Before a new allocation of `bytes`: frees held buffers, largest
     /// first, until the bytes in use plus those held plus the new ones fit
     /// the budget, `(1 + slack)` × the most bytes ever in use at once (or
@@ -220,9 +264,7 @@ impl<T: Poolable> FreeList<T> {
     /// frees the room with the fewest buffers lost.
     fn evict_for(&mut self, bytes: usize) {
         let live = LIVE_BYTES.load(Ordering::Relaxed);
-        let working_set = LIVE_HIGH_WATER.load(Ordering::Relaxed).max(live.saturating_add(bytes));
-        let slack = BUDGET_SLACK_PERCENT.load(Ordering::Relaxed);
-        let budget = working_set.saturating_add((working_set / 100).saturating_mul(slack));
+        let budget = budget_for(live, bytes);
         while live.saturating_add(self.bytes).saturating_add(bytes) > budget {
             let Some((i, _)) = self.buffers.iter().enumerate().max_by_key(|(_, b)| b.capacity()) else { break };
             let buffer = self.buffers.swap_remove(i);
@@ -249,11 +291,14 @@ impl<T: Poolable> PooledVec<T> {
         }
         let reused = {
             let mut list = T::free_list().lock().unwrap_or_else(|e| e.into_inner());
-            let reused = list.take_best_fit(len);
-            if reused.is_none() {
-                list.evict_for(len * size_of::<T>());
+            match list.take_best_fit(len) {
+                Some(buffer) => Some(buffer),
+                None => {
+                    let shrunk = list.take_shrunk_if_over_budget(len);
+                    list.evict_for(len * size_of::<T>());
+                    shrunk
+                }
             }
-            reused
         };
         match reused {
             Some(mut vec) => {
@@ -350,6 +395,9 @@ pub struct PoolStats {
     pub live_high_water_bytes: usize,
     /// Held buffers freed to keep within the budget.
     pub evictions: usize,
+    /// Held buffers shrunk to serve a smaller request instead of being
+    /// freed (counted in `hits` too).
+    pub shrinks: usize,
 }
 
 /// Current statistics.
@@ -364,6 +412,7 @@ pub fn pool_stats() -> PoolStats {
         live_bytes: LIVE_BYTES.load(Ordering::Relaxed),
         live_high_water_bytes: LIVE_HIGH_WATER.load(Ordering::Relaxed),
         evictions: EVICTIONS.load(Ordering::Relaxed),
+        shrinks: SHRINKS.load(Ordering::Relaxed),
     }
 }
 
@@ -394,12 +443,20 @@ pub fn set_pool_budget_slack_percent(percent: usize) {
     BUDGET_SLACK_PERCENT.store(percent, Ordering::Relaxed);
 }
 
-/// Frees every buffer the pool holds.
+/// Counts `bytes` fewer in use.
+pub(crate) fn track_live_sub(bytes: usize) {
+    LIVE_BYTES.fetch_sub(bytes, Ordering::Relaxed);
+}
+
+/// Frees every buffer the pool holds, and the kernels' kept scratch buffers
+/// ([`crate::scratch`]) that no call is using.
 pub fn release_pooled_buffers() {
     fn clear<T: Poolable>() {
         let mut list = T::free_list().lock().unwrap_or_else(|e| e.into_inner());
         list.buffers.clear();
         list.bytes = 0;
+        drop(list);
+        crate::scratch::release::<T>();
     }
     clear::<f32>();
     clear::<f64>();

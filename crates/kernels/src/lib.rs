@@ -33,6 +33,7 @@ pub mod gemm;
 pub mod padding;
 pub mod pooling;
 pub mod reduce;
+pub mod scratch;
 pub mod strided;
 pub mod upsample;
 

@@ -23,8 +23,8 @@ use rayon::prelude::*;
 
 use super::geometry::Conv2dGeometry;
 use super::Activation;
-use crate::buffer_pool::PooledVec;
 use crate::gemm::{gemm, GemmFloat, MatMut, MatRef};
+use crate::scratch::{Scratch, ScratchSlot};
 
 /// Scratch budget for one block of transformed input plus products.
 const BLOCK_BYTES: usize = 32 << 20;
@@ -106,8 +106,10 @@ fn output_1d<T: GemmFloat>([m0, m1, m2, m3, m4, m5]: [T; IN]) -> [T; OUT] {
 /// Kernels are transformed in parallel chunks, each into a small
 /// position-major block first, so that every position's plane receives
 /// contiguous runs rather than one scattered value per kernel.
-pub(crate) fn transform_kernels<T: GemmFloat>(weight: &[T], outputs: usize, inputs: usize) -> PooledVec<T> {
-    let mut u = PooledVec::uninit_contents(POSITIONS * outputs * inputs);
+/// The result lives in a kept scratch buffer ([`ScratchSlot::WinogradKernels`]):
+/// for a call's own use, not to be kept.
+pub(crate) fn transform_kernels<T: GemmFloat>(weight: &[T], outputs: usize, inputs: usize) -> Scratch<T> {
+    let mut u = Scratch::take(ScratchSlot::WinogradKernels, POSITIONS * outputs * inputs);
     transform_kernels_into(weight, outputs, inputs, &mut u);
     u
 }
@@ -268,8 +270,8 @@ pub(crate) fn conv2d_winograd<T: GemmFloat>(
     let blocks = tiles_y.div_ceil((BLOCK_BYTES / row_bytes).clamp(1, tiles_y));
     let block_rows = tiles_y.div_ceil(blocks);
     let block = block_rows * tiles_x;
-    let mut v = PooledVec::<T>::uninit_contents(POSITIONS * c_in * block);
-    let mut m = PooledVec::<T>::uninit_contents(POSITIONS * c_out * block);
+    let mut tiles = Scratch::<T>::take(ScratchSlot::WinogradTiles, POSITIONS * (c_in + c_out) * block);
+    let (v, m) = tiles.split_at_mut(POSITIONS * c_in * block);
 
     for (image, out) in input.chunks_exact(c_in * h * w).zip(output.chunks_exact_mut(c_out * oh * ow)) {
         for first_row in (0..tiles_y).step_by(block_rows) {
