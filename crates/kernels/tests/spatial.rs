@@ -185,3 +185,67 @@ fn reflection_wider_than_the_plane_is_rejected() {
     let message = Pad2d::uniform(3).validate(PadMode::Reflect, 3, 10).unwrap_err();
     assert!(message.contains("smaller than the plane"), "{message}");
 }
+
+/// The reference choice of max pooling in a window: scanning row-major from
+/// −∞, the first NaN, else the first of the largest values (its in-plane
+/// index; the first position when every value is −∞).
+fn reference_max<T: kernels::Float>(
+    plane: &[T],
+    w: usize,
+    rows: std::ops::Range<usize>,
+    cols: std::ops::Range<usize>,
+) -> (T, usize) {
+    let (mut best, mut at) = (T::NEG_INFINITY, rows.start * w + cols.start);
+    for y in rows {
+        for x in cols.clone() {
+            let v = plane[y * w + x];
+            if v.is_nan() {
+                return (v, y * w + x);
+            }
+            if v > best {
+                (best, at) = (v, y * w + x);
+            }
+        }
+    }
+    (best, at)
+}
+
+fn check_two_by_two<T: kernels::Float + std::fmt::Debug>(planes: usize, h: usize, w: usize, picks: &[usize]) {
+    let palette =
+        [T::from_f64(f64::NAN), T::NEG_INFINITY, T::from_f64(-1.0), T::from_f64(-0.0), T::ZERO, T::ONE, T::INFINITY];
+    let x: Vec<T> = picks[..planes * h * w].iter().map(|&p| palette[p % palette.len()]).collect();
+    let g = Pool2dGeometry { planes, in_height: h, in_width: w, kernel: (2, 2), stride: (2, 2), padding: (0, 0) };
+    let (oh, ow) = (g.out_height(), g.out_width());
+    let mut y = vec![T::ZERO; planes * oh * ow];
+    let mut idx = vec![0u32; y.len()];
+    max_pool2d_forward(&g, &x, &mut y, &mut idx);
+    for p in 0..planes {
+        let plane = &x[p * h * w..(p + 1) * h * w];
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let (best, at) = reference_max(plane, w, 2 * oy..2 * oy + 2, 2 * ox..2 * ox + 2);
+                let o = (p * oh + oy) * ow + ox;
+                assert_eq!(
+                    (y[o].to_f64().to_bits(), idx[o] as usize),
+                    (best.to_f64().to_bits(), at),
+                    "plane {p} output ({oy}, {ox})"
+                );
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// VGG's window (2×2, stride 2, no padding) has a loop of its own; with
+    /// values from a small palette (NaN, ±∞, ±0, ties everywhere) it must
+    /// choose exactly as the general loop's rule, on odd sizes too.
+    #[test]
+    fn max_pool_two_by_two_chooses_as_the_general_rule(
+        planes in 1usize..3, h in 2usize..9, w in 2usize..9, picks in proptest::collection::vec(0usize..7, 2 * 8 * 8)
+    ) {
+        check_two_by_two::<f32>(planes, h, w, &picks);
+        check_two_by_two::<f64>(planes, h, w, &picks);
+    }
+}

@@ -98,6 +98,10 @@ pub fn max_pool2d_forward<T: Float>(geo: &Pool2dGeometry, input: &[T], output: &
     );
     let (ow, w) = (geo.out_width(), geo.in_width);
     let (op, ip) = (geo.out_plane(), geo.in_plane());
+    if geo.kernel == (2, 2) && geo.stride == (2, 2) && geo.padding == (0, 0) {
+        max_pool_2x2(geo, input, output, indices);
+        return;
+    }
     output.par_chunks_mut(op).zip(indices.par_chunks_mut(op)).zip(input.par_chunks(ip)).for_each(
         |((out, idx), plane)| {
             for (o, (slot, index)) in out.iter_mut().zip(idx.iter_mut()).enumerate() {
@@ -121,6 +125,43 @@ pub fn max_pool2d_forward<T: Float>(geo: &Pool2dGeometry, input: &[T], output: &
                 }
                 *slot = best;
                 *index = best_at as u32;
+            }
+        },
+    );
+}
+
+/// [`max_pool2d_forward`] for the 2×2 window at stride 2 without padding
+/// (VGG's): each output row reads two input rows, with no window arithmetic
+/// per output (a division and a clip each, about a third of the general
+/// loop's time). The same choice as the general loop: the first NaN in
+/// row-major order, else the first of the largest values.
+fn max_pool_2x2<T: Float>(geo: &Pool2dGeometry, input: &[T], output: &mut [T], indices: &mut [u32]) {
+    let (oh, ow, w) = (geo.out_height(), geo.out_width(), geo.in_width);
+    let (op, ip) = (geo.out_plane(), geo.in_plane());
+    output.par_chunks_mut(op).zip(indices.par_chunks_mut(op)).zip(input.par_chunks(ip)).for_each(
+        |((out, idx), plane)| {
+            for oy in 0..oh {
+                let top = &plane[2 * oy * w..][..2 * ow];
+                let bottom = &plane[(2 * oy + 1) * w..][..2 * ow];
+                let out_row = &mut out[oy * ow..][..ow];
+                let idx_row = &mut idx[oy * ow..][..ow];
+                for (ox, (slot, index)) in out_row.iter_mut().zip(idx_row.iter_mut()).enumerate() {
+                    let candidates = [top[2 * ox], top[2 * ox + 1], bottom[2 * ox], bottom[2 * ox + 1]];
+                    let (mut best, mut best_at) = (candidates[0], 0);
+                    if !best.is_nan() {
+                        for (at, &v) in candidates.iter().enumerate().skip(1) {
+                            if v.is_nan() || v > best {
+                                (best, best_at) = (v, at);
+                                if v.is_nan() {
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    *slot = best;
+                    let (dy, dx) = (best_at / 2, best_at % 2);
+                    *index = ((2 * oy + dy) * w + 2 * ox + dx) as u32;
+                }
             }
         },
     );
