@@ -19,10 +19,13 @@
 //! range (rms 3.5e-7), against 4.6e-7 for F(2×2, 3×3), measured by
 //! `kernels/tests/conv.rs`; f64 results match the definition to 1e-12.
 
+use std::ops::{Add, Mul, Sub};
+
 use rayon::prelude::*;
 
 use super::geometry::Conv2dGeometry;
 use super::Activation;
+use crate::element::SimdVector;
 use crate::gemm::{gemm, GemmFloat, MatMut, MatRef};
 use crate::scratch::{Scratch, ScratchSlot};
 
@@ -68,9 +71,11 @@ fn kernel_1d<T: GemmFloat>([a, b, c]: [T; 3]) -> [T; IN] {
 /// `Bᵀ x` for six input samples `x`: the 1-D input transform, with
 /// `Bᵀ = [[4, 0, −5, 0, 1, 0], [0, −4, −4, 1, 1, 0], [0, 4, −4, −1, 1, 0],
 /// [0, −2, −1, 2, 1, 0], [0, 2, −1, −2, 1, 0], [0, 4, 0, −5, 0, 1]]`.
+/// `L` is a scalar or a SIMD vector of them (`constant` makes its 2, 4, 5):
+/// the same operations in the same order either way.
 #[inline(always)]
-fn input_1d<T: GemmFloat>([d0, d1, d2, d3, d4, d5]: [T; IN]) -> [T; IN] {
-    let (two, four, five) = (T::from_f64(2.0), T::from_f64(4.0), T::from_f64(5.0));
+fn input_1d<L: Lane>([d0, d1, d2, d3, d4, d5]: [L; IN], constant: impl Fn(f64) -> L) -> [L; IN] {
+    let (two, four, five) = (constant(2.0), constant(4.0), constant(5.0));
     // Shared partial sums: d4 − 4·d2 and d3 − 4·d1 feed rows 1 and 2;
     // d4 − d2 and 2·(d3 − d1) feed rows 3 and 4.
     let (even_a, odd_a) = (d4 - four * d2, d3 - four * d1);
@@ -87,10 +92,10 @@ fn input_1d<T: GemmFloat>([d0, d1, d2, d3, d4, d5]: [T; IN]) -> [T; IN] {
 
 /// `Aᵀ m` for six transformed values `m`: the 1-D output transform, with
 /// `Aᵀ = [[1, 1, 1, 1, 1, 0], [0, 1, −1, 2, −2, 0], [0, 1, 1, 4, 4, 0],
-/// [0, 1, −1, 8, −8, 1]]`.
+/// [0, 1, −1, 8, −8, 1]]`, for scalars or SIMD vectors as [`input_1d`].
 #[inline(always)]
-fn output_1d<T: GemmFloat>([m0, m1, m2, m3, m4, m5]: [T; IN]) -> [T; OUT] {
-    let (two, four, eight) = (T::from_f64(2.0), T::from_f64(4.0), T::from_f64(8.0));
+fn output_1d<L: Lane>([m0, m1, m2, m3, m4, m5]: [L; IN], constant: impl Fn(f64) -> L) -> [L; OUT] {
+    let (two, four, eight) = (constant(2.0), constant(4.0), constant(8.0));
     let (sum_12, difference_12) = (m1 + m2, m1 - m2);
     let (sum_34, difference_34) = (m3 + m4, m3 - m4);
     [
@@ -99,6 +104,53 @@ fn output_1d<T: GemmFloat>([m0, m1, m2, m3, m4, m5]: [T; IN]) -> [T; OUT] {
         sum_12 + four * sum_34,
         difference_12 + eight * difference_34 + m5,
     ]
+}
+
+/// What the 1-D transforms compute with: a scalar or a SIMD vector.
+trait Lane: Copy + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self> {}
+impl<L: Copy + Add<Output = L> + Sub<Output = L> + Mul<Output = L>> Lane for L {}
+
+/// Runs a 1-D transform down runs of tiles: `outputs[k][t] = f([inputs[0][t],
+/// …, inputs[5][t]])[k]` for `t < len`, `LANES` tiles at a time in SIMD
+/// vectors (`vector`), the rest one at a time (`scalar`, the same
+/// arithmetic). Written per tile, the compiler vectorised each tile's few
+/// values instead of the run, and the transforms took as long as the
+/// products.
+///
+/// # Panics
+/// If a run is shorter than `len`.
+#[inline(always)]
+fn transform_runs<T: GemmFloat, const N: usize>(
+    inputs: [&[T]; IN],
+    mut outputs: [&mut [T]; N],
+    len: usize,
+    vector: impl Fn([T::Vector; IN]) -> [T::Vector; N],
+    scalar: impl Fn([T; IN]) -> [T; N],
+) {
+    let inputs = inputs.map(|run| &run[..len]);
+    for run in outputs.iter_mut() {
+        assert!(run.len() >= len, "transform_runs: an output run of {} for {len} tiles", run.len());
+    }
+    let lanes = T::LANES;
+    let whole = len / lanes * lanes;
+    // Indexed loads and stores, not array maps: those were not inlined and
+    // moved every vector through memory.
+    for t in (0..whole).step_by(lanes) {
+        // SAFETY: t + LANES ≤ len, and every run holds at least len values
+        // (sliced and asserted above).
+        let load = |i: usize| unsafe { T::Vector::load(inputs[i].as_ptr().add(t)) };
+        let values = vector([load(0), load(1), load(2), load(3), load(4), load(5)]);
+        for k in 0..N {
+            // SAFETY: as above, for the output runs.
+            unsafe { values[k].store(outputs[k].as_mut_ptr().add(t)) };
+        }
+    }
+    for t in whole..len {
+        let values = scalar([inputs[0][t], inputs[1][t], inputs[2][t], inputs[3][t], inputs[4][t], inputs[5][t]]);
+        for k in 0..N {
+            outputs[k][t] = values[k];
+        }
+    }
 }
 
 /// `U[ξ][o][c] = (G g Gᵀ)[ξ]` for every kernel `g = weight[o][c]` (3×3).
@@ -200,33 +252,20 @@ fn transform_row<'v, T: GemmFloat + 'v>(
     terms: &mut [Vec<T>; POSITIONS],
     mut out: impl FnMut(usize) -> &'v mut [T],
 ) {
-    // x pass: terms[6i + j][t] is term j of input row i.
+    let vector = |d: [T::Vector; IN]| input_1d(d, |c| T::Vector::splat(T::from_f64(c)));
+    let scalar = |d: [T; IN]| input_1d(d, T::from_f64);
+    // x pass: terms[6i + j][t] is term j of input row i; tile t reads
+    // samples 4t … 4t + 5, phases 0–3 of tile t and 0–1 of tile t + 1.
     for (i, [p0, p1, p2, p3]) in rows.iter().enumerate() {
         let [r0, r1, r2, r3, r4, r5] = &mut terms[IN * i..IN * (i + 1)] else { unreachable!("six terms per row") };
-        // Slices of exact length let the loop run without bounds checks
-        // (and so in SIMD vectors).
-        let (p0, p1, p2, p3) = (&p0[..tiles + 1], &p1[..tiles + 1], &p2[..tiles], &p3[..tiles]);
-        let (r0, r1, r2, r3, r4, r5) = (
-            &mut r0[..tiles],
-            &mut r1[..tiles],
-            &mut r2[..tiles],
-            &mut r3[..tiles],
-            &mut r4[..tiles],
-            &mut r5[..tiles],
-        );
-        for t in 0..tiles {
-            let r = input_1d([p0[t], p1[t], p2[t], p3[t], p0[t + 1], p1[t + 1]]);
-            (r0[t], r1[t], r2[t], r3[t], r4[t], r5[t]) = (r[0], r[1], r[2], r[3], r[4], r[5]);
-        }
+        let inputs = [&p0[..], &p1[..], &p2[..], &p3[..], &p0[1..], &p1[1..]];
+        transform_runs(inputs, [r0, r1, r2, r3, r4, r5].map(|r| &mut r[..]), tiles, vector, scalar);
     }
     // y pass: V[6i + j] from term j of the six rows, written in place.
     for j in 0..IN {
-        let d: [&[T]; IN] = std::array::from_fn(|i| &terms[IN * i + j][..tiles]);
-        let [v0, v1, v2, v3, v4, v5] = [0, 1, 2, 3, 4, 5].map(|i| &mut out(IN * i + j)[..tiles]);
-        for t in 0..tiles {
-            let v = input_1d([d[0][t], d[1][t], d[2][t], d[3][t], d[4][t], d[5][t]]);
-            (v0[t], v1[t], v2[t], v3[t], v4[t], v5[t]) = (v[0], v[1], v[2], v[3], v[4], v[5]);
-        }
+        let d: [&[T]; IN] = std::array::from_fn(|i| &terms[IN * i + j][..]);
+        let v = [0, 1, 2, 3, 4, 5].map(|i| &mut out(IN * i + j)[..tiles]);
+        transform_runs(d, v, tiles, vector, scalar);
     }
 }
 
@@ -313,8 +352,11 @@ pub(crate) fn conv2d_winograd<T: GemmFloat>(
             // Output: Aᵀ m A, a tile row of one channel at a time, as loops
             // over contiguous runs.
             let m = &m[..POSITIONS * m_plane];
-            let terms = || -> [Vec<T>; OUT * IN] { std::array::from_fn(|_| vec![T::ZERO; tiles_x]) };
-            out.par_chunks_mut(oh * ow).enumerate().for_each_init(terms, |s, (o, plane)| {
+            let scratch = || OutputScratch::new(tiles_x);
+            out.par_chunks_mut(oh * ow).enumerate().for_each_init(scratch, |scratch, (o, plane)| {
+                let OutputScratch { terms: s, columns } = scratch;
+                let vector = |m: [T::Vector; IN]| output_1d(m, |c| T::Vector::splat(T::from_f64(c)));
+                let scalar = |m: [T; IN]| output_1d(m, T::from_f64);
                 let b = bias.map_or(T::ZERO, |b| b[o]);
                 for r in 0..rows_here {
                     let run = |xi: usize| &m[xi * m_plane + o * count + r * tiles_x..][..tiles_x];
@@ -323,11 +365,8 @@ pub(crate) fn conv2d_winograd<T: GemmFloat>(
                         let m_j: [&[T]; IN] = std::array::from_fn(|i| run(IN * i + j));
                         let mut column = s.iter_mut().skip(j).step_by(IN).map(|terms| &mut terms[..tiles_x]);
                         let mut next = || column.next().expect("four output rows");
-                        let (s0, s1, s2, s3) = (next(), next(), next(), next());
-                        for t in 0..tiles_x {
-                            let y = output_1d([m_j[0][t], m_j[1][t], m_j[2][t], m_j[3][t], m_j[4][t], m_j[5][t]]);
-                            (s0[t], s1[t], s2[t], s3[t]) = (y[0], y[1], y[2], y[3]);
-                        }
+                        let s_j = [next(), next(), next(), next()];
+                        transform_runs(m_j, s_j, tiles_x, vector, scalar);
                     }
                     // x pass: output row 4·ty + i from the terms of row i.
                     let ty = first_row + r;
@@ -338,23 +377,58 @@ pub(crate) fn conv2d_winograd<T: GemmFloat>(
                         }
                         let line = &mut plane[oy * ow..(oy + 1) * ow];
                         let t_i: [&[T]; IN] = std::array::from_fn(|j| &row_terms[j][..tiles_x]);
-                        let tile =
-                            |t: usize| output_1d([t_i[0][t], t_i[1][t], t_i[2][t], t_i[3][t], t_i[4][t], t_i[5][t]]);
+                        // Column k of every tile first, as loops over
+                        // contiguous runs (so in SIMD vectors; computed
+                        // straight into the interleaved line, the transform
+                        // ran one tile at a time in scalars)...
+                        let [c0, c1, c2, c3] = columns;
+                        let (bias_v, zero_v) = (T::Vector::splat(b), T::Vector::splat(T::ZERO));
+                        let finish_v = |v: T::Vector| if relu { (v + bias_v).max(zero_v) } else { v + bias_v };
+                        transform_runs(
+                            t_i,
+                            [&mut c0[..], &mut c1[..], &mut c2[..], &mut c3[..]],
+                            tiles_x,
+                            |m| {
+                                let y = vector(m);
+                                [finish_v(y[0]), finish_v(y[1]), finish_v(y[2]), finish_v(y[3])]
+                            },
+                            |m| {
+                                let y = scalar(m);
+                                [finish(y[0] + b), finish(y[1] + b), finish(y[2] + b), finish(y[3] + b)]
+                            },
+                        );
+                        let (c0, c1, c2, c3) = (&c0[..tiles_x], &c1[..tiles_x], &c2[..tiles_x], &c3[..tiles_x]);
+                        // ... then interleaved: x = 4t + k.
                         let (whole, partial) = line.split_at_mut(ow / OUT * OUT);
                         for (t, quad) in whole.chunks_exact_mut(OUT).enumerate() {
-                            let y = tile(t);
-                            (quad[0], quad[1], quad[2], quad[3]) =
-                                (finish(y[0] + b), finish(y[1] + b), finish(y[2] + b), finish(y[3] + b));
+                            (quad[0], quad[1], quad[2], quad[3]) = (c0[t], c1[t], c2[t], c3[t]);
                         }
                         if !partial.is_empty() {
-                            let y = tile(ow / OUT);
-                            for (slot, value) in partial.iter_mut().zip(y) {
-                                *slot = finish(value + b);
+                            let last = ow / OUT;
+                            for (slot, value) in partial.iter_mut().zip([c0[last], c1[last], c2[last], c3[last]]) {
+                                *slot = value;
                             }
                         }
                     }
                 }
             });
+        }
+    }
+}
+
+/// One output task's row buffers for the output transform: the 24 terms of
+/// `Aᵀ m` (`terms[6i + j]`, a run over a tile row) and the four output
+/// columns of every tile (`columns[k][t]`, output x = 4t + k).
+struct OutputScratch<T> {
+    terms: [Vec<T>; OUT * IN],
+    columns: [Vec<T>; OUT],
+}
+
+impl<T: GemmFloat> OutputScratch<T> {
+    fn new(tiles: usize) -> Self {
+        OutputScratch {
+            terms: std::array::from_fn(|_| vec![T::ZERO; tiles]),
+            columns: std::array::from_fn(|_| vec![T::ZERO; tiles]),
         }
     }
 }
