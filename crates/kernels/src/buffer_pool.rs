@@ -22,9 +22,9 @@
 //!   The price is buffers freed and mapped again each pass: Gatys at 512²
 //!   peaks at 0.90 GiB instead of 1.14 and took about 10% longer. Two
 //!   things make the price smaller: when a request would take the pool over
-//!   its budget and a larger buffer is held, that buffer is shrunk to the
-//!   request (its head stays mapped, its tail goes back to the system)
-//!   instead of being freed beside a fresh allocation; and the kernels'
+//!   its budget and the largest held buffer is larger than the request,
+//!   that buffer is shrunk to the request (its head stays mapped) instead
+//!   of being freed beside a fresh allocation; and the kernels'
 //!   per-call working buffers stay out of the pool ([`crate::scratch`]). The
 //!   bytes in use count all element types, those held only the requesting
 //!   type's; the check is made under that type's lock, so misses on several
@@ -54,7 +54,8 @@ pub const MIN_POOLED_BYTES: usize = 256 * 1024;
 static LIMIT_BYTES: AtomicUsize = AtomicUsize::new(1 << 30);
 static HITS: AtomicUsize = AtomicUsize::new(0);
 static MISSES: AtomicUsize = AtomicUsize::new(0);
-/// Bytes of pooled-size buffers in use (not held by the pool), all types.
+/// Bytes in use (not held by the pool), all types: pooled-size buffers, and
+/// the kernels' kept scratch buffers whatever their size ([`crate::scratch`]).
 static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
 /// The most [`LIVE_BYTES`] has been.
 static LIVE_HIGH_WATER: AtomicUsize = AtomicUsize::new(0);
@@ -235,11 +236,13 @@ impl<T: Poolable> FreeList<T> {
     }
 
     /// When a new buffer of `len` elements would take the pool over its
-    /// budget (so that held buffers must be freed): the smallest held buffer
-    /// larger than `len`, shrunk to `len` (`realloc`: for a block with a
-    /// mapping of its own glibc shrinks the mapping in place, so the head's
-    /// pages stay mapped and the tail's go back to the system). That buffer
-    /// would have been freed anyway; this way the request faults in no page.
+    /// budget (so that held buffers must be freed, largest first): the
+    /// largest held buffer, if it is larger than `len`, shrunk to `len`
+    /// (`realloc`). It is the buffer [`Self::evict_for`] would free first;
+    /// this way its head serves the request without faulting pages in again
+    /// (glibc shrinks a block with a mapping of its own in place, the tail's
+    /// pages going back to the system; a smaller block's tail returns to
+    /// the heap).
     fn take_shrunk_if_over_budget(&mut self, len: usize) -> Option<Vec<T>> {
         let bytes = len * size_of::<T>();
         let live = LIVE_BYTES.load(Ordering::Relaxed);
@@ -247,7 +250,7 @@ impl<T: Poolable> FreeList<T> {
             return None;
         }
         let (i, _) =
-            self.buffers.iter().enumerate().filter(|(_, b)| b.capacity() > len).min_by_key(|(_, b)| b.capacity())?;
+            self.buffers.iter().enumerate().max_by_key(|(_, b)| b.capacity()).filter(|(_, b)| b.capacity() > len)?;
         let mut buffer = self.buffers.swap_remove(i);
         self.bytes -= buffer.capacity() * size_of::<T>();
         buffer.truncate(len);
@@ -389,9 +392,9 @@ pub struct PoolStats {
     pub misses: usize,
     /// Bytes currently held for reuse (f32 + f64 + u32 buffers).
     pub held_bytes: usize,
-    /// Bytes of pooled-size buffers in use now.
+    /// Bytes in use now: pooled-size buffers and kept scratch buffers.
     pub live_bytes: usize,
-    /// The most bytes of pooled-size buffers ever in use at once.
+    /// The most bytes ever in use at once (as `live_bytes` counts them).
     pub live_high_water_bytes: usize,
     /// Held buffers freed to keep within the budget.
     pub evictions: usize,
@@ -421,7 +424,8 @@ pub fn pool_limit_bytes() -> usize {
     LIMIT_BYTES.load(Ordering::Relaxed)
 }
 
-/// Sets the most bytes the pool keeps per element type (0 disables pooling).
+/// Sets the most bytes the pool keeps per element type (0 disables pooling;
+/// the kernels' scratch slots still keep one buffer each).
 pub fn set_pool_limit_bytes(limit: usize) {
     LIMIT_BYTES.store(limit, Ordering::Relaxed);
     if limit == 0 {

@@ -2,7 +2,8 @@
 //! calls instead of going back to the buffer pool.
 //!
 //! A Winograd convolution asks for its transformed tiles (`36 × C × tiles`
-//! values in and `36 × O × tiles` out, up to 32 MiB together) at every call
+//! values in and `36 × O × tiles` out, blocks of tile rows of about 32 MiB
+//! together, one tile row when a row alone is larger) at every call
 //! and gives them back at its end. Through the pool these buffers were the
 //! first to be freed by its budget (largest first) whenever an activation
 //! missed, and were mapped and zeroed again by the next convolution: at
@@ -17,11 +18,13 @@
 //! threads) gets a fresh buffer; when both are returned the larger is kept.
 
 use std::ops::{Deref, DerefMut};
+use std::sync::TryLockError;
 
 use crate::buffer_pool::{allocate, track_live_add, track_live_sub, Poolable};
 
-/// How many slots each element type has.
+/// How many slots each element type has: one per [`ScratchSlot`].
 pub(crate) const SLOTS: usize = 2;
+const _: () = assert!(ScratchSlot::WinogradKernels as usize == SLOTS - 1, "one slot per ScratchSlot");
 
 /// What a kept scratch buffer serves; each has its own slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,7 +59,9 @@ impl<T: Poolable> Scratch<T> {
     pub fn take(slot: ScratchSlot, len: usize) -> Self {
         let kept = match T::scratch_slots()[slot as usize].try_lock() {
             Ok(mut held) => held.take(),
-            Err(_) => None,
+            // A panic while the slot was locked left a valid Option behind.
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner().take(),
+            Err(TryLockError::WouldBlock) => None,
         };
         let vec = match kept {
             Some(vec) if vec.len() >= len => vec,

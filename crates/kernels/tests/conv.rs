@@ -387,3 +387,49 @@ fn winograd_spans_several_panels_and_short_tiles() {
     assert!(forward_f32 < 1e-3, "f32 forward: worst error {forward_f32}");
     assert!(input_gradient < 1e-11, "input gradient: worst error {input_gradient}");
 }
+
+/// Rows wide enough that Winograd's transforms run whole SIMD vectors of
+/// tiles and a scalar remainder (18 and 19 tiles a row: 16 + 2, 8 + 8 + 2 /
+/// 8 + 8 + 3 for AVX-512's f32 / f64, 2·8 + 2 with AVX2's f32): with bias,
+/// the fused ReLU gives, to the bit, the plain convolution's output with
+/// the ReLU after, NaN inputs (which reach whole tiles) included, and the
+/// output has no NaN left.
+fn fused_relu_across_simd_runs<T: kernels::gemm::GemmFloat + std::fmt::Debug>(cast: impl Fn(f64) -> T) {
+    for width in [72, 75] {
+        let g = three_by_three(1, 3, 9, width, 2, 1);
+        let mut x: Vec<T> = values(g.input_len(), 7).into_iter().map(&cast).collect();
+        // Before the NaNs: every lane against the definition.
+        let (x64, w64, b64): (Vec<f64>, Vec<f64>, Vec<f64>) = (
+            x.iter().map(|v| v.to_f64()).collect(),
+            values(g.weight_len(), 8).into_iter().map(|v| cast(v).to_f64()).collect(),
+            values(g.out_channels, 9).into_iter().map(|v| cast(v).to_f64()).collect(),
+        );
+        let reference = conv2d_forward_reference(&g, &x64, &w64, Some(&b64));
+        let mut y = vec![cast(0.0); g.output_len()];
+        let w_t: Vec<T> = w64.iter().map(|&v| cast(v)).collect();
+        let b_t: Vec<T> = b64.iter().map(|&v| cast(v)).collect();
+        conv2d_forward(&g, &x, &w_t, Some(&b_t), &mut y);
+        let worst = y.iter().zip(&reference).map(|(a, r)| (a.to_f64() - r).abs()).fold(0.0, f64::max);
+        assert!(worst < 1e-4, "width {width}: worst error {worst:e} against the definition");
+        // A NaN in a tile of the vector part and one in the remainder.
+        x[2 * width + 9] = cast(f64::NAN);
+        x[width * 9 + 5 * width + width - 2] = cast(f64::NAN);
+        x[3] = cast(-0.0);
+        let w: Vec<T> = values(g.weight_len(), 8).into_iter().map(&cast).collect();
+        let b: Vec<T> = values(g.out_channels, 9).into_iter().map(&cast).collect();
+        let mut plain = vec![cast(0.0); g.output_len()];
+        conv2d_forward(&g, &x, &w, Some(&b), &mut plain);
+        assert!(plain.iter().any(|v| v.is_nan()), "the NaNs reach the plain output");
+        let mut fused = vec![cast(f64::NAN); g.output_len()];
+        conv2d_forward_with(&g, &x, &w, None, Some(&b), Activation::Relu, &mut fused);
+        let bits = |v: &[T]| v.iter().map(|v| v.to_f64().to_bits()).collect::<Vec<_>>();
+        let expected: Vec<T> = plain.iter().map(|&v| if v > cast(0.0) { v } else { cast(0.0) }).collect();
+        assert_eq!(bits(&fused), bits(&expected), "width {width}");
+    }
+}
+
+#[test]
+fn fused_relu_matches_relu_after_across_simd_runs() {
+    fused_relu_across_simd_runs::<f32>(|v| v as f32);
+    fused_relu_across_simd_runs::<f64>(|v| v);
+}

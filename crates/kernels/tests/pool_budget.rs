@@ -31,7 +31,10 @@ fn the_pool_frees_held_buffers_to_keep_within_its_budget_and_fits_requests_withi
     let c = buffer(7 * MIB);
     let stats = pool_stats();
     assert_eq!((stats.evictions, stats.shrinks, stats.misses - start.misses), (0, 1, 2));
+    // glibc shrinks a block with a mapping of its own in place.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
     assert!(held_at.contains(&c.as_ptr()), "the shrunk buffer keeps its address");
+    let _ = held_at;
     assert_eq!((stats.live_bytes, stats.held_bytes), (7 * MIB, 10 * MIB), "a shrunk buffer counts its new size");
 
     // 9 MiB fits the held 10 MiB buffer (within 5/4): no new allocation.
