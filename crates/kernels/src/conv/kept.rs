@@ -5,9 +5,9 @@
 use rayon::prelude::*;
 
 use super::geometry::Conv2dGeometry;
-use super::winograd;
+use super::winograd::{self, TransformedKernels};
 use crate::buffer_pool::PooledVec;
-use crate::gemm::GemmFloat;
+use crate::gemm::{GemmFloat, PackedRows};
 
 /// Which of a convolution's two passes a [`WinogradKernels`] serves: the
 /// forward pass uses `G g Gᵀ` of every kernel, the input gradient that of
@@ -54,10 +54,24 @@ impl<T: GemmFloat> WinogradKernels<T> {
         }
     }
 
+    /// The transform, each position's `outputs × inputs` matrix packed for
+    /// the products ([`PackedRows`]): a kept transform is read by every
+    /// later call, so it is packed once here instead of at each product
+    /// (where packing it cost about as much as reading it).
     fn transformed(kernels: &[T], pass: ConvPass, outputs: usize, inputs: usize) -> Self {
-        let mut values = vec![T::ZERO; winograd::POSITIONS * outputs * inputs];
-        winograd::transform_kernels_into(kernels, outputs, inputs, &mut values);
+        let mut row_major = vec![T::ZERO; winograd::POSITIONS * outputs * inputs];
+        winograd::transform_kernels_into(kernels, outputs, inputs, &mut row_major);
+        let plane = PackedRows::<T>::packed_len(outputs, inputs);
+        let mut values = vec![T::ZERO; winograd::POSITIONS * plane];
+        values
+            .par_chunks_mut(plane.max(1))
+            .zip(row_major.par_chunks(outputs * inputs).take(winograd::POSITIONS))
+            .for_each(|(packed, u)| PackedRows::pack(u, outputs, inputs, packed));
         WinogradKernels { values, pass, outputs, inputs }
+    }
+
+    pub(super) fn transformed_kernels(&self) -> TransformedKernels<'_, T> {
+        TransformedKernels::Packed(&self.values)
     }
 
     /// True when keeping this geometry's transformed kernels across calls

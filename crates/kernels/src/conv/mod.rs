@@ -30,6 +30,7 @@ pub use geometry::Conv2dGeometry;
 pub use kept::{ConvPass, WinogradKernels};
 
 use kept::{adjoint_geometry, flipped_kernels};
+use winograd::TransformedKernels;
 
 use gather::{AxisMap, PatchMatrix};
 
@@ -144,11 +145,11 @@ pub fn conv2d_forward_with<T: GemmFloat>(
         match kept {
             Some(kept) => {
                 kept.check(geo, ConvPass::Forward, "conv2d_forward");
-                winograd::conv2d_winograd(geo, input, &kept.values, bias, activation, output);
+                winograd::conv2d_winograd(geo, input, kept.transformed_kernels(), bias, activation, output);
             }
             None => {
                 let u = winograd::transform_kernels(weight, geo.out_channels, geo.in_channels);
-                winograd::conv2d_winograd(geo, input, &u, bias, activation, output);
+                winograd::conv2d_winograd(geo, input, TransformedKernels::RowMajor(&u), bias, activation, output);
             }
         }
         return;
@@ -218,11 +219,25 @@ pub fn conv2d_backward_input_with<T: GemmFloat>(
         match kept {
             Some(kept) => {
                 kept.check(geo, ConvPass::InputGradient, "conv2d_backward_input");
-                winograd::conv2d_winograd(&adjoint, grad_output, &kept.values, None, Activation::Identity, grad_input);
+                winograd::conv2d_winograd(
+                    &adjoint,
+                    grad_output,
+                    kept.transformed_kernels(),
+                    None,
+                    Activation::Identity,
+                    grad_input,
+                );
             }
             None => {
                 let u = winograd::transform_kernels(&flipped_kernels(geo, weight), geo.in_channels, geo.out_channels);
-                winograd::conv2d_winograd(&adjoint, grad_output, &u, None, Activation::Identity, grad_input);
+                winograd::conv2d_winograd(
+                    &adjoint,
+                    grad_output,
+                    TransformedKernels::RowMajor(&u),
+                    None,
+                    Activation::Identity,
+                    grad_input,
+                );
             }
         }
         return;

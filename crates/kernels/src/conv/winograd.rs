@@ -26,7 +26,7 @@ use rayon::prelude::*;
 use super::geometry::Conv2dGeometry;
 use super::Activation;
 use crate::element::SimdVector;
-use crate::gemm::{gemm, GemmFloat, MatMut, MatRef};
+use crate::gemm::{gemm, GemmFloat, MatMut, MatRef, PackedRows};
 use crate::scratch::{Scratch, ScratchSlot};
 
 /// Scratch budget for one block of transformed input plus products.
@@ -282,13 +282,22 @@ pub(crate) fn kernels_worth_keeping(geo: &Conv2dGeometry) -> bool {
 /// The largest number of output tiles for which [`kernels_worth_keeping`].
 const KEPT_KERNEL_TILES: usize = 64;
 
+/// The kernels' transform as [`conv2d_winograd`] takes it: `36 × O × C`
+/// values from [`transform_kernels`], or each position's `O × C` matrix
+/// already packed for the products ([`PackedRows`], as kept kernels hold
+/// them).
+#[derive(Clone, Copy)]
+pub(crate) enum TransformedKernels<'a, T> {
+    RowMajor(&'a [T]),
+    Packed(&'a [T]),
+}
+
 /// `output = activation(conv2d(input, weight) + bias)` by F(4×4, 3×3), with `u` the
-/// kernels' transform from [`transform_kernels`] (`36 × O × C`). The caller
-/// checked [`applies`] and the buffer lengths.
+/// kernels' transform. The caller checked [`applies`] and the buffer lengths.
 pub(crate) fn conv2d_winograd<T: GemmFloat>(
     geo: &Conv2dGeometry,
     input: &[T],
-    u: &[T],
+    u: TransformedKernels<'_, T>,
     bias: Option<&[T]>,
     activation: Activation,
     output: &mut [T],
@@ -297,7 +306,6 @@ pub(crate) fn conv2d_winograd<T: GemmFloat>(
     // with it a NaN becomes 0, as the separate ReLU op made it.
     let relu = activation == Activation::Relu;
     let finish = |v: T| if relu { v.max(T::ZERO) } else { v };
-    debug_assert_eq!(u.len(), POSITIONS * geo.out_channels * geo.in_channels);
     let (c_in, c_out) = (geo.in_channels, geo.out_channels);
     let (h, w) = (geo.in_height, geo.in_width);
     let (oh, ow) = (geo.out_height(), geo.out_width());
@@ -345,9 +353,19 @@ pub(crate) fn conv2d_winograd<T: GemmFloat>(
             // M[ξ] = U[ξ] · V[ξ], 36 independent products.
             let m_plane = c_out * count;
             m[..POSITIONS * m_plane].par_chunks_mut(m_plane).enumerate().for_each(|(xi, m_xi)| {
-                let u_xi = MatRef::row_major(&u[xi * c_out * c_in..(xi + 1) * c_out * c_in], c_out, c_in);
                 let v_xi = MatRef::row_major(&v[xi * v_plane..(xi + 1) * v_plane], c_in, count);
-                gemm(T::ONE, &u_xi, &v_xi, T::ZERO, MatMut::row_major(m_xi, c_out, count));
+                let m_xi = MatMut::row_major(m_xi, c_out, count);
+                match u {
+                    TransformedKernels::RowMajor(u) => {
+                        let u_xi = MatRef::row_major(&u[xi * c_out * c_in..(xi + 1) * c_out * c_in], c_out, c_in);
+                        gemm(T::ONE, &u_xi, &v_xi, T::ZERO, m_xi);
+                    }
+                    TransformedKernels::Packed(u) => {
+                        let plane = PackedRows::<T>::packed_len(c_out, c_in);
+                        let u_xi = PackedRows::view(&u[xi * plane..(xi + 1) * plane], c_out, c_in);
+                        gemm(T::ONE, &u_xi, &v_xi, T::ZERO, m_xi);
+                    }
+                }
             });
             // Output: Aᵀ m A, a tile row of one channel at a time, as loops
             // over contiguous runs.

@@ -22,6 +22,7 @@ use std::cell::RefCell;
 
 use rayon::prelude::*;
 
+pub use pack::PackedRows;
 pub use source::{MatRef, MatrixSource, Transposed};
 
 use crate::buffer_pool::PooledVec;
@@ -190,6 +191,19 @@ const SEQUENTIAL_WORK: usize = 1 << 18;
 /// 25 MFLOP) to pay for the two fork-joins each slice costs.
 const SMALL_OUTPUT: usize = 1 << 15;
 
+/// The size of blocks of at most `max` that split `len` evenly, rounded up
+/// to a multiple of `unit`.
+fn even_blocks(len: usize, max: usize, unit: usize) -> usize {
+    let blocks = len.div_ceil(max).max(1);
+    len.div_ceil(blocks).div_ceil(unit) * unit
+}
+
+/// The depth (`kc`) a product of inner dimension `k` is blocked by: what
+/// [`PackedRows`] packs for.
+pub(crate) fn depth_block<T: GemmFloat>(k: usize) -> usize {
+    even_blocks(k, T::KC, 1).max(1)
+}
+
 /// Chooses tile sizes: the type's defaults, balanced so blocks are even.
 ///
 /// A column block is dealt out as `row blocks × col_chunks` jobs, at least
@@ -200,14 +214,11 @@ const SMALL_OUTPUT: usize = 1 << 15;
 fn blocking<T: GemmFloat>(m: usize, n: usize, k: usize) -> Blocking {
     let mr = T::MR;
     let nr = T::NR;
-    let even = |len: usize, max: usize, unit: usize| {
-        let blocks = len.div_ceil(max).max(1);
-        len.div_ceil(blocks).div_ceil(unit) * unit
-    };
+    let even = even_blocks;
     let parallel = m * n * k >= SEQUENTIAL_WORK;
     let threads = rayon::current_num_threads();
     let mc = even(m, T::MC, mr);
-    let kc = even(k, T::KC, 1).max(1);
+    let kc = depth_block::<T>(k);
     let nc = even(n, T::NC, nr);
     let row_blocks = m.div_ceil(mc);
     let panels = nc.div_ceil(nr);
@@ -329,8 +340,7 @@ fn gemm_shared_b<T, A, B>(
             let job = |job: usize| {
                 let (i0, p0) = ((job % row_blocks) * plan.mc, (job / row_blocks) * per_chunk);
                 let mcur = plan.mc.min(m - i0);
-                T::with_pack_buffer(pack_a_len, |packed_a| {
-                    pack::pack_a(a, i0, mcur, k0, kcur, packed_a);
+                let sweep = |packed_a: &[T]| {
                     for p in p0..panels.min(p0 + per_chunk) {
                         let jr = p * nr;
                         sweep_panel(
@@ -346,7 +356,14 @@ fn gemm_shared_b<T, A, B>(
                             nr.min(ncur - jr),
                         );
                     }
-                });
+                };
+                match a.packed_panels(i0, k0, kcur, plan.kc) {
+                    Some(packed_a) => sweep(packed_a),
+                    None => T::with_pack_buffer(pack_a_len, |packed_a| {
+                        pack::pack_a(a, i0, mcur, k0, kcur, packed_a);
+                        sweep(packed_a);
+                    }),
+                }
             };
             if parallel {
                 (0..jobs).into_par_iter().for_each(job);

@@ -6,7 +6,7 @@
 //! columns (`panel[k * NR + j]`). Edge panels are zero-padded so the
 //! microkernel never needs a bounds check.
 
-use super::source::MatrixSource;
+use super::source::{MatRef, MatrixSource};
 use super::GemmFloat;
 
 /// Values read per call along an operand's cheap direction: long enough that
@@ -189,4 +189,99 @@ fn pack_cols_in_place<T: GemmFloat, S: MatrixSource<T> + ?Sized>(
     }
     interleave_runs(&cols[..valid], nr, kc, panel);
     true
+}
+
+/// A matrix held already packed as the product's left operand: for each
+/// depth block of `kc` columns (the last may be shorter), every `MR`-row
+/// panel k-major, rows past the last zero. A constant operand used in many
+/// products (a pretrained layer's Winograd-domain kernels) is packed once
+/// instead of at every product. Made by [`PackedRows::pack`]; any other use
+/// of it as a [`MatrixSource`] reads through the layout.
+#[derive(Clone, Copy, Debug)]
+pub struct PackedRows<'a, T> {
+    data: &'a [T],
+    rows: usize,
+    cols: usize,
+    kc: usize,
+}
+
+impl<'a, T: GemmFloat> PackedRows<'a, T> {
+    /// Values a `rows × cols` matrix takes packed.
+    pub fn packed_len(rows: usize, cols: usize) -> usize {
+        rows.div_ceil(T::MR) * T::MR * cols
+    }
+
+    /// Packs the row-major `rows × cols` matrix `a` into `dst`
+    /// ([`PackedRows::packed_len`] values, all written).
+    ///
+    /// # Panics
+    /// If `a` or `dst` has the wrong length.
+    pub fn pack(a: &[T], rows: usize, cols: usize, dst: &mut [T]) {
+        assert_eq!(a.len(), rows * cols, "PackedRows::pack: {} values for {rows}x{cols}", a.len());
+        assert_eq!(
+            dst.len(),
+            Self::packed_len(rows, cols),
+            "PackedRows::pack: {} values for {rows}x{cols} packed",
+            dst.len()
+        );
+        let source = MatRef::row_major(a, rows, cols);
+        let kc = super::depth_block::<T>(cols);
+        for k0 in (0..cols).step_by(kc) {
+            let kcur = kc.min(cols - k0);
+            let block = rows.div_ceil(T::MR) * T::MR;
+            pack_a(&source, 0, rows, k0, kcur, &mut dst[block * k0..block * (k0 + kcur)]);
+        }
+    }
+
+    /// Views `data`, made by [`PackedRows::pack`] for `rows × cols`.
+    ///
+    /// # Panics
+    /// If `data` has the wrong length.
+    pub fn view(data: &'a [T], rows: usize, cols: usize) -> Self {
+        assert_eq!(
+            data.len(),
+            Self::packed_len(rows, cols),
+            "PackedRows::view: {} values for {rows}x{cols}",
+            data.len()
+        );
+        PackedRows { data, rows, cols, kc: super::depth_block::<T>(cols) }
+    }
+
+    /// Where `(row, col)` lies in the packed layout.
+    fn offset(&self, row: usize, col: usize) -> usize {
+        let block = self.rows.div_ceil(T::MR) * T::MR;
+        let k0 = col / self.kc * self.kc;
+        let kcur = self.kc.min(self.cols - k0);
+        block * k0 + (row / T::MR) * T::MR * kcur + (col - k0) * T::MR + row % T::MR
+    }
+}
+
+impl<T: GemmFloat> MatrixSource<T> for PackedRows<'_, T> {
+    fn rows(&self) -> usize {
+        self.rows
+    }
+    fn cols(&self) -> usize {
+        self.cols
+    }
+    fn read_row(&self, row: usize, col0: usize, len: usize, dst: &mut [T], dst_stride: usize) {
+        for j in 0..len {
+            dst[j * dst_stride] = self.data[self.offset(row, col0 + j)];
+        }
+    }
+    fn read_col(&self, col: usize, row0: usize, len: usize, dst: &mut [T], dst_stride: usize) {
+        for i in 0..len {
+            dst[i * dst_stride] = self.data[self.offset(row0 + i, col)];
+        }
+    }
+    fn prefers_rows(&self) -> bool {
+        true
+    }
+    fn packed_panels(&self, row0: usize, col0: usize, len: usize, kc: usize) -> Option<&[T]> {
+        let whole_block = col0 % self.kc == 0 && len == self.kc.min(self.cols - col0);
+        (kc == self.kc && row0 % T::MR == 0 && whole_block).then(|| {
+            let start = self.offset(row0, col0);
+            let block = self.rows.div_ceil(T::MR) * T::MR;
+            &self.data[start..block * col0 + block * len]
+        })
+    }
 }

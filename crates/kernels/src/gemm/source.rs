@@ -30,6 +30,13 @@ pub trait MatrixSource<T: Float>: Sync {
     fn col_slice(&self, _col: usize, _row0: usize, _len: usize) -> Option<&[T]> {
         None
     }
+    /// The `MR`-row panels of rows `row0..` (a multiple of `MR`) over
+    /// columns `col0..col0 + len`, exactly as packing would write them, when
+    /// the source already holds itself packed for depth blocks of `kc`
+    /// ([`super::PackedRows`]): the product then reads them in place.
+    fn packed_panels(&self, _row0: usize, _col0: usize, _len: usize, _kc: usize) -> Option<&[T]> {
+        None
+    }
 }
 
 /// A borrowed matrix given as (slice, rows, cols, row stride, column stride).
