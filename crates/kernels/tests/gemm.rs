@@ -189,6 +189,17 @@ fn packed_rows_agree<T: kernels::gemm::GemmFloat + std::fmt::Debug>() {
         let mut packed = vec![T::ZERO; PackedRows::<T>::packed_len(m, k)];
         PackedRows::pack(&a, m, k, &mut packed);
         let view = PackedRows::view(&packed, m, k);
+        // The product takes the panels in place: every depth block is
+        // offered whole, from every panel of rows; other blocks are refused.
+        let kc = view.depth_block();
+        for k0 in (0..k).step_by(kc) {
+            let kcur = kc.min(k - k0);
+            for row0 in (0..m).step_by(T::MR) {
+                let panels = view.packed_panels(row0, k0, kcur, kc).expect("a whole depth block");
+                assert!(panels.len() >= (m - row0).div_ceil(T::MR) * T::MR * kcur);
+            }
+            assert!(view.packed_panels(0, k0, kcur, kc + 1).is_none(), "another blocking is refused");
+        }
         let (mut plain, mut from_packed) = (vec![T::ZERO; m * n], vec![T::ZERO; m * n]);
         let bm = MatRef::row_major(&b, k, n);
         gemm(T::ONE, &MatRef::row_major(&a, m, k), &bm, T::ZERO, MatMut::row_major(&mut plain, m, n));

@@ -20,8 +20,9 @@ pub enum ConvPass {
     InputGradient,
 }
 
-/// A 3×3 weight's Winograd-domain form (`36 × O × C` values, 4× the
-/// weight), made once by [`WinogradKernels::new`] and handed to
+/// A 3×3 weight's Winograd-domain form (`36 × O × C` values, about 4× the
+/// weight; held as each position's `O × C` matrix packed for the products,
+/// [`PackedRows`], whose rows are padded to whole panels of `MR`), made once by [`WinogradKernels::new`] and handed to
 /// [`conv2d_forward_with`] or [`conv2d_backward_input_with`] on every later
 /// call, so that a constant weight (a pretrained network's) is not
 /// transformed again at each evaluation. Its memory is the allocator's, not
@@ -59,8 +60,8 @@ impl<T: GemmFloat> WinogradKernels<T> {
     /// later call, so it is packed once here instead of at each product
     /// (where packing it cost about as much as reading it).
     fn transformed(kernels: &[T], pass: ConvPass, outputs: usize, inputs: usize) -> Self {
-        let mut row_major = vec![T::ZERO; winograd::POSITIONS * outputs * inputs];
-        winograd::transform_kernels_into(kernels, outputs, inputs, &mut row_major);
+        // In the per-call kernels' scratch slot: no second 36·O·C allocation.
+        let row_major = winograd::transform_kernels(kernels, outputs, inputs);
         let plane = PackedRows::<T>::packed_len(outputs, inputs);
         let mut values = vec![T::ZERO; winograd::POSITIONS * plane];
         values

@@ -306,6 +306,13 @@ pub(crate) fn conv2d_winograd<T: GemmFloat>(
     // with it a NaN becomes 0, as the separate ReLU op made it.
     let relu = activation == Activation::Relu;
     let finish = |v: T| if relu { v.max(T::ZERO) } else { v };
+    let (u_len, u_expected) = match u {
+        TransformedKernels::RowMajor(u) => (u.len(), POSITIONS * geo.out_channels * geo.in_channels),
+        TransformedKernels::Packed(u) => {
+            (u.len(), POSITIONS * PackedRows::<T>::packed_len(geo.out_channels, geo.in_channels))
+        }
+    };
+    debug_assert_eq!(u_len, u_expected, "conv2d_winograd: transformed kernels for {geo:?}");
     let (c_in, c_out) = (geo.in_channels, geo.out_channels);
     let (h, w) = (geo.in_height, geo.in_width);
     let (oh, ow) = (geo.out_height(), geo.out_width());

@@ -358,7 +358,15 @@ fn gemm_shared_b<T, A, B>(
                     }
                 };
                 match a.packed_panels(i0, k0, kcur, plan.kc) {
-                    Some(packed_a) => sweep(packed_a),
+                    Some(packed_a) => {
+                        // The microkernel reads these panels unchecked.
+                        assert!(
+                            packed_a.len() >= mcur.div_ceil(mr) * mr * kcur,
+                            "gemm: {} packed values for {mcur} rows at depth {kcur}",
+                            packed_a.len()
+                        );
+                        sweep(packed_a)
+                    }
                     None => T::with_pack_buffer(pack_a_len, |packed_a| {
                         pack::pack_a(a, i0, mcur, k0, kcur, packed_a);
                         sweep(packed_a);

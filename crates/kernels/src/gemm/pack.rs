@@ -196,8 +196,10 @@ fn pack_cols_in_place<T: GemmFloat, S: MatrixSource<T> + ?Sized>(
 /// panel k-major, rows past the last zero. A constant operand used in many
 /// products (a pretrained layer's Winograd-domain kernels) is packed once
 /// instead of at every product. Made by [`PackedRows::pack`]; any other use
-/// of it as a [`MatrixSource`] reads through the layout.
-#[derive(Clone, Copy, Debug)]
+/// of it as a [`MatrixSource`] reads through the layout (two divisions per
+/// value: slow, but right). The layout depends on the element type's `MR`
+/// and `KC` (its GEMM blocking), so packed values are for this build only.
+#[derive(Clone, Copy)]
 pub struct PackedRows<'a, T> {
     data: &'a [T],
     rows: usize,
@@ -233,7 +235,8 @@ impl<'a, T: GemmFloat> PackedRows<'a, T> {
         }
     }
 
-    /// Views `data`, made by [`PackedRows::pack`] for `rows × cols`.
+    /// Views `data`, made by [`PackedRows::pack`] for `rows × cols` (only
+    /// the length is checked: give the shape it was packed with).
     ///
     /// # Panics
     /// If `data` has the wrong length.
@@ -245,6 +248,11 @@ impl<'a, T: GemmFloat> PackedRows<'a, T> {
             data.len()
         );
         PackedRows { data, rows, cols, kc: super::depth_block::<T>(cols) }
+    }
+
+    /// The depth block the values are packed for.
+    pub fn depth_block(&self) -> usize {
+        self.kc
     }
 
     /// Where `(row, col)` lies in the packed layout.

@@ -30,10 +30,14 @@ pub trait MatrixSource<T: Float>: Sync {
     fn col_slice(&self, _col: usize, _row0: usize, _len: usize) -> Option<&[T]> {
         None
     }
-    /// The `MR`-row panels of rows `row0..` (a multiple of `MR`) over
-    /// columns `col0..col0 + len`, exactly as packing would write them, when
-    /// the source already holds itself packed for depth blocks of `kc`
-    /// ([`super::PackedRows`]): the product then reads them in place.
+    /// The `MR`-row panels of rows `row0..` over columns `col0..col0 + len`,
+    /// exactly as packing would write them (k-major, rows past the matrix
+    /// zero), when the source already holds itself so: the product then
+    /// reads them in place ([`super::PackedRows`]). The product asks with
+    /// `row0` a multiple of `MR` and `col0..col0 + len` one of its depth
+    /// blocks of `kc`; a source packed for other blocks answers `None`. The
+    /// slice must run at least to the end of the matrix's last panel of
+    /// rows (the product checks its length before reading).
     fn packed_panels(&self, _row0: usize, _col0: usize, _len: usize, _kc: usize) -> Option<&[T]> {
         None
     }
