@@ -22,9 +22,10 @@ pub enum ConvPass {
 
 /// A 3×3 weight's Winograd-domain form (`36 × O × C` values, about 4× the
 /// weight; held as each position's `O × C` matrix packed for the products,
-/// [`PackedRows`], whose rows are padded to whole panels of `MR`), made once by [`WinogradKernels::new`] and handed to
-/// [`conv2d_forward_with`] or [`conv2d_backward_input_with`] on every later
-/// call, so that a constant weight (a pretrained network's) is not
+/// [`PackedRows`], whose rows are padded to whole panels of `MR`), made
+/// once by [`WinogradKernels::new`] and handed to [`conv2d_forward_with`]
+/// or [`conv2d_backward_input_with`] on every later call, so that a
+/// constant weight (a pretrained network's) is not
 /// transformed again at each evaluation. Its memory is the allocator's, not
 /// the buffer pool's: kept kernels that are dropped go back to the system
 /// instead of staying in the pool.
@@ -71,6 +72,7 @@ impl<T: GemmFloat> WinogradKernels<T> {
         WinogradKernels { values, pass, outputs, inputs }
     }
 
+    /// The transform as the convolution takes it.
     pub(super) fn transformed_kernels(&self) -> TransformedKernels<'_, T> {
         TransformedKernels::Packed(&self.values)
     }
