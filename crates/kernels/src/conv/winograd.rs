@@ -167,7 +167,7 @@ pub(crate) fn transform_kernels<T: GemmFloat>(weight: &[T], outputs: usize, inpu
 }
 
 /// As [`transform_kernels`], into `u` (`36 × O × C` values, all written).
-pub(crate) fn transform_kernels_into<T: GemmFloat>(weight: &[T], outputs: usize, inputs: usize, u: &mut [T]) {
+fn transform_kernels_into<T: GemmFloat>(weight: &[T], outputs: usize, inputs: usize, u: &mut [T]) {
     const CHUNK: usize = 64;
     let plane = outputs * inputs;
     assert_eq!(

@@ -210,7 +210,7 @@ pub struct PackedRows<'a, T> {
 impl<'a, T: GemmFloat> PackedRows<'a, T> {
     /// Values a `rows × cols` matrix takes packed.
     pub fn packed_len(rows: usize, cols: usize) -> usize {
-        rows.div_ceil(T::MR) * T::MR * cols
+        Self::padded_rows(rows) * cols
     }
 
     /// Packs the row-major `rows × cols` matrix `a` into `dst`
@@ -230,7 +230,7 @@ impl<'a, T: GemmFloat> PackedRows<'a, T> {
         let kc = super::depth_block::<T>(cols);
         for k0 in (0..cols).step_by(kc) {
             let kcur = kc.min(cols - k0);
-            let block = rows.div_ceil(T::MR) * T::MR;
+            let block = Self::padded_rows(rows);
             pack_a(&source, 0, rows, k0, kcur, &mut dst[block * k0..block * (k0 + kcur)]);
         }
     }
@@ -250,6 +250,12 @@ impl<'a, T: GemmFloat> PackedRows<'a, T> {
         PackedRows { data, rows, cols, kc: super::depth_block::<T>(cols) }
     }
 
+    /// `rows` rounded up to whole panels of `MR`: the rows each depth block
+    /// holds.
+    fn padded_rows(rows: usize) -> usize {
+        rows.div_ceil(T::MR) * T::MR
+    }
+
     /// The depth block the values are packed for.
     pub fn depth_block(&self) -> usize {
         self.kc
@@ -257,7 +263,7 @@ impl<'a, T: GemmFloat> PackedRows<'a, T> {
 
     /// Where `(row, col)` lies in the packed layout.
     fn offset(&self, row: usize, col: usize) -> usize {
-        let block = self.rows.div_ceil(T::MR) * T::MR;
+        let block = Self::padded_rows(self.rows);
         let k0 = col / self.kc * self.kc;
         let kcur = self.kc.min(self.cols - k0);
         block * k0 + (row / T::MR) * T::MR * kcur + (col - k0) * T::MR + row % T::MR
@@ -288,7 +294,7 @@ impl<T: GemmFloat> MatrixSource<T> for PackedRows<'_, T> {
         let whole_block = col0 % self.kc == 0 && len == self.kc.min(self.cols - col0);
         (kc == self.kc && row0 % T::MR == 0 && whole_block).then(|| {
             let start = self.offset(row0, col0);
-            let block = self.rows.div_ceil(T::MR) * T::MR;
+            let block = Self::padded_rows(self.rows);
             &self.data[start..block * col0 + block * len]
         })
     }
