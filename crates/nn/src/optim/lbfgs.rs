@@ -83,6 +83,7 @@ pub struct Lbfgs {
     previous_gradient: Option<Tensor>,
     iterations: usize,
     evaluations: usize,
+    preconditioner: Option<Box<dyn Fn(&Tensor) -> Tensor>>,
 }
 
 /// The trainable parameters as one flat vector, and back.
@@ -120,6 +121,25 @@ impl Lbfgs {
             previous_gradient: None,
             iterations: 0,
             evaluations: 0,
+            preconditioner: None,
+        }
+    }
+
+    /// With `H₀ = γ·M` instead of `γ·I` as the starting inverse Hessian
+    /// (Nocedal & Wright, *Numerical Optimization*, 2nd ed., §7.2):
+    /// `apply` computes `M·v` for a flat vector `v` of the parameters' shape
+    /// and must be a symmetric positive definite linear map, so every
+    /// direction stays one of descent. `γ = sᵀy / yᵀMy`, the scaling of
+    /// eq. (7.20) in `M`'s inner product; the first step goes along `−M·g`.
+    pub fn with_preconditioner(mut self, apply: impl Fn(&Tensor) -> Tensor + 'static) -> Lbfgs {
+        self.preconditioner = Some(Box::new(apply));
+        self
+    }
+
+    fn precondition(&self, v: &Tensor) -> Tensor {
+        match &self.preconditioner {
+            Some(apply) => apply(v),
+            None => v.clone(),
         }
     }
 
@@ -141,7 +161,7 @@ impl Lbfgs {
             alphas[i] = dot(&self.steps[i], &q) * self.inverse_curvatures[i];
             q = q - self.gradient_changes[i].mul_scalar(alphas[i]);
         }
-        let mut r = q.mul_scalar(self.hessian_scale);
+        let mut r = self.precondition(&q).mul_scalar(self.hessian_scale);
         let pairs = self.steps.iter().zip(&self.gradient_changes).zip(&self.inverse_curvatures).zip(&alphas);
         for (((s, y), &rho), &alpha) in pairs {
             let beta = dot(y, &r) * rho;
@@ -206,20 +226,20 @@ impl Lbfgs {
                             self.gradient_changes.pop_front();
                             self.inverse_curvatures.pop_front();
                         }
-                        self.hessian_scale = ys / dot(&y, &y);
+                        self.hessian_scale = ys / dot(&y, &self.precondition(&y));
                         self.steps.push_back(s);
                         self.gradient_changes.push_back(y);
                         self.inverse_curvatures.push_back(1.0 / ys);
                     }
                     self.descent_direction(&gradient)
                 }
-                _ => gradient.neg(),
+                _ => self.precondition(&gradient).neg(),
             };
             self.previous_gradient = Some(gradient.clone());
             let previous_loss = loss;
             // The first step is scaled so it moves at most `lr` in total.
             let t = if self.iterations == 1 {
-                (1.0f64).min(1.0 / gradient.abs().sum_all().to_scalar()) * config.lr
+                (1.0f64).min(1.0 / direction.abs().sum_all().to_scalar()) * config.lr
             } else {
                 config.lr
             };
