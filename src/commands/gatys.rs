@@ -50,6 +50,9 @@ pub struct GatysArgs {
     /// L-BFGS: how many (step, gradient change) pairs it keeps; each pair holds two images' worth of memory.
     #[arg(long, default_value_t = 10, allow_negative_numbers = true)]
     pub history: usize,
+    /// L-BFGS: levels of the image pyramid that precondition its steps, so the picture's large-scale layout converges as fast as its detail; 0: plain L-BFGS.
+    #[arg(long, default_value_t = 4, value_name = "LEVELS", allow_negative_numbers = true)]
+    pub precondition_levels: usize,
     /// Optimiser over the pixels.
     #[arg(long, value_enum, default_value = "lbfgs")]
     pub optimizer: OptimizerArg,
@@ -153,6 +156,7 @@ pub fn run(args: GatysArgs) -> Result<()> {
         .coarse_iterations(args.coarse_iters)
         .min_progress(args.min_progress)
         .history(args.history)
+        .preconditioner_levels(args.precondition_levels)
         .optimizer(match args.optimizer {
             OptimizerArg::Lbfgs => OptimizerKind::Lbfgs,
             OptimizerArg::Adam => OptimizerKind::Adam,

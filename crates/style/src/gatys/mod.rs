@@ -41,7 +41,9 @@ use crate::perceptual::laplacian::{laplacian_loss, laplacian_targets, LaplacianT
 use crate::perceptual::regions::{region_style_loss, StyleRegion};
 use crate::perceptual::{self, LayerPlan, Target};
 
+mod pyramid;
 mod settings;
+pub use pyramid::{PyramidPreconditioner, PRECONDITIONER_LIFT};
 pub use settings::{
     GatysBuilder, GatysConfig, DEFAULT_CONTENT_LAYERS, DEFAULT_HISTOGRAM_LAYERS, DEFAULT_LAPLACIAN_POOLS,
     DEFAULT_STYLE_LAYERS, PROGRESS_WINDOW,
@@ -564,6 +566,16 @@ impl Gatys {
                         ..LbfgsConfig::default()
                     };
                     let mut lbfgs = Lbfgs::new(config);
+                    // The preconditioner works on the host's copy of the pixels;
+                    // a run elsewhere goes without.
+                    if c.preconditioner_levels > 0 && c.device == Device::Cpu {
+                        let m = PyramidPreconditioner::new(3, h, w, c.preconditioner_levels, PRECONDITIONER_LIFT);
+                        lbfgs = lbfgs.with_preconditioner(move |v| {
+                            let mut values = v.to_vec::<f32>();
+                            m.apply(&mut values);
+                            Tensor::from_vec(values, v.shape())
+                        });
+                    }
                     lbfgs.step_while(std::slice::from_ref(&pixels), || evaluate(&mut iteration), |_| keep_going())?;
                 }
                 OptimizerKind::Adam => {

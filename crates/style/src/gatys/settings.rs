@@ -23,6 +23,9 @@ pub struct GatysConfig {
     /// L-BFGS: the `(step, gradient change)` pairs kept, each two images'
     /// worth of memory.
     pub history: usize,
+    /// L-BFGS: levels of the pyramid preconditioner above the image
+    /// ([`super::PyramidPreconditioner`]; 0: none, plain L-BFGS).
+    pub preconditioner_levels: usize,
     /// L-BFGS or Adam.
     pub optimizer: OptimizerKind,
     /// L-BFGS: a strong-Wolfe line search on each step instead of a fixed
@@ -115,6 +118,7 @@ impl Default for GatysBuilder {
                 coarse_iterations: 60,
                 min_progress: 0.0,
                 history: 10,
+                preconditioner_levels: 4,
                 optimizer: OptimizerKind::Lbfgs,
                 line_search: false,
                 learning_rate: 1.0,
@@ -166,6 +170,8 @@ impl GatysBuilder {
         min_progress: f64;
         /// L-BFGS pairs kept.
         history: usize;
+        /// L-BFGS: levels of the pyramid preconditioner (0: none).
+        preconditioner_levels: usize;
         /// L-BFGS: a strong-Wolfe line search instead of fixed steps.
         line_search: bool;
         /// Weight of the content loss.
