@@ -66,6 +66,11 @@ pub struct TrainArgs {
     /// Photo crops get random brightness, contrast and saturation within 1 +- C (0: none).
     #[arg(long, default_value_t = 0.1, value_name = "C")]
     pub colour_jitter: f64,
+    /// Do not recolour photos to the painting's colour mean and covariance
+    /// before the generator (in training and in `apply`); the generator
+    /// must then learn the colours itself.
+    #[arg(long)]
+    pub no_colour_match: bool,
     /// Weight of the content loss.
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub content_weight: f64,
@@ -219,6 +224,7 @@ fn config_from(args: &TrainArgs) -> GanConfig {
         train_size: args.train_size,
         scale_jitter: args.scale_jitter,
         colour_jitter: args.colour_jitter,
+        match_colours: !args.no_colour_match,
         content_weight: args.content_weight,
         style_weight: args.style_weight,
         tv_weight: args.tv_weight,
@@ -243,6 +249,7 @@ fn config_from(args: &TrainArgs) -> GanConfig {
 fn flag_of(key: &str) -> String {
     match key {
         "generator.residual" => "--no-residual".into(),
+        "gan.match_colours" => "--no-colour-match".into(),
         "gan.discriminator.width" => "--disc-width".into(),
         "gan.discriminator.layers" => "--disc-layers".into(),
         _ => {
@@ -286,6 +293,7 @@ fn check_resume_settings(args: &TrainArgs, checkpoint: &GanConfig, path: &Path) 
             let theirs = kept.get(key).map_or("none", String::as_str);
             match key.as_str() {
                 "generator.residual" => "--no-residual (the checkpoint's generator is residual)".to_string(),
+                "gan.match_colours" => "--no-colour-match (the checkpoint's run matches colours)".to_string(),
                 // Numbers as typed (the metadata writes floats as 1.5e0).
                 _ => {
                     let shown = |v: &str| v.parse::<f64>().map_or_else(|_| v.to_string(), |x| x.to_string());
@@ -421,7 +429,11 @@ pub fn train(args: TrainArgs) -> Result<()> {
         })?;
         if args.sample_every > 0 && step % args.sample_every == 0 {
             std::fs::create_dir_all(&samples).with_context(|| format!("{}: cannot create", samples.display()))?;
-            let image = style::gan::apply_generator(trainer.generator(), &sample_input, args.run.device)?;
+            let input = match trainer.colour_target() {
+                Some(target) => style::color::match_colours(&sample_input, &target),
+                None => sample_input.clone(),
+            };
+            let image = style::gan::apply_generator(trainer.generator(), &input, args.run.device)?;
             save_image(&samples.join(format!("step{step:06}.png")), &image)?;
         }
         if args.checkpoint_every > 0 && step % args.checkpoint_every == 0 && step < steps {

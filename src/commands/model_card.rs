@@ -100,6 +100,15 @@ pub fn render(r: &TrainingRecord) -> String {
         ),
     );
     row(
+        "colours",
+        if c.match_colours {
+            "photos recoloured to the painting's colour mean and covariance before the generator (in training and in `apply`)"
+        } else {
+            "the generator's own (no colour matching)"
+        }
+        .to_string(),
+    );
+    row(
         "objective",
         format!(
             "content {} x{}, style {} x{}, tv x{}, adversarial x{} ({}){}",

@@ -120,18 +120,27 @@ fn a_checkpoint_resumes_to_identical_parameters() {
 
 #[test]
 fn apply_reproduces_the_training_time_output_at_any_size() {
-    let mut trainer = Trainer::new(tiny(2), vgg(), painting(), photos()).unwrap();
-    trainer.step().unwrap();
-    let path = temp("model.safetensors");
-    trainer.save_model(&path, "test model").unwrap();
-    let model = StyleModel::load(&path, Device::Cpu).unwrap();
-    assert_eq!(model.description, "test model");
-    // 22 × 27 is not a multiple of 4: apply pads and crops back.
-    let image = photos()[1].narrow(2, 0, 22).narrow(3, 0, 27).contiguous();
-    let expected = apply_generator(trainer.generator(), &image, Device::Cpu).unwrap();
-    let got = model.apply(&image).unwrap();
-    assert_eq!(got.shape(), [1, 3, 22, 27]);
-    assert_eq!(got.to_vec::<f32>(), expected.to_vec::<f32>());
+    for match_colours in [true, false] {
+        let mut trainer = Trainer::new(GanConfig { match_colours, ..tiny(2) }, vgg(), painting(), photos()).unwrap();
+        trainer.step().unwrap();
+        let path = temp(&format!("model_{match_colours}.safetensors"));
+        trainer.save_model(&path, "test model").unwrap();
+        let model = StyleModel::load(&path, Device::Cpu).unwrap();
+        assert_eq!(model.description, "test model");
+        assert_eq!(model.colour_target(), trainer.colour_target());
+        assert_eq!(model.colour_target().is_some(), match_colours);
+        // 22 × 27 is not a multiple of 4: apply pads and crops back.
+        let image = photos()[1].narrow(2, 0, 22).narrow(3, 0, 27).contiguous();
+        // What the generator saw in training: the photo in the painting's colours.
+        let seen = match trainer.colour_target() {
+            Some(target) => style::color::match_colours(&image, &target),
+            None => image.clone(),
+        };
+        let expected = apply_generator(trainer.generator(), &seen, Device::Cpu).unwrap();
+        let got = model.apply(&image).unwrap();
+        assert_eq!(got.shape(), [1, 3, 22, 27]);
+        assert_eq!(got.to_vec::<f32>(), expected.to_vec::<f32>(), "colour matching {match_colours}");
+    }
 }
 
 #[test]

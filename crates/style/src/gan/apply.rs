@@ -9,6 +9,8 @@ use nn::ParamStore;
 use tensor::{DType, Device, Pad2d, PadMode, Tensor};
 
 use super::nets::{Generator, GeneratorConfig};
+use super::train::COLOUR_TARGET_KEY;
+use crate::color::{match_colours, ColourStatistics};
 use crate::error::{setting, Result};
 
 /// A generator read from a model file.
@@ -16,6 +18,7 @@ pub struct StyleModel {
     generator: Generator,
     _store: ParamStore,
     device: Device,
+    colour_target: Option<ColourStatistics>,
     /// The model's description.
     pub description: String,
 }
@@ -43,8 +46,14 @@ impl StyleModel {
         let generator = Generator::new(&mut store, "generator", config)?;
         store.load_from(&file)?;
         store.to_device(device)?;
+        let colour_target = match file.metadata.get(COLOUR_TARGET_KEY) {
+            None => None,
+            Some(text) => Some(ColourStatistics::from_metadata(text).ok_or_else(|| {
+                setting("--model", format!("{}: the metadata `{COLOUR_TARGET_KEY}` is damaged", path.display()))
+            })?),
+        };
         let description = file.metadata.get("description").cloned().unwrap_or_default();
-        Ok(StyleModel { generator, _store: store, device, description })
+        Ok(StyleModel { generator, _store: store, device, colour_target, description })
     }
 
     /// The generator.
@@ -52,9 +61,19 @@ impl StyleModel {
         &self.generator
     }
 
-    /// Stylises one image (`[1, 3, H, W]`, any size).
+    /// The painting's colour statistics the model recolours photos to
+    /// before its generator runs (models trained with colour matching).
+    pub fn colour_target(&self) -> Option<ColourStatistics> {
+        self.colour_target
+    }
+
+    /// Stylises one image (`[1, 3, H, W]`, any size): recoloured to the
+    /// painting's colours first where the model was trained so.
     pub fn apply(&self, image: &Tensor) -> Result<Tensor> {
-        apply_generator(&self.generator, image, self.device)
+        match &self.colour_target {
+            Some(target) => apply_generator(&self.generator, &match_colours(image, target), self.device),
+            None => apply_generator(&self.generator, image, self.device),
+        }
     }
 }
 

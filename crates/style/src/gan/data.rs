@@ -12,6 +12,7 @@
 
 use tensor::{DType, Tensor};
 
+use crate::color::{match_colours, ColourStatistics};
 use crate::error::Result;
 use crate::image_io::resize;
 
@@ -33,6 +34,24 @@ impl PhotoSource for Vec<Tensor> {
 
     fn photo(&self, index: usize) -> Result<Tensor> {
         Ok(self[index].clone())
+    }
+}
+
+/// Photos recoloured to a painting's colour statistics as they are drawn
+/// (see [`crate::color::match_colours`]); each whole photo is matched, not
+/// each crop, as `apply` matches the whole image.
+pub(crate) struct ColourMatched {
+    pub photos: Box<dyn PhotoSource>,
+    pub target: ColourStatistics,
+}
+
+impl PhotoSource for ColourMatched {
+    fn count(&self) -> usize {
+        self.photos.count()
+    }
+
+    fn photo(&self, index: usize) -> Result<Tensor> {
+        Ok(match_colours(&self.photos.photo(index)?, &self.target))
     }
 }
 
@@ -255,6 +274,25 @@ mod tests {
             .collect();
         let (low, high) = rough.iter().fold((f64::MAX, 0.0f64), |(lo, hi), &r| (lo.min(r), hi.max(r)));
         assert!(high > 1.5 * low, "roughness only varies in {low}..{high}");
+    }
+
+    /// Photos drawn through `ColourMatched` come in the target's mean
+    /// colour, each whole photo matched.
+    #[test]
+    fn colour_matched_photos_take_the_targets_colours() {
+        let photos: Vec<Tensor> = vec![ramp(20, 24), ramp(16, 30).mul_scalar(0.5)];
+        let target = ColourStatistics {
+            mean: [0.2, 0.35, 0.6],
+            covariance: [[0.01, 0.0, 0.0], [0.0, 0.01, 0.0], [0.0, 0.0, 0.01]],
+        };
+        let source = ColourMatched { photos: Box::new(photos), target };
+        assert_eq!(source.count(), 2);
+        for index in 0..2 {
+            let stats = ColourStatistics::of(&source.photo(index).unwrap());
+            for (got, want) in stats.mean.iter().zip(target.mean) {
+                assert!((got - want).abs() < 0.02, "photo {index}: mean {:?}", stats.mean);
+            }
+        }
     }
 
     #[test]

@@ -11,11 +11,17 @@ use nn::optim::{Adam, AdamConfig};
 use nn::{ParamStore, Vgg};
 use tensor::{DType, Device, Tensor};
 
-use super::data::{batch, below, stream, Augment, FakePool, PhotoSource};
+use super::data::{batch, below, stream, Augment, ColourMatched, FakePool, PhotoSource};
 use super::nets::{Discriminator, DiscriminatorConfig, Generator, GeneratorConfig};
+use crate::color::ColourStatistics;
 use crate::error::{setting, Result, StyleError};
 use crate::image_io::{fit_dims, resize};
 use crate::perceptual::{self, parse_layers, LayerPlan, Target};
+
+/// The model file's metadata entry holding the painting's colour
+/// statistics ([`ColourStatistics::to_metadata`]), for models trained with
+/// [`GanConfig::match_colours`].
+pub const COLOUR_TARGET_KEY: &str = "generator.colour_target";
 
 /// The adversarial objective.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,6 +56,12 @@ pub struct GanConfig {
     /// `c` in `[0, 0.5]`: each photo crop's brightness, contrast and
     /// saturation are multiplied by random factors in `[1 − c, 1 + c]`.
     pub colour_jitter: f64,
+    /// Recolour every photo to the painting's colour mean and covariance
+    /// ([`crate::color::match_colours`]) before the generator sees it, in
+    /// training and in `apply` (the model file keeps the painting's
+    /// statistics): the generator then spends its steps on strokes, not on
+    /// colour, which instance norm hides from most of its layers.
+    pub match_colours: bool,
     /// Weight of the content loss.
     pub content_weight: f64,
     /// Weight of the style loss.
@@ -112,6 +124,7 @@ impl Default for GanConfig {
             train_size: 512,
             scale_jitter: 1.25,
             colour_jitter: 0.1,
+            match_colours: true,
             content_weight: 1.0,
             style_weight: 40.0,
             tv_weight: 10.0,
@@ -145,6 +158,7 @@ impl GanConfig {
         put("train_size", self.train_size.to_string());
         put("scale_jitter", format!("{:e}", self.scale_jitter));
         put("colour_jitter", format!("{:e}", self.colour_jitter));
+        put("match_colours", self.match_colours.to_string());
         put("content_weight", format!("{:e}", self.content_weight));
         put("style_weight", format!("{:e}", self.style_weight));
         put("tv_weight", format!("{:e}", self.tv_weight));
@@ -196,6 +210,12 @@ impl GanConfig {
             train_size: int("train_size")?,
             scale_jitter: num("scale_jitter")?,
             colour_jitter: num("colour_jitter")?,
+            // Checkpoints from before colour matching had none.
+            match_colours: match m.get("gan.match_colours").map(String::as_str) {
+                None | Some("false") => false,
+                Some("true") => true,
+                Some(_) => return Err(missing("match_colours")),
+            },
             content_weight: num("content_weight")?,
             style_weight: num("style_weight")?,
             tv_weight: num("tv_weight")?,
@@ -372,6 +392,7 @@ pub struct Trainer {
     adam_d: Adam,
     contents: Box<dyn PhotoSource>,
     style: Tensor,
+    colour_target: Option<ColourStatistics>,
     plan: LayerPlan,
     style_targets: Vec<Target>,
     pool: FakePool,
@@ -402,6 +423,11 @@ impl Trainer {
         }
         let (h, w) = config.training_dims(style.shape()[2], style.shape()[3]);
         let style = resize(&style, h, w);
+        let colour_target = config.match_colours.then(|| ColourStatistics::of(&style));
+        let contents: Box<dyn PhotoSource> = match colour_target {
+            Some(target) => Box::new(ColourMatched { photos: contents, target }),
+            None => contents,
+        };
         let plan = LayerPlan::new(
             &vgg,
             &parse_layers("content layers", &config.content_layers)?,
@@ -428,6 +454,7 @@ impl Trainer {
             adam_d: Adam::new(adam),
             contents,
             style,
+            colour_target,
             plan,
             style_targets,
             pool,
@@ -444,6 +471,13 @@ impl Trainer {
     /// Steps done.
     pub fn step_count(&self) -> usize {
         self.step
+    }
+
+    /// The painting's colour statistics, to which photos are recoloured
+    /// before the generator sees them (`None` without
+    /// [`GanConfig::match_colours`]).
+    pub fn colour_target(&self) -> Option<ColourStatistics> {
+        self.colour_target
     }
 
     /// The generator being trained.
@@ -680,6 +714,9 @@ impl Trainer {
         metadata.insert("fresco".into(), "gan-generator".into());
         metadata.insert("trained_steps".into(), self.step.to_string());
         metadata.insert("description".into(), description.into());
+        if let Some(target) = &self.colour_target {
+            metadata.insert(COLOUR_TARGET_KEY.into(), target.to_metadata());
+        }
         Ok(write_safetensors(path, &self.generator_store.values(), &metadata)?)
     }
 }
