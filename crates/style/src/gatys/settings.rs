@@ -24,7 +24,8 @@ pub struct GatysConfig {
     /// worth of memory.
     pub history: usize,
     /// L-BFGS: levels of the pyramid preconditioner above the image
-    /// ([`super::PyramidPreconditioner`]; 0: none, plain L-BFGS).
+    /// ([`super::PyramidPreconditioner`]; 0: none, plain L-BFGS). It runs
+    /// on the host, for runs on the CPU; a run on a GPU goes without.
     pub preconditioner_levels: usize,
     /// L-BFGS or Adam.
     pub optimizer: OptimizerKind,
