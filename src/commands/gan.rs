@@ -249,7 +249,6 @@ fn config_from(args: &TrainArgs) -> GanConfig {
 fn flag_of(key: &str) -> String {
     match key {
         "generator.residual" => "--no-residual".into(),
-        "gan.match_colours" => "--no-colour-match".into(),
         "gan.discriminator.width" => "--disc-width".into(),
         "gan.discriminator.layers" => "--disc-layers".into(),
         _ => {

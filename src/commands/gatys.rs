@@ -50,7 +50,7 @@ pub struct GatysArgs {
     /// L-BFGS: how many (step, gradient change) pairs it keeps; each pair holds two images' worth of memory.
     #[arg(long, default_value_t = 10, allow_negative_numbers = true)]
     pub history: usize,
-    /// L-BFGS: levels of the image pyramid that precondition its steps, so the picture's large-scale layout converges as fast as its detail; 0: plain L-BFGS.
+    /// L-BFGS on the CPU: levels of the image pyramid that precondition its steps, so the picture's large-scale layout converges as fast as its detail; 0: plain L-BFGS. Adam and GPU runs go without.
     #[arg(long, default_value_t = 4, value_name = "LEVELS", allow_negative_numbers = true)]
     pub precondition_levels: usize,
     /// Optimiser over the pixels.

@@ -259,6 +259,9 @@ fn stylizer(args: &VideoArgs) -> Result<Stylizer> {
                 .builder()?
                 .size(args.size)
                 .history(args.history)
+                // Frames start from the previous result carried along the
+                // flow; the preconditioner was measured on single pictures.
+                .preconditioner_levels(0)
                 .line_search(args.line_search)
                 .device(args.run.device);
             let mut first = base.clone().iterations(args.iters).coarse_iterations(args.coarse_iters);

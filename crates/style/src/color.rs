@@ -1,7 +1,10 @@
-//! Colour: keeping the content's colours by transferring luminance only.
+//! Colour: keeping the content's colours by transferring luminance only,
+//! and recolouring a photo to a painting's colour statistics.
 //!
 //! In YIQ, `Y` carries brightness and `I`, `Q` the chroma. "Preserve
 //! colours" takes Y from the stylised image and I, Q from the content.
+//! [`match_colours`] maps an image's colour mean and covariance onto
+//! another's (Gatys et al. 2017, §5.2), as GAN stylizers do to their input.
 
 use tensor::{DType, Tensor};
 
@@ -61,33 +64,48 @@ pub struct ColourStatistics {
     pub covariance: [[f64; 3]; 3],
 }
 
-/// Added to a photo's colour covariance before it is inverted (a standard
-/// deviation of 0.01, 2.5 grey levels): a grey photo has none in its chroma
-/// directions, and its compression noise must not be blown up to the
-/// painting's range of colours.
+/// The least variance a photo's colour covariance is given along each of
+/// its eigenvectors before it is inverted (a standard deviation of 0.01,
+/// 2.5 grey levels): a grey photo has none in its chroma directions, and
+/// its compression noise must not be blown up to the painting's range of
+/// colours.
 const COVARIANCE_FLOOR: f64 = 1e-4;
 
 impl ColourStatistics {
-    /// Of every pixel of an `[N, 3, H, W]` image, all `N` together.
+    /// Of every pixel of an `[N, 3, H, W]` image, all `N` together (the
+    /// covariance about the mean, in two passes). Panics unless the image
+    /// has that shape and at least one pixel.
     pub fn of(image: &Tensor) -> ColourStatistics {
+        let shape = image.shape();
+        assert!(
+            shape.len() == 4 && shape[1] == 3 && shape[2] * shape[3] > 0,
+            "colour statistics need a non-empty [N, 3, H, W] image, got {shape:?}"
+        );
         let values = image.to_dtype(DType::F32).contiguous().to_vec::<f32>();
-        let plane = image.shape()[2] * image.shape()[3];
-        let pixels = (values.len() / 3).max(1) as f64;
+        let plane = shape[2] * shape[3];
+        let pixels = (values.len() / 3) as f64;
+        let pixel = |picture: &[f32], p: usize| [0, 1, 2].map(|c| f64::from(picture[c * plane + p]));
         let mut mean = [0.0; 3];
-        let mut products = [[0.0; 3]; 3];
         for picture in values.chunks_exact(3 * plane) {
             for p in 0..plane {
-                let x = [0, 1, 2].map(|c| f64::from(picture[c * plane + p]));
-                for (r, row) in products.iter_mut().enumerate() {
-                    mean[r] += x[r];
+                let x = pixel(picture, p);
+                (0..3).for_each(|c| mean[c] += x[c]);
+            }
+        }
+        mean = mean.map(|m| m / pixels);
+        let mut covariance = [[0.0; 3]; 3];
+        for picture in values.chunks_exact(3 * plane) {
+            for p in 0..plane {
+                let x = pixel(picture, p);
+                let d = [0, 1, 2].map(|c| x[c] - mean[c]);
+                for (r, row) in covariance.iter_mut().enumerate() {
                     for (k, v) in row.iter_mut().enumerate() {
-                        *v += x[r] * x[k];
+                        *v += d[r] * d[k];
                     }
                 }
             }
         }
-        mean = mean.map(|m| m / pixels);
-        let covariance = std::array::from_fn(|r| std::array::from_fn(|k| products[r][k] / pixels - mean[r] * mean[k]));
+        let covariance = covariance.map(|row| row.map(|v| v / pixels));
         ColourStatistics { mean, covariance }
     }
 
@@ -99,8 +117,9 @@ impl ColourStatistics {
     }
 
     /// Reads [`Self::to_metadata`]'s text; `None` unless it is twelve finite
-    /// numbers, the means in 0–1 and the covariance symmetric with a
-    /// non-negative diagonal.
+    /// numbers that 0–1 colours can have: the means in 0–1, the covariance
+    /// symmetric, its variances in 0–0.25 and each covariance at most the
+    /// geometric mean of its two variances.
     pub fn from_metadata(text: &str) -> Option<ColourStatistics> {
         let numbers: Vec<f64> = text.split(',').map(|v| v.trim().parse::<f64>().ok()).collect::<Option<_>>()?;
         if numbers.len() != 12 || numbers.iter().any(|v| !v.is_finite()) {
@@ -109,7 +128,10 @@ impl ColourStatistics {
         let mean = [numbers[0], numbers[1], numbers[2]];
         let covariance: [[f64; 3]; 3] = std::array::from_fn(|r| std::array::from_fn(|k| numbers[3 + 3 * r + k]));
         let symmetric = (0..3).all(|r| (0..3).all(|k| (covariance[r][k] - covariance[k][r]).abs() <= 1e-9));
-        let plausible = mean.iter().all(|m| (0.0..=1.0).contains(m)) && (0..3).all(|c| covariance[c][c] >= 0.0);
+        let variances_fit = (0..3).all(|c| (0.0..=0.25).contains(&covariance[c][c]));
+        let correlations_fit = (0..3)
+            .all(|r| (0..3).all(|k| covariance[r][k].abs() <= (covariance[r][r] * covariance[k][k]).sqrt() + 1e-12));
+        let plausible = mean.iter().all(|m| (0.0..=1.0).contains(m)) && variances_fit && correlations_fit;
         (symmetric && plausible).then_some(ColourStatistics { mean, covariance })
     }
 }
@@ -172,7 +194,7 @@ fn multiply(a: &[[f64; 3]; 3], b: &[[f64; 3]; 3]) -> [[f64; 3]; 3] {
 /// `Σ` floored at a variance of 1e-4 per direction), then clamped to 0–1.
 /// The linear colour transfer of Hertzmann's image analogies, used by
 /// Gatys et al., "Controlling perceptual factors in neural style transfer"
-/// (CVPR 2017), §5.1, in the other direction (there the painting is
+/// (CVPR 2017), §5.2, in the other direction (there the painting is
 /// recoloured to the photo's colours).
 pub fn match_colours(image: &Tensor, target: &ColourStatistics) -> Tensor {
     let own = ColourStatistics::of(image);
@@ -240,7 +262,7 @@ mod tests {
         let out = match_colours(&grey, &target);
         let stats = ColourStatistics::of(&out);
         assert!((stats.mean[2] - 0.6).abs() < 0.01, "{:?}", stats.mean);
-        assert!(out.to_vec::<f32>().iter().all(|v| v.is_finite() && (0.0..=1.0).contains(v)));
+        assert!(out.to_vec::<f32>().iter().all(|v| v.is_finite()));
     }
 
     #[test]
@@ -250,23 +272,42 @@ mod tests {
         for bad in [
             "",
             "1,2,3",
-            "0.5,0.5,0.5,1,0,0,0,1,0,0,0,NaN",
-            "2,0.5,0.5,1,0,0,0,1,0,0,0,1",
-            "0.5,0.5,0.5,1,0.3,0,0,1,0,0,0,1",
+            "0.5,0.5,0.5,0.1,0,0,0,0.1,0,0,0,NaN",
+            "2,0.5,0.5,0.1,0,0,0,0.1,0,0,0,0.1",
+            "0.5,0.5,0.5,0.1,0.03,0,0,0.1,0,0,0,0.1",
+            "0.5,0.5,0.5,1e300,0,0,0,0.1,0,0,0,0.1",
+            "0.5,0.5,0.5,0.01,0.05,0,0.05,0.01,0,0,0,0.01",
         ] {
             assert_eq!(ColourStatistics::from_metadata(bad), None, "{bad}");
         }
     }
 
+    /// A symmetric square root squares back, for a general matrix, a
+    /// diagonal one and one with equal diagonal entries.
     #[test]
     fn jacobi_reconstructs_a_symmetric_matrix() {
-        let m = [[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 2.0]];
-        let root = symmetric_power(&m, 0.5, 0.0);
-        let square = multiply(&root, &root);
-        for r in 0..3 {
-            for k in 0..3 {
-                assert!((square[r][k] - m[r][k]).abs() < 1e-12, "{square:?}");
+        for m in [
+            [[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 2.0]],
+            [[2.0, 0.0, 0.0], [0.0, 0.5, 0.0], [0.0, 0.0, 1.0]],
+            [[1.0, 0.3, 0.3], [0.3, 1.0, 0.3], [0.3, 0.3, 1.0]],
+        ] {
+            let root = symmetric_power(&m, 0.5, 0.0);
+            let square = multiply(&root, &root);
+            for r in 0..3 {
+                for k in 0..3 {
+                    assert!((square[r][k] - m[r][k]).abs() < 1e-12, "{m:?}: {square:?}");
+                }
             }
         }
+    }
+
+    /// A flat image has a covariance of exactly zero, which the model file
+    /// can hold (a one-pass sum could leave a variance of −1e-17).
+    #[test]
+    fn a_flat_image_round_trips() {
+        let flat = Tensor::full(&[1, 3, 7, 9], 0.3, DType::F32);
+        let stats = ColourStatistics::of(&flat);
+        assert!(stats.covariance.iter().flatten().all(|v| *v == 0.0), "{stats:?}");
+        assert_eq!(ColourStatistics::from_metadata(&stats.to_metadata()), Some(stats));
     }
 }

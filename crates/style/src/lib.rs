@@ -13,7 +13,7 @@
 //! * [`video`]: video transfer with temporal consistency — optical flow,
 //!   warping, reliability, the temporal loss's targets, frames in and out.
 //! * [`image_io`] and [`color`]: images to tensors and back, luminance-only
-//!   transfer; [`plot`]: loss curves as a picture.
+//!   transfer and colour matching; [`plot`]: loss curves as a picture.
 
 pub mod audio;
 pub mod color;

@@ -127,8 +127,8 @@ impl Lbfgs {
 
     /// With `H₀ = γ·M` instead of `γ·I` as the starting inverse Hessian
     /// (Nocedal & Wright, *Numerical Optimization*, 2nd ed., §7.2):
-    /// `apply` computes `M·v` for a flat vector `v` of the parameters' shape
-    /// and must be a symmetric positive definite linear map, so every
+    /// `apply` computes `M·v` for a vector `v` of all trainable parameters,
+    /// flattened and concatenated in order, and must be a symmetric positive definite linear map, so every
     /// direction stays one of descent. `γ = sᵀy / yᵀMy`, the scaling of
     /// eq. (7.20) in `M`'s inner product; the first step goes along `−M·g`.
     pub fn with_preconditioner(mut self, apply: impl Fn(&Tensor) -> Tensor + 'static) -> Lbfgs {

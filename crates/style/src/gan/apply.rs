@@ -1,5 +1,6 @@
 //! Using a trained generator: load the model file (its metadata holds the
-//! architecture) and stylise images of any size.
+//! architecture and, for models trained so, the painting's colour
+//! statistics) and stylise images of any size.
 
 use std::path::Path;
 
@@ -49,7 +50,10 @@ impl StyleModel {
         let colour_target = match file.metadata.get(COLOUR_TARGET_KEY) {
             None => None,
             Some(text) => Some(ColourStatistics::from_metadata(text).ok_or_else(|| {
-                setting("--model", format!("{}: the metadata `{COLOUR_TARGET_KEY}` is damaged", path.display()))
+                setting(
+                    "--model",
+                    format!("{}: the metadata `{COLOUR_TARGET_KEY}` is damaged: {text:?}", path.display()),
+                )
             })?),
         };
         let description = file.metadata.get("description").cloned().unwrap_or_default();

@@ -214,7 +214,12 @@ impl GanConfig {
             match_colours: match m.get("gan.match_colours").map(String::as_str) {
                 None | Some("false") => false,
                 Some("true") => true,
-                Some(_) => return Err(missing("match_colours")),
+                Some(other) => {
+                    return Err(setting(
+                        "checkpoint",
+                        format!("{}: metadata `gan.match_colours` is {other:?}, not true or false", path.display()),
+                    ))
+                }
             },
             content_weight: num("content_weight")?,
             style_weight: num("style_weight")?,

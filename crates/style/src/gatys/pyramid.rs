@@ -6,7 +6,7 @@
 //! the few directions its history holds, fix the fine detail quickly and the
 //! large-scale layout slowly. Optimising a Gaussian pyramid's levels instead
 //! of the pixels evens that out (Snelgrove, "High-resolution multi-scale
-//! neural texture synthesis", SIGGRAPH Asia 2017); the same change of
+//! neural texture synthesis", SIGGRAPH Asia 2017); such a change of
 //! variables, written as L-BFGS's starting inverse Hessian, is
 //!
 //! `M = I + Σₖ₌₁ᴷ wₖ (Rᵏ)ᵀ Rᵏ`
@@ -17,7 +17,8 @@
 //! symmetric and positive semi-definite and the identity makes `M` positive
 //! definite, as L-BFGS needs. `(Rᵏ)ᵀRᵏ` shrinks a smooth image by `4ᵏ` (the
 //! samples are `4ᵏ` times fewer), so `wₖ = (4β)ᵏ` lifts the components of
-//! level `k` by about `Σⱼ≤ₖ βʲ`.
+//! level `k` by about `Σⱼ≤ₖ βʲ` (Snelgrove's pyramid of images, each
+//! enlarged by `EXPAND = 4Rᵀ`, is `β = 4`; fresco uses 2, measured below).
 
 /// `β`, how much more each level is lifted than the one below, in Gatys
 /// runs: on the README's main job (astronaut × The Starry Night, 512 px,
@@ -41,8 +42,9 @@ pub struct PyramidPreconditioner {
 const TAPS: [f32; 5] = [1.0 / 16.0, 4.0 / 16.0, 6.0 / 16.0, 4.0 / 16.0, 1.0 / 16.0];
 
 impl PyramidPreconditioner {
-    /// `levels` levels above the image (fewer where a side would fall under
-    /// 8 px), each lifted by `beta` more than the one below.
+    /// `levels` levels above the image (fewer: none is made from a level
+    /// with a side under 16 px), each lifted by `beta` more than the one
+    /// below.
     pub fn new(planes: usize, height: usize, width: usize, levels: usize, beta: f32) -> PyramidPreconditioner {
         let mut sizes = vec![(height, width)];
         let mut weights = vec![1.0];
@@ -223,6 +225,36 @@ mod tests {
                 assert!((got - sum).abs() < 1e-6, "({y2}, {x2}): {got} against {sum}");
             }
         }
+    }
+
+    /// `apply`'s recursion is `v + Σₖ wₖ (Rᵏ)ᵀRᵏ v`, built here term by
+    /// term, at odd sides and three levels.
+    #[test]
+    fn apply_is_the_weighted_sum_of_its_levels() {
+        let (h, w) = (70, 66);
+        let m = PyramidPreconditioner::new(2, h, w, 3, 2.0);
+        assert_eq!(m.sizes.len(), 4, "{:?}", m.sizes);
+        let v = pseudo_random(2 * h * w, 6);
+        let mut expected = v.clone();
+        for k in 1..m.sizes.len() {
+            let mut level = v.clone();
+            for j in 1..=k {
+                let (hj, wj) = m.sizes[j - 1];
+                level = reduce(&level, 2, hj, wj);
+            }
+            level.iter_mut().for_each(|x| *x *= 8f32.powi(k as i32));
+            for j in (1..=k).rev() {
+                let (hj, wj) = m.sizes[j - 1];
+                let mut finer = vec![0.0; 2 * hj * wj];
+                add_reduce_transposed(&level, 2, hj, wj, &mut finer);
+                level = finer;
+            }
+            expected.iter_mut().zip(&level).for_each(|(e, l)| *e += l);
+        }
+        let mut got = v;
+        m.apply(&mut got);
+        let worst = got.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        assert!(worst < 1e-4, "largest difference {worst}");
     }
 
     /// `M` is symmetric, positive definite, and lifts a smooth image far
