@@ -83,8 +83,12 @@ pub struct Lbfgs {
     previous_gradient: Option<Tensor>,
     iterations: usize,
     evaluations: usize,
-    preconditioner: Option<Box<dyn Fn(&Tensor) -> Tensor>>,
+    preconditioner: Option<Preconditioner>,
 }
+
+/// `v ↦ M·v` for L-BFGS's starting inverse Hessian `γ·M`
+/// (see [`Lbfgs::with_preconditioner`]).
+type Preconditioner = Box<dyn Fn(&Tensor) -> Tensor>;
 
 /// The trainable parameters as one flat vector, and back.
 fn flatten(params: &[Param]) -> Tensor {
