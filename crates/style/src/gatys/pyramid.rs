@@ -116,6 +116,7 @@ fn tap(x: usize, sample: usize) -> Option<f32> {
 fn reduce(src: &[f32], planes: usize, h: usize, w: usize) -> Vec<f32> {
     let (h2, w2) = (h.div_ceil(2), w.div_ceil(2));
     let mut rows = vec![0.0f32; h2 * w];
+    let mut padded = vec![0.0f32; 2 * w2 + 4];
     let mut out = Vec::with_capacity(planes * h2 * w2);
     for plane in src.chunks_exact(h * w).take(planes) {
         rows.fill(0.0);
@@ -128,10 +129,11 @@ fn reduce(src: &[f32], planes: usize, h: usize, w: usize) -> Vec<f32> {
             }
         }
         for row in rows.chunks_exact(w) {
+            // Two zeros either side, then five taps from every second pixel.
+            padded[2..w + 2].copy_from_slice(row);
             out.extend((0..w2).map(|x2| {
-                (0..5)
-                    .filter_map(|t| (2 * x2 + t).checked_sub(2).filter(|&x| x < w).map(|x| TAPS[t] * row[x]))
-                    .sum::<f32>()
+                let r = &padded[2 * x2..2 * x2 + 5];
+                TAPS[0] * r[0] + TAPS[1] * r[1] + TAPS[2] * r[2] + TAPS[3] * r[3] + TAPS[4] * r[4]
             }));
         }
     }
@@ -144,15 +146,20 @@ fn reduce(src: &[f32], planes: usize, h: usize, w: usize) -> Vec<f32> {
 fn add_reduce_transposed(coarse: &[f32], planes: usize, h: usize, w: usize, fine: &mut [f32]) {
     let (h2, w2) = (h.div_ceil(2), w.div_ceil(2));
     let mut rows = vec![0.0f32; h2 * w];
+    let mut padded = vec![0.0f32; w2 + 2];
     for (plane, samples) in fine.chunks_exact_mut(h * w).zip(coarse.chunks_exact(h2 * w2)).take(planes) {
-        // Along x: rows[y2][x] = Σ taps · samples[y2][x2].
+        // Along x: rows[y2][x] = Σ taps · samples[y2][x2]. An even x = 2m
+        // reads samples m − 1, m, m + 1 with taps 1, 6, 1 (/16); an odd
+        // x = 2m + 1 reads samples m, m + 1 with taps 4, 4. With one zero
+        // either side, sample m is padded[m + 1].
         for (row, sample_row) in rows.chunks_exact_mut(w).zip(samples.chunks_exact(w2)) {
-            for (x, o) in row.iter_mut().enumerate() {
-                let first = x.saturating_sub(2).div_ceil(2);
-                *o = (first..w2)
-                    .take_while(|&x2| 2 * x2 <= x + 2)
-                    .filter_map(|x2| tap(x, 2 * x2).map(|t| t * sample_row[x2]))
-                    .sum();
+            padded[1..w2 + 1].copy_from_slice(sample_row);
+            for (pair, m) in row.chunks_mut(2).zip(0..) {
+                let p = &padded[m..m + 3];
+                pair[0] = TAPS[0] * p[0] + TAPS[2] * p[1] + TAPS[4] * p[2];
+                if let Some(odd) = pair.get_mut(1) {
+                    *odd = TAPS[1] * p[1] + TAPS[3] * p[2];
+                }
             }
         }
         // Along y, onto the plane.
