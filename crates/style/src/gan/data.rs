@@ -24,6 +24,12 @@ pub trait PhotoSource: Send + Sync {
     /// Photo `index` (`[1, 3, H, W]` in 0–1, both sides at least the crop
     /// size). An error names the photo.
     fn photo(&self, index: usize) -> Result<Tensor>;
+    /// The photos, taken out of a source that holds them all in memory (it
+    /// is left empty), so that work done to every photo is done once;
+    /// `None` (the default) for a source that reads them as drawn.
+    fn take_held(&mut self) -> Option<Vec<Tensor>> {
+        None
+    }
 }
 
 /// Photos in memory, each already at the training size.
@@ -35,11 +41,16 @@ impl PhotoSource for Vec<Tensor> {
     fn photo(&self, index: usize) -> Result<Tensor> {
         Ok(self[index].clone())
     }
+
+    fn take_held(&mut self) -> Option<Vec<Tensor>> {
+        Some(std::mem::take(self))
+    }
 }
 
 /// Photos recoloured to a painting's colour statistics as they are drawn
-/// (see [`crate::color::match_colours`]); each whole photo is matched, not
-/// each crop, as `apply` matches the whole image.
+/// (see [`crate::color::match_colours`]), for sources that read photos as
+/// drawn (photos held in memory are recoloured once instead); each whole
+/// photo is matched, not each crop, as `apply` matches the whole image.
 pub(crate) struct ColourMatched {
     pub photos: Box<dyn PhotoSource>,
     pub target: ColourStatistics,

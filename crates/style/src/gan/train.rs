@@ -13,7 +13,7 @@ use tensor::{DType, Device, Tensor};
 
 use super::data::{batch, below, stream, Augment, ColourMatched, FakePool, PhotoSource};
 use super::nets::{Discriminator, DiscriminatorConfig, Generator, GeneratorConfig};
-use crate::color::ColourStatistics;
+use crate::color::{match_colours, ColourStatistics};
 use crate::error::{setting, Result, StyleError};
 use crate::image_io::{fit_dims, resize};
 use crate::perceptual::{self, parse_layers, LayerPlan, Target};
@@ -421,7 +421,12 @@ impl Trainer {
 
     /// A fresh run on photos from `source` (each already at
     /// [`GanConfig::training_dims`]) toward `style`, which is resized here.
-    pub fn with_source(config: GanConfig, vgg: Vgg, style: Tensor, contents: Box<dyn PhotoSource>) -> Result<Trainer> {
+    pub fn with_source(
+        config: GanConfig,
+        vgg: Vgg,
+        style: Tensor,
+        mut contents: Box<dyn PhotoSource>,
+    ) -> Result<Trainer> {
         config.check()?;
         if contents.count() == 0 {
             return Err(setting("content images", "none to train on"));
@@ -430,8 +435,15 @@ impl Trainer {
         let style = resize(&style, h, w);
         let colour_target = config.match_colours.then(|| ColourStatistics::of(&style));
         let contents: Box<dyn PhotoSource> = match colour_target {
-            Some(target) => Box::new(ColourMatched { photos: contents, target }),
             None => contents,
+            Some(target) => match contents.take_held() {
+                // Photos in memory are recoloured once, each original
+                // dropped as its recoloured copy is made.
+                Some(photos) => {
+                    Box::new(photos.into_iter().map(|photo| match_colours(&photo, &target)).collect::<Vec<_>>())
+                }
+                None => Box::new(ColourMatched { photos: contents, target }),
+            },
         };
         let plan = LayerPlan::new(
             &vgg,
