@@ -22,7 +22,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use nn::Vgg;
-use style::color::transfer_luminance;
+use style::color::{transfer_luminance, ColourStatistics};
 use style::gan::StyleModel;
 use style::gatys::{Gatys, Initial, TemporalTarget};
 use style::image_io::{fit_dims, load_image, resize, save_image};
@@ -413,6 +413,19 @@ fn remove_work_folder(folder: &Path, frames: usize) {
 }
 
 /// Runs `fresco video`.
+/// The colour statistics of a clip's frames (the first `max_frames`), at
+/// the size they are stylised at, pooled: a first pass over the input.
+fn clip_colour_statistics(input: &Path, max_frames: Option<usize>, size: usize) -> Result<ColourStatistics> {
+    let mut source = FrameSource::open(input)?;
+    let mut parts = Vec::new();
+    while max_frames.is_none_or(|m| parts.len() < m) {
+        let Some(frame) = source.next_frame()? else { break };
+        let (h, w) = fit_dims(frame.shape()[2], frame.shape()[3], size, 1);
+        parts.push((ColourStatistics::of(&resize(&frame, h, w)), h * w));
+    }
+    ColourStatistics::pool(&parts).with_context(|| format!("{}: holds no frames", input.display()))
+}
+
 pub fn run(args: VideoArgs) -> Result<()> {
     check_settings(&args)?;
     let destination = destination(&args.output)?;
@@ -449,6 +462,16 @@ pub fn run(args: VideoArgs) -> Result<()> {
     let min_side = match &stylizer {
         Stylizer::Gatys { first, .. } => first.min_side(),
         Stylizer::Gan(_) => 1,
+    };
+    // One colour map for the whole clip (a stylizer trained with colour
+    // matching): matched a frame at a time, its colours would shift with
+    // the content.
+    let clip_colours = match &stylizer {
+        Stylizer::Gan(model) if model.colour_target().is_some() => {
+            bar.set_message("reading the clip's colours");
+            Some(clip_colour_statistics(&input, args.max_frames, args.size)?)
+        }
+        _ => None,
     };
     let mut previous: Option<Previous> = None;
     // The first frame's input and result, for the long-term term.
@@ -552,7 +575,10 @@ pub fn run(args: VideoArgs) -> Result<()> {
                     .image
             }
             Stylizer::Gan(model) => {
-                let stylised = model.apply(&frame)?;
+                let stylised = match &clip_colours {
+                    Some(clip) => model.apply_in_clip(&frame, clip)?,
+                    None => model.apply(&frame)?,
+                };
                 match temporal {
                     Some((_, reliability, warped)) => blend(&stylised, warped, reliability, args.blend),
                     None => stylised,

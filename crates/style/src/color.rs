@@ -109,6 +109,27 @@ impl ColourStatistics {
         ColourStatistics { mean, covariance }
     }
 
+    /// The statistics of several images' pixels taken together, from each
+    /// one's statistics and pixel count (the pooled mean, and the pooled
+    /// covariance: the parts' covariances plus the spread of their means,
+    /// `Σ = Σᵢ nᵢ (Σᵢ + (μᵢ − μ)(μᵢ − μ)ᵀ) / Σᵢ nᵢ`). `None` for no pixels.
+    /// Lets a clip's statistics be gathered a frame at a time.
+    pub fn pool(parts: &[(ColourStatistics, usize)]) -> Option<ColourStatistics> {
+        let pixels: usize = parts.iter().map(|(_, n)| n).sum();
+        if pixels == 0 {
+            return None;
+        }
+        let share = |n: usize| n as f64 / pixels as f64;
+        let mean: [f64; 3] = std::array::from_fn(|c| parts.iter().map(|(s, n)| share(*n) * s.mean[c]).sum());
+        let covariance = std::array::from_fn(|r| {
+            std::array::from_fn(|k| {
+                let spread = |s: &ColourStatistics| (s.mean[r] - mean[r]) * (s.mean[k] - mean[k]);
+                parts.iter().map(|(s, n)| share(*n) * (s.covariance[r][k] + spread(s))).sum()
+            })
+        });
+        Some(ColourStatistics { mean, covariance })
+    }
+
     /// The twelve numbers (mean, then the covariance row by row), comma
     /// separated, for a model file's metadata.
     pub fn to_metadata(&self) -> String {
@@ -196,7 +217,16 @@ fn multiply(a: &[[f64; 3]; 3], b: &[[f64; 3]; 3]) -> [[f64; 3]; 3] {
 /// (CVPR 2017), §5.2, in the other direction (there the painting is
 /// recoloured to the photo's colours).
 pub fn match_colours(image: &Tensor, target: &ColourStatistics) -> Tensor {
-    let own = ColourStatistics::of(image);
+    match_colours_from(image, &ColourStatistics::of(image), target)
+}
+
+/// [`match_colours`] with the map that takes `source`'s statistics, not the
+/// image's own, to `target`'s: one map for every frame of a clip (from the
+/// clip's pooled statistics, [`ColourStatistics::pool`]), so a pixel's
+/// colour is mapped the same way whatever else is in its frame. Matched a
+/// frame at a time, a clip's colours shift whenever its content does.
+pub fn match_colours_from(image: &Tensor, source: &ColourStatistics, target: &ColourStatistics) -> Tensor {
+    let own = source;
     let a = multiply(
         &symmetric_power(&target.covariance, 0.5, 0.0),
         &symmetric_power(&own.covariance, -0.5, COVARIANCE_FLOOR),
@@ -308,5 +338,56 @@ mod tests {
         let stats = ColourStatistics::of(&flat);
         assert!(stats.covariance.iter().flatten().all(|v| *v == 0.0), "{stats:?}");
         assert_eq!(ColourStatistics::from_metadata(&stats.to_metadata()), Some(stats));
+    }
+
+    /// Statistics pooled from parts equal those of the parts' pixels taken
+    /// together (two images of different sizes and colours); no parts, none.
+    #[test]
+    fn pooled_statistics_are_those_of_all_the_pixels() {
+        let small = image(13).mul_scalar(0.5);
+        let large = Tensor::rand_uniform(&[1, 3, 30, 20], 0.3, 0.9, 17, DType::F32);
+        let both = Tensor::cat(&[&small.reshape(&[1, 3, 1, 480]), &large.reshape(&[1, 3, 1, 600])], 3);
+        let pooled =
+            ColourStatistics::pool(&[(ColourStatistics::of(&small), 480), (ColourStatistics::of(&large), 600)])
+                .expect("pixels");
+        let direct = ColourStatistics::of(&both);
+        for r in 0..3 {
+            assert!((pooled.mean[r] - direct.mean[r]).abs() < 1e-9, "{pooled:?} against {direct:?}");
+            for k in 0..3 {
+                assert!((pooled.covariance[r][k] - direct.covariance[r][k]).abs() < 1e-9, "{pooled:?} / {direct:?}");
+            }
+        }
+        assert_eq!(ColourStatistics::pool(&[]), None);
+    }
+
+    /// One map for a whole clip: a pixel of a given colour comes out the
+    /// same in two frames whose other content differs, where matching each
+    /// frame to its own statistics moves it.
+    #[test]
+    fn a_clips_map_treats_equal_pixels_alike() {
+        let first = image(19);
+        let mut second = first.to_vec::<f32>();
+        // The second frame's right half turns red.
+        let plane = 24 * 20;
+        for p in 0..plane {
+            if p % 20 >= 10 {
+                second[p] = 0.95;
+                second[plane + p] = 0.1;
+                second[2 * plane + p] = 0.1;
+            }
+        }
+        let second = Tensor::from_vec(second, &[1, 3, 24, 20]);
+        let target = ColourStatistics::of(&image(23).mul_scalar(0.6).add_scalar(0.2));
+        let clip =
+            ColourStatistics::pool(&[(ColourStatistics::of(&first), plane), (ColourStatistics::of(&second), plane)])
+                .expect("pixels");
+        let left_half_change = |a: &Tensor, b: &Tensor| {
+            a.narrow(3, 0, 10).sub(&b.narrow(3, 0, 10)).abs().max(&[0, 1, 2, 3], false).to_scalar()
+        };
+        let per_clip =
+            left_half_change(&match_colours_from(&first, &clip, &target), &match_colours_from(&second, &clip, &target));
+        let per_frame = left_half_change(&match_colours(&first, &target), &match_colours(&second, &target));
+        assert_eq!(per_clip, 0.0);
+        assert!(per_frame > 0.05, "per-frame matching moved the unchanged half by only {per_frame}");
     }
 }

@@ -11,7 +11,7 @@ use tensor::{DType, Device, Pad2d, PadMode, Tensor};
 
 use super::nets::{Generator, GeneratorConfig};
 use super::train::COLOUR_TARGET_KEY;
-use crate::color::{match_colours, ColourStatistics};
+use crate::color::{match_colours, match_colours_from, ColourStatistics};
 use crate::error::{setting, Result};
 
 /// A generator read from a model file.
@@ -77,6 +77,17 @@ impl StyleModel {
         match &self.colour_target {
             Some(target) => apply_generator(&self.generator, &match_colours(image, target), self.device),
             None => apply_generator(&self.generator, image, self.device),
+        }
+    }
+
+    /// [`Self::apply`] for one frame of a clip: recoloured by the map that
+    /// takes `clip`'s colour statistics (all its frames' pixels, pooled) to
+    /// the painting's ([`crate::color::match_colours_from`]), so the colour
+    /// map does not change from frame to frame.
+    pub fn apply_in_clip(&self, frame: &Tensor, clip: &ColourStatistics) -> Result<Tensor> {
+        match &self.colour_target {
+            Some(target) => apply_generator(&self.generator, &match_colours_from(frame, clip, target), self.device),
+            None => apply_generator(&self.generator, frame, self.device),
         }
     }
 }
