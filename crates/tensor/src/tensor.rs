@@ -297,6 +297,18 @@ impl Tensor {
         if E::DTYPE != self.dtype() {
             return Err(TensorError::DTypeMismatch { op: "to_vec", lhs: self.dtype(), rhs: E::DTYPE });
         }
+        // A contiguous f32 or f64 tensor on the host is copied as it is
+        // (not element by element through f64).
+        if self.cuda_storage().is_none() && self.is_contiguous() {
+            let copied: Option<Box<dyn std::any::Any>> = match self.dtype() {
+                DType::F32 => Some(Box::new(self.contiguous_data::<f32>().to_vec())),
+                DType::F64 => Some(Box::new(self.contiguous_data::<f64>().to_vec())),
+                _ => None,
+            };
+            if let Some(Ok(values)) = copied.map(|c| c.downcast::<Vec<E>>()) {
+                return Ok(*values);
+            }
+        }
         let values = self.to_f64_vec();
         Ok(values.into_iter().map(E::from_f64).collect())
     }
