@@ -4,11 +4,13 @@
 //! `torch.optim.LBFGS`, so settings carry over: one [`Lbfgs::step`] runs up
 //! to `max_iter` iterations and `max_eval` loss evaluations, and stops early
 //! when the gradient, the step or the loss change falls under a tolerance.
+//! Optionally with a preconditioner ([`Lbfgs::with_preconditioner`]) and
+//! with every parameter kept in a box ([`Lbfgs::with_bounds`]).
 
 use std::collections::VecDeque;
 
 use autograd::Gradients;
-use tensor::Tensor;
+use tensor::{DType, Tensor};
 
 use super::gradient_of;
 use super::line_search::{dot, strong_wolfe, MaxAbs, Probe};
@@ -24,7 +26,8 @@ pub struct LbfgsConfig {
     pub max_iter: usize,
     /// Loss evaluations per step (default `max_iter · 5/4`).
     pub max_eval: usize,
-    /// Stop when `max |∇f|` falls to this.
+    /// Stop when `max |∇f|` falls to this (of the free parameters, with
+    /// [`Lbfgs::with_bounds`]).
     pub tolerance_grad: f64,
     /// Stop when a step or the loss change falls under this.
     pub tolerance_change: f64,
@@ -74,16 +77,19 @@ pub struct LbfgsOutcome {
 pub struct Lbfgs {
     /// Settings.
     pub config: LbfgsConfig,
-    direction: Option<Tensor>,
+    /// The last step taken, `x_{k+1} − x_k`, until its pair is formed.
+    last_step: Option<Tensor>,
     step_length: f64,
-    steps: VecDeque<Tensor>,
-    gradient_changes: VecDeque<Tensor>,
+    /// The pairs `(s, y)`, oldest first.
+    pairs: VecDeque<(Tensor, Tensor)>,
+    /// `1/(yᵀs)` of each pair.
     inverse_curvatures: VecDeque<f64>,
     hessian_scale: f64,
     previous_gradient: Option<Tensor>,
     iterations: usize,
     evaluations: usize,
     preconditioner: Option<Preconditioner>,
+    bounds: Option<(f64, f64)>,
 }
 
 /// `v ↦ M·v` for L-BFGS's starting inverse Hessian `γ·M`
@@ -116,16 +122,77 @@ impl Lbfgs {
     pub fn new(config: LbfgsConfig) -> Lbfgs {
         Lbfgs {
             config,
-            direction: None,
+            last_step: None,
             step_length: config.lr,
-            steps: VecDeque::new(),
-            gradient_changes: VecDeque::new(),
+            pairs: VecDeque::new(),
             inverse_curvatures: VecDeque::new(),
             hessian_scale: 1.0,
             previous_gradient: None,
             iterations: 0,
             evaluations: 0,
             preconditioner: None,
+            bounds: None,
+        }
+    }
+
+    /// Keeps every parameter in `[lower, upper]` by projected L-BFGS
+    /// (Bertsekas, "Projected Newton methods for optimization problems with
+    /// simple constraints", 1982; Kim, Sra & Dhillon, 2010): a parameter on
+    /// a bound whose gradient pushes it out is *held*; the direction is
+    /// computed from the gradient with the held components zeroed and does
+    /// not move them; each step is projected onto the box, and the pair
+    /// `(s, y)` records the step actually taken (`y` from the whole
+    /// gradients). Projecting outside the optimiser instead (clamping the
+    /// parameters before each evaluation) leaves L-BFGS pairs whose `s` is
+    /// not the step taken, and keeps it pushing the held parameters out.
+    /// A line search, when on, probes points of the projected path but
+    /// judges them by the slope along the unprojected direction, which is
+    /// exact until a component reaches a bound. The gradient tolerance
+    /// applies to the free components. Parameters must start inside the
+    /// box (they are not moved into it).
+    ///
+    /// # Panics
+    /// Unless `lower < upper`.
+    pub fn with_bounds(mut self, lower: f64, upper: f64) -> Lbfgs {
+        assert!(lower < upper, "L-BFGS bounds need lower < upper, got [{lower}, {upper}]");
+        self.bounds = Some((lower, upper));
+        self
+    }
+
+    /// 1 for each free parameter, 0 for each held one
+    /// ([`Lbfgs::with_bounds`]); `None` without bounds.
+    fn free_mask(&self, params: &[Param], gradient: &Tensor) -> Option<Tensor> {
+        let (lower, upper) = self.bounds?;
+        let x = flatten(params);
+        let free: Vec<f32> = if x.dtype() == DType::F32 && gradient.dtype() == DType::F32 {
+            // Compared in f32, as the projection clamps f32 values to the
+            // bounds rounded to f32 (0.1 becomes 0.100000001).
+            let (lower, upper) = (lower as f32, upper as f32);
+            let (x, g) = (x.to_vec::<f32>(), gradient.to_vec::<f32>());
+            let is_free = |x: f32, g: f32| if (x <= lower && g > 0.0) || (x >= upper && g < 0.0) { 0.0 } else { 1.0 };
+            x.iter().zip(&g).map(|(&x, &g)| is_free(x, g)).collect()
+        } else {
+            let is_free = |x: f64, g: f64| if (x <= lower && g > 0.0) || (x >= upper && g < 0.0) { 0.0 } else { 1.0 };
+            x.to_f64_vec().iter().zip(gradient.to_f64_vec()).map(|(&x, g)| is_free(x, g)).collect()
+        };
+        Some(Tensor::from_vec(free, gradient.shape()).to_dtype(gradient.dtype()).to_device(gradient.device()))
+    }
+
+    /// The step from `x` to `next`, the point `t` along `direction`
+    /// (projected onto the box, if any): `t·direction` without bounds, so
+    /// that plain L-BFGS keeps torch's arithmetic.
+    fn step_taken(&self, next: &Tensor, x: &Tensor, direction: &Tensor, t: f64) -> Tensor {
+        match self.bounds {
+            Some(_) => next - x,
+            None => direction.mul_scalar(t),
+        }
+    }
+
+    /// `v` with the held components zeroed.
+    fn zero_held(v: &Tensor, free: &Option<Tensor>) -> Tensor {
+        match free {
+            Some(free) => v * free,
+            None => v.clone(),
         }
     }
 
@@ -160,18 +227,34 @@ impl Lbfgs {
     /// `H·(−g)` by the two-loop recursion over the stored pairs.
     fn descent_direction(&self, gradient: &Tensor) -> Tensor {
         let mut q = gradient.neg();
-        let mut alphas = vec![0.0; self.steps.len()];
-        for i in (0..self.steps.len()).rev() {
-            alphas[i] = dot(&self.steps[i], &q) * self.inverse_curvatures[i];
-            q = q - self.gradient_changes[i].mul_scalar(alphas[i]);
+        let mut alphas = vec![0.0; self.pairs.len()];
+        for (i, (s, y)) in self.pairs.iter().enumerate().rev() {
+            alphas[i] = dot(s, &q) * self.inverse_curvatures[i];
+            q = q - y.mul_scalar(alphas[i]);
         }
         let mut r = self.precondition(&q).mul_scalar(self.hessian_scale);
-        let pairs = self.steps.iter().zip(&self.gradient_changes).zip(&self.inverse_curvatures).zip(&alphas);
-        for (((s, y), &rho), &alpha) in pairs {
+        for (((s, y), &rho), &alpha) in self.pairs.iter().zip(&self.inverse_curvatures).zip(&alphas) {
             let beta = dot(y, &r) * rho;
             r = r + s.mul_scalar(alpha - beta);
         }
         r
+    }
+
+    /// Adds the pair `(s, y)` if its curvature `yᵀs` is positive (else `H`
+    /// would stop being positive definite), dropping the oldest when the
+    /// history is full, and rescales `H₀`.
+    fn remember(&mut self, s: Tensor, y: Tensor) {
+        let s_y = dot(&y, &s);
+        if s_y <= 1e-10 {
+            return;
+        }
+        if self.pairs.len() == self.config.history_size {
+            self.pairs.pop_front();
+            self.inverse_curvatures.pop_front();
+        }
+        self.hessian_scale = s_y / dot(&y, &self.precondition(&y));
+        self.pairs.push_back((s, y));
+        self.inverse_curvatures.push_back(1.0 / s_y);
     }
 
     /// Runs up to `max_iter` iterations. `closure` evaluates the loss at the
@@ -211,34 +294,26 @@ impl Lbfgs {
         let (mut loss, mut gradient) = evaluate(&mut evaluations)?;
         let initial_loss = loss;
         let mut iterations = 0;
-        let mut converged = gradient.abs().max_all_f64() <= config.tolerance_grad;
+        let mut free = self.free_mask(&params, &gradient);
+        let mut converged = Self::zero_held(&gradient, &free).abs().max_all_f64() <= config.tolerance_grad;
         // A line search spends what is left of the evaluations, so none may
         // start once they are spent.
         while !converged && iterations < config.max_iter && !(config.line_search && evaluations >= config.max_eval) {
             iterations += 1;
             self.iterations += 1;
-            let direction = match (&self.previous_gradient, &self.direction) {
-                (Some(previous), Some(d)) => {
+            // Taken, so it is freed before the evaluation below.
+            let free_now = free.take();
+            let direction = match (&self.previous_gradient, self.last_step.take()) {
+                (Some(previous), Some(s)) => {
                     let y = &gradient - previous;
-                    let s = d.mul_scalar(self.step_length);
-                    let ys = dot(&y, &s);
-                    // Keep the pair only with positive curvature (else H
-                    // would stop being positive definite).
-                    if ys > 1e-10 {
-                        if self.steps.len() == config.history_size {
-                            self.steps.pop_front();
-                            self.gradient_changes.pop_front();
-                            self.inverse_curvatures.pop_front();
-                        }
-                        self.hessian_scale = ys / dot(&y, &self.precondition(&y));
-                        self.steps.push_back(s);
-                        self.gradient_changes.push_back(y);
-                        self.inverse_curvatures.push_back(1.0 / ys);
-                    }
-                    self.descent_direction(&gradient)
+                    self.remember(s, y);
+                    self.descent_direction(&Self::zero_held(&gradient, &free_now))
                 }
-                _ => self.precondition(&gradient).neg(),
+                _ => self.precondition(&Self::zero_held(&gradient, &free_now)).neg(),
             };
+            // Held parameters stay where they are.
+            let direction = Self::zero_held(&direction, &free_now);
+            drop(free_now);
             self.previous_gradient = Some(gradient.clone());
             let previous_loss = loss;
             // The first step is scaled so it moves at most `lr` in total.
@@ -249,16 +324,30 @@ impl Lbfgs {
             };
             let slope = dot(&gradient, &direction);
             if slope > -config.tolerance_change {
-                self.direction = Some(direction);
+                // As torch does, the next step's pair is formed with this
+                // direction and the last step length; with bounds, with the
+                // step actually taken: none.
+                self.last_step = Some(match self.bounds {
+                    Some(_) => direction.zeros_like(),
+                    None => direction.mul_scalar(self.step_length),
+                });
                 break;
             }
             let x = flatten(&params);
-            let t = if config.line_search {
+            // The point `t` along the direction, projected onto the box.
+            let point = |t: f64| {
+                let moved = &x + &direction.mul_scalar(t);
+                match self.bounds {
+                    Some((lower, upper)) => moved.clamp(lower, upper),
+                    None => moved,
+                }
+            };
+            let (t, step) = if config.line_search {
                 let start = Probe { t: 0.0, loss, grad: gradient.clone(), slope };
                 let budget = config.max_eval.saturating_sub(evaluations);
                 let found = strong_wolfe(
                     |t| {
-                        unflatten(&params, &(&x + &direction.mul_scalar(t)));
+                        unflatten(&params, &point(t));
                         evaluate(&mut evaluations)
                     },
                     &direction,
@@ -267,21 +356,33 @@ impl Lbfgs {
                     config.tolerance_change,
                     budget,
                 )?;
-                unflatten(&params, &(&x + &direction.mul_scalar(found.t)));
+                let next = point(found.t);
+                unflatten(&params, &next);
                 loss = found.loss;
                 gradient = found.grad;
-                found.t
+                (found.t, self.step_taken(&next, &x, &direction, found.t))
             } else {
-                unflatten(&params, &(&x + &direction.mul_scalar(t)));
+                let next = point(t);
+                let step = self.step_taken(&next, &x, &direction, t);
+                unflatten(&params, &next);
+                // Not held during the evaluation, where the peak memory is
+                // reached: the point, where it started and the direction
+                // (three images' worth for Gatys; the step is kept).
+                drop((next, x, direction));
                 if iterations != config.max_iter {
                     (loss, gradient) = evaluate(&mut evaluations)?;
                 }
-                t
+                (t, step)
             };
             self.step_length = t;
-            converged = gradient.abs().max_all_f64() <= config.tolerance_grad;
-            let moved = direction.mul_scalar(t).abs().max_all_f64();
-            self.direction = Some(direction);
+            // The last fixed step is not evaluated, so there is no gradient
+            // at its point to judge.
+            if config.line_search || iterations != config.max_iter {
+                free = self.free_mask(&params, &gradient);
+                converged = Self::zero_held(&gradient, &free).abs().max_all_f64() <= config.tolerance_grad;
+            }
+            let moved = step.abs().max_all_f64();
+            self.last_step = Some(step);
             if iterations == config.max_iter
                 || evaluations >= config.max_eval
                 || converged
