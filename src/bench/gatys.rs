@@ -20,7 +20,8 @@ fn measure(size: usize, evaluations: usize) -> Vec<String> {
         .iterations(evaluations)
         // As the anchor keeps (torch's default).
         .history(100)
-        // Plain L-BFGS, as the PyTorch anchor runs.
+        // No preconditioner, as the PyTorch anchor runs (the pixels are
+        // still kept in 0–1, by projection: a few ms per iteration).
         .preconditioner_levels(0)
         .content_layers(parse_layers("content", "conv4_2").expect("valid"))
         .style_layers(parse_layers("style", "conv1_1,conv2_1,conv3_1,conv4_1,conv5_1").expect("valid"))

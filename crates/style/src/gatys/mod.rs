@@ -565,7 +565,11 @@ impl Gatys {
                         line_search: c.line_search,
                         ..LbfgsConfig::default()
                     };
-                    let mut lbfgs = Lbfgs::new(config);
+                    // Pixels stay in 0–1 inside the optimiser, not only by
+                    // the clamp before each evaluation: on the README's main
+                    // job 136 evaluations at full size instead of 150 to a
+                    // loss of 1.2075, and 1.157 after 200 instead of 1.177.
+                    let mut lbfgs = Lbfgs::new(config).with_bounds(0.0, 1.0);
                     // The preconditioner works on the host's copy of the pixels;
                     // a run elsewhere goes without.
                     if c.preconditioner_levels > 0 && c.device == Device::Cpu {
