@@ -384,5 +384,15 @@ fn a_clips_colours_are_mapped_alike_in_every_frame() {
     let change = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).sum::<f64>() / a.len() as f64;
     println!("unchanged left third: mean change {change:.2} grey levels between the two results");
     assert!(change < 16.0, "the unchanged left third moved by {change:.2} grey levels");
+
+    // The first pass finds a frame of another size before anything is
+    // written.
+    scene(80, 64, 0.0).save(frames.join("in_002.png")).unwrap();
+    let refused = dir.join("refused");
+    let r = s(&refused);
+    let args = ["video", "--method", "gan", "--model", &model, "--content", &c, "--output", &r, "--quiet"];
+    let message = one_line_error(&fresco(&args, &dir));
+    assert!(message.contains("in_002.png") && message.contains("must have one size"), "{message}");
+    assert!(!refused.exists(), "the refused run left {}", refused.display());
     std::fs::remove_dir_all(&dir).ok();
 }

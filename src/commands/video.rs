@@ -10,7 +10,9 @@
 //!   so a few iterations suffice; a long-term term holds it to the first
 //!   frame's result too, so a static scene does not drift.
 //! * `--method gan`: a trained stylizer per frame, its output blended with
-//!   the previous output warped into the frame, where reliable.
+//!   the previous output warped into the frame, where reliable; a stylizer
+//!   trained with colour matching recolours every frame by one map, made
+//!   from the whole clip's colours in a first pass.
 //! * `--no-temporal`: every frame alone (the baseline).
 //!
 //! After every frame but the first, the warping error against the previous
@@ -317,6 +319,9 @@ fn run_record(args: &VideoArgs) -> String {
         VideoMethod::Gan => {
             lines.push(format!("model: {}", identity(args.model.as_deref().expect("checked"))));
             lines.push(format!("blend: {}, preserve colours: {}", args.blend, args.preserve_colors));
+            // A stylizer trained with colour matching recolours every frame
+            // by one map made from the frames it stylises.
+            lines.push(format!("colour map: one per clip, from frames up to {:?}", args.max_frames));
         }
         VideoMethod::Gatys => {
             lines.extend(o.style.iter().map(|s| format!("style: {}", identity(s))));
@@ -412,20 +417,40 @@ fn remove_work_folder(folder: &Path, frames: usize) {
     std::fs::remove_dir(folder).ok();
 }
 
-/// Runs `fresco video`.
-/// The colour statistics of a clip's frames (the first `max_frames`), at
-/// the size they are stylised at, pooled: a first pass over the input.
-fn clip_colour_statistics(input: &Path, max_frames: Option<usize>, size: usize) -> Result<ColourStatistics> {
-    let mut source = FrameSource::open(input)?;
-    let mut parts = Vec::new();
-    while max_frames.is_none_or(|m| parts.len() < m) {
-        let Some(frame) = source.next_frame()? else { break };
-        let (h, w) = fit_dims(frame.shape()[2], frame.shape()[3], size, 1);
-        parts.push((ColourStatistics::of(&resize(&frame, h, w)), h * w));
-    }
-    ColourStatistics::pool(&parts).with_context(|| format!("{}: holds no frames", input.display()))
+/// A frame of another size than the clip's first: the error.
+fn frame_size_error(
+    source: &FrameSource,
+    index: usize,
+    (h, w): (usize, usize),
+    (fh, fw): (usize, usize),
+) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{}: is {w}x{h}, the first frame {fw}x{fh}; every frame of a clip must have one size",
+        source.describe(index)
+    )
 }
 
+/// The colour statistics of a clip's frames (the first `max_frames`), at
+/// the size they are stylised at, pooled: a first pass over the input.
+/// `None` for a clip with no frames (the main pass says so).
+fn clip_colour_statistics(input: &Path, max_frames: Option<usize>, size: usize) -> Result<Option<ColourStatistics>> {
+    let mut source = FrameSource::open(input)?;
+    let mut parts = Vec::new();
+    let mut first_dims = None;
+    while max_frames.is_none_or(|m| parts.len() < m) {
+        let Some(frame) = source.next_frame()? else { break };
+        let dims = (frame.shape()[2], frame.shape()[3]);
+        let &mut first = first_dims.get_or_insert(dims);
+        if dims != first {
+            return Err(frame_size_error(&source, parts.len(), dims, first));
+        }
+        let (h, w) = fit_dims(dims.0, dims.1, size, 1);
+        parts.push((ColourStatistics::of(&resize(&frame, h, w)), h * w));
+    }
+    Ok(ColourStatistics::pool(&parts))
+}
+
+/// Runs `fresco video`.
 pub fn run(args: VideoArgs) -> Result<()> {
     check_settings(&args)?;
     let destination = destination(&args.output)?;
@@ -438,6 +463,15 @@ pub fn run(args: VideoArgs) -> Result<()> {
     let frame_rate = source.info().map_or_else(|| args.fps.trim().to_string(), |info| info.frame_rate.clone());
     let has_audio = source.info().is_some_and(|info| info.has_audio);
     let mut stylizer = stylizer(&args)?;
+    // One colour map for the whole clip (a stylizer trained with colour
+    // matching): matched a frame at a time, its colours would shift with
+    // the content. Read before anything is written.
+    let clip_colours = match &stylizer {
+        Stylizer::Gan(model) if model.colour_target().is_some() => {
+            clip_colour_statistics(&input, args.max_frames, args.size)?
+        }
+        _ => None,
+    };
     std::fs::create_dir_all(&destination.frames)
         .with_context(|| format!("{}: cannot create the folder", destination.frames.display()))?;
     nn::io::write_atomically(&destination.frames.join(RECORD_NAME), |file| {
@@ -463,16 +497,6 @@ pub fn run(args: VideoArgs) -> Result<()> {
         Stylizer::Gatys { first, .. } => first.min_side(),
         Stylizer::Gan(_) => 1,
     };
-    // One colour map for the whole clip (a stylizer trained with colour
-    // matching): matched a frame at a time, its colours would shift with
-    // the content.
-    let clip_colours = match &stylizer {
-        Stylizer::Gan(model) if model.colour_target().is_some() => {
-            bar.set_message("reading the clip's colours");
-            Some(clip_colour_statistics(&input, args.max_frames, args.size)?)
-        }
-        _ => None,
-    };
     let mut previous: Option<Previous> = None;
     // The first frame's input and result, for the long-term term.
     let mut key: Option<(Tensor, Tensor)> = None;
@@ -488,12 +512,7 @@ pub fn run(args: VideoArgs) -> Result<()> {
         let dims = (frame.shape()[2], frame.shape()[3]);
         let &mut (fh, fw) = first_dims.get_or_insert(dims);
         if dims != (fh, fw) {
-            bail!(
-                "{}: is {}x{}, the first frame {fw}x{fh}; every frame of a clip must have one size",
-                source.describe(index),
-                dims.1,
-                dims.0
-            );
+            return Err(frame_size_error(&source, index, dims, (fh, fw)));
         }
         let (h, w) = *size.get_or_insert_with(|| fit_dims(fh, fw, args.size, min_side));
         let frame = resize(&frame, h, w);
