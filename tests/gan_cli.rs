@@ -265,3 +265,42 @@ fn a_folder_too_large_for_memory_is_read_as_drawn() {
     let card = std::fs::read_to_string(&card).unwrap();
     assert!(card.contains("| training photos | 201 in") && card.contains("and 189 more"), "{card}");
 }
+
+/// An image smaller than the generator's 32 px is padded by mirrored tiling
+/// and recoloured by its own colours, so it is stylised about as the same
+/// pattern is when large: a 40×6 strip whose last row is blue came out 75.9
+/// grey levels (in one channel's mean) from the same strip mirrored down to
+/// 40×36 when its edges were repeated to 32 rows, and 16.1 now.
+#[test]
+fn a_tiny_image_is_stylised_like_a_large_one_of_the_same_pattern() {
+    let dir = temp("tiny");
+    let strip = RgbImage::from_fn(40, 6, |x, y| {
+        if y == 5 {
+            return Rgb([20, 40, 200]);
+        }
+        let t = x as f64 * 0.5 + y as f64;
+        Rgb([(120.0 + 100.0 * t.sin()) as u8, (100.0 + 60.0 * (x as f64 * 0.3 + y as f64).cos()) as u8, 90])
+    });
+    // The strip mirrored down to 36 rows (`abc|cba|abc…`), as the padding is.
+    let tall = RgbImage::from_fn(40, 36, |x, y| {
+        let m = y % 12;
+        *strip.get_pixel(x, if m < 6 { m } else { 11 - m })
+    });
+    let (small, large) = (dir.join("strip.png"), dir.join("tall.png"));
+    strip.save(&small).unwrap();
+    tall.save(&large).unwrap();
+    let model = s(&Path::new(env!("CARGO_MANIFEST_DIR")).join("models/starry_night.safetensors"));
+    let mean_colour = |input: &Path, name: &str| -> [f64; 3] {
+        let out = dir.join(name);
+        let o = fresco(&["gan", "apply", "--model", &model, "--content", &s(input), "--output", &s(&out)], &dir);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let image = image::open(&out).unwrap().to_rgb8();
+        let n = (image.width() * image.height()) as f64;
+        [0, 1, 2].map(|c| image.pixels().map(|p| f64::from(p.0[c])).sum::<f64>() / n)
+    };
+    let (a, b) = (mean_colour(&small, "strip_out.png"), mean_colour(&large, "tall_out.png"));
+    let worst = (0..3).map(|c| (a[c] - b[c]).abs()).fold(0.0, f64::max);
+    println!("40x6 strip: mean colour {a:.1?}, tiled to 40x36: {b:.1?}");
+    assert!(worst < 35.0, "the strip's stylised mean colour is {worst:.1} grey levels from the tall image's");
+    std::fs::remove_dir_all(&dir).ok();
+}

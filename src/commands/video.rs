@@ -595,7 +595,7 @@ pub fn run(args: VideoArgs) -> Result<()> {
             }
             Stylizer::Gan(model) => {
                 let stylised = match &clip_colours {
-                    Some(clip) => model.apply_in_clip(&frame, clip)?,
+                    Some(clip) => model.apply_with_colours_of(&frame, clip)?,
                     None => model.apply(&frame)?,
                 };
                 match temporal {

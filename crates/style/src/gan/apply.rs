@@ -80,14 +80,16 @@ impl StyleModel {
         }
     }
 
-    /// [`Self::apply`] for one frame of a clip: recoloured by the map that
-    /// takes `clip`'s colour statistics (all its frames' pixels, pooled) to
-    /// the painting's ([`crate::color::match_colours_from`]), so the colour
-    /// map does not change from frame to frame.
-    pub fn apply_in_clip(&self, frame: &Tensor, clip: &ColourStatistics) -> Result<Tensor> {
+    /// [`Self::apply`] with the colour map that takes `source`'s colour
+    /// statistics, not the image's own, to the painting's
+    /// ([`crate::color::match_colours_from`]): for a frame of a clip, the
+    /// clip's (all its frames' pixels, pooled), so the map does not change
+    /// from frame to frame; for an image padded before it is stylised, the
+    /// unpadded image's.
+    pub fn apply_with_colours_of(&self, image: &Tensor, source: &ColourStatistics) -> Result<Tensor> {
         match &self.colour_target {
-            Some(target) => apply_generator(&self.generator, &match_colours_from(frame, clip, target), self.device),
-            None => apply_generator(&self.generator, frame, self.device),
+            Some(target) => apply_generator(&self.generator, &match_colours_from(image, source, target), self.device),
+            None => apply_generator(&self.generator, image, self.device),
         }
     }
 }
