@@ -11,7 +11,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use style::gan::{AdversarialLoss, DiscriminatorConfig, GanConfig, GeneratorConfig, StyleModel, Trainer};
 use style::gatys::{DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS};
 use style::image_io::{load_image, resize, save_image, scaled_dims};
-use tensor::{DType, Device, Tensor};
+use tensor::Device;
 
 use super::{paths, training_photos};
 use crate::memory_budget::MemoryModel;
@@ -468,12 +468,6 @@ pub fn train(args: TrainArgs) -> Result<()> {
     Ok(())
 }
 
-/// The least side the generator runs at: its 9×9 convolutions reflect 4
-/// pixels and its two downsamplings need 4 pixels left at the bottom, so
-/// smaller images are padded (edge pixels repeated) up to this and the
-/// result cropped back.
-const MIN_APPLY_SIDE: usize = 32;
-
 /// Stylises one image into `output`; returns the time taken. The working
 /// set is checked (for the CPU) before the image is resized or run.
 fn stylise(model: &StyleModel, input: &Path, output: &Path, size: Option<usize>, device: Device) -> Result<f64> {
@@ -495,10 +489,7 @@ fn stylise(model: &StyleModel, input: &Path, output: &Path, size: Option<usize>,
     }
     let image = resize(&image, h, w);
     let start = Instant::now();
-    let padded = pad_to_at_least(&image, MIN_APPLY_SIDE);
-    // Recoloured by the image's own colours, not the padding's.
-    let colours = style::color::ColourStatistics::of(&image);
-    let result = model.apply_with_colours_of(&padded, &colours)?.narrow(2, 0, h).narrow(3, 0, w).contiguous();
+    let result = model.apply(&image)?;
     save_image(output, &result)?;
     Ok(start.elapsed().as_secs_f64())
 }
@@ -520,40 +511,6 @@ fn stylise_or_report(
             None => std::panic::resume_unwind(payload),
         },
     }
-}
-
-/// `image` (`[1, 3, h, w]`) extended down and right until each side is at
-/// least `side`, by mirrored tiling (`abcd|dcba|abcd…`): the padding has
-/// the image's own colours and textures, so the generator's instance norm
-/// and the colour map see about the image's statistics. Repeating the
-/// edges instead let the last row fill most of a 6-px-high image's padded
-/// 32 rows, and its stylised colours came out 75.9 grey levels (in one
-/// channel's mean) from those of the same image mirrored down to 36 rows;
-/// 16.1 with this padding and the image's own colour statistics.
-fn pad_to_at_least(image: &Tensor, side: usize) -> Tensor {
-    let (h, w) = (image.shape()[2], image.shape()[3]);
-    if h >= side && w >= side {
-        return image.clone();
-    }
-    let (ph, pw) = (h.max(side), w.max(side));
-    // The source of padded row (or column) `i` of a side of `n`.
-    let fold = |i: usize, n: usize| {
-        let m = i % (2 * n);
-        if m < n {
-            m
-        } else {
-            2 * n - 1 - m
-        }
-    };
-    let values = image.to_dtype(DType::F32).contiguous().to_vec::<f32>();
-    let mut out = Vec::with_capacity(3 * ph * pw);
-    for c in 0..3 {
-        for y in 0..ph {
-            let row = (c * h + fold(y, h)) * w;
-            out.extend((0..pw).map(|x| values[row + fold(x, w)]));
-        }
-    }
-    Tensor::from_vec(out, &[1, 3, ph, pw])
 }
 
 /// Runs `fresco gan apply`: one image, or every image of a folder. In a

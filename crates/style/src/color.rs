@@ -226,12 +226,12 @@ pub fn match_colours(image: &Tensor, target: &ColourStatistics) -> Tensor {
 /// colour is mapped the same way whatever else is in its frame. Matched a
 /// frame at a time, a clip's colours shift whenever its content does.
 pub fn match_colours_from(image: &Tensor, source: &ColourStatistics, target: &ColourStatistics) -> Tensor {
-    let own = source;
     let a = multiply(
         &symmetric_power(&target.covariance, 0.5, 0.0),
-        &symmetric_power(&own.covariance, -0.5, COVARIANCE_FLOOR),
+        &symmetric_power(&source.covariance, -0.5, COVARIANCE_FLOOR),
     );
-    let offset: [f64; 3] = std::array::from_fn(|r| target.mean[r] - (0..3).map(|k| a[r][k] * own.mean[k]).sum::<f64>());
+    let offset: [f64; 3] =
+        std::array::from_fn(|r| target.mean[r] - (0..3).map(|k| a[r][k] * source.mean[k]).sum::<f64>());
     let mapped = transform(&image.to_dtype(DType::F32), &a);
     let channels: Vec<Tensor> = (0..3).map(|c| mapped.narrow(1, c, 1).add_scalar(offset[c])).collect();
     Tensor::cat(&channels.iter().collect::<Vec<_>>(), 1).clamp(0.0, 1.0)
