@@ -105,6 +105,14 @@ fn input_gradients(op: &Op, y: &Tensor, g_owned: Tensor, needs: &[bool]) -> Vec<
             let g = elementwise::relu_gate(g_owned, y);
             conv::conv2d_backward(input.value(), weight.value(), &g, *params, needs)
         }
+        // y = maxpool(r), r = relu(z): ∂L/∂r is ∂L/∂y routed to each window's
+        // maximum, and the gate [r > 0] at a window's maximum is [y > 0] (the
+        // maximum is the value pooled), so gating before routing is exact.
+        Op::Conv2dReluMaxPool { input, weight, params, indices, .. } => {
+            let g = elementwise::relu_gate(g_owned, y);
+            let g = g.try_max_pool2d_backward(indices).expect("indices recorded in forward");
+            conv::conv2d_backward(input.value(), weight.value(), &g, *params, needs)
+        }
         Op::ConvTranspose2d { input, weight, params, .. } => {
             conv::conv_transpose2d_backward(input.value(), weight.value(), g, *params, needs)
         }

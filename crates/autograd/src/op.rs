@@ -76,6 +76,9 @@ pub(crate) enum Op {
     Cat(Vec<Var>, usize),
     Conv2d { input: Var, weight: Var, bias: Option<Var>, params: Conv2dParams },
     Conv2dRelu { input: Var, weight: Var, bias: Option<Var>, params: Conv2dParams },
+    /// `max_pool2d(relu(conv2d(…)))`: only the pooled value and the window
+    /// positions are kept, not the full-size activation.
+    Conv2dReluMaxPool { input: Var, weight: Var, bias: Option<Var>, params: Conv2dParams, indices: MaxPoolIndices },
     ConvTranspose2d { input: Var, weight: Var, bias: Option<Var>, params: Conv2dParams },
     MaxPool2d { input: Var, indices: MaxPoolIndices },
     AvgPool2d { input: Var, params: Pool2dParams, count_include_pad: bool },
@@ -109,6 +112,7 @@ impl Op {
             Op::Cat(parts, _) | Op::Custom(_, parts) => parts.iter().collect(),
             Op::Conv2d { input, weight, bias, .. }
             | Op::Conv2dRelu { input, weight, bias, .. }
+            | Op::Conv2dReluMaxPool { input, weight, bias, .. }
             | Op::ConvTranspose2d { input, weight, bias, .. } => {
                 [Some(input), Some(weight), bias.as_ref()].into_iter().flatten().collect()
             }
@@ -152,6 +156,7 @@ impl Op {
             Op::Cat(..) => "cat",
             Op::Conv2d { .. } => "conv2d",
             Op::Conv2dRelu { .. } => "conv2d_relu",
+            Op::Conv2dReluMaxPool { .. } => "conv2d_relu_max_pool2d",
             Op::ConvTranspose2d { .. } => "conv_transpose2d",
             Op::MaxPool2d { .. } => "max_pool2d",
             Op::AvgPool2d { .. } => "avg_pool2d",

@@ -23,6 +23,26 @@ fn vgg_shaped_block_gradient_to_the_input() {
     assert_eq!(report.elements, 3 * 8 * 8);
 }
 
+/// The same block with conv → relu → max-pool as one fused op (what VGG
+/// runs when the ReLU's output is not asked for), against finite differences.
+#[test]
+fn fused_conv_relu_max_pool_block_gradient_to_the_input() {
+    let w1 = Var::constant(Tensor::randn(&[4, 3, 3, 3], 0.0, 0.4, 1, DType::F64));
+    let b1 = Var::constant(Tensor::randn(&[4], 0.0, 0.1, 2, DType::F64));
+    let w2 = Var::constant(Tensor::randn(&[5, 4, 3, 3], 0.0, 0.3, 3, DType::F64));
+    let target = Var::constant(Tensor::rand_uniform(&[1, 5, 5], 0.0, 0.2, 4, DType::F64));
+    let block = |v: &[Var]| {
+        let h = v[0]
+            .try_conv2d_relu_max_pool2d(&w1, Some(&b1), Conv2dParams::new(1, 1), Pool2dParams::new(2, 2))
+            .unwrap();
+        h.conv2d(&w2, None, Conv2dParams::new(1, 1)).gram().mse(&target)
+    };
+    let image = Tensor::rand_uniform(&[1, 3, 8, 8], -1.0, 1.0, 5, DType::F64);
+    let options = GradcheckOptions { atol: 1e-8, rtol: 1e-5, ..Default::default() };
+    let report = gradcheck("fused_vgg_block", &[image], block, &options).unwrap();
+    assert_eq!(report.elements, 3 * 8 * 8);
+}
+
 /// `detach` stops the flow: the GAN trains the discriminator on a detached
 /// fake, so no gradient reaches the generator.
 #[test]

@@ -6,7 +6,7 @@ use autograd::strategies::{
 };
 use autograd::{gradcheck_property, Var};
 use proptest::prelude::*;
-use tensor::{Conv2dParams, Pad2d, PadMode, Tensor, UpsampleMode};
+use tensor::{Conv2dParams, Pad2d, PadMode, Pool2dParams, Tensor, UpsampleMode};
 
 /// Cases per op: enough to meet every branch of the small shapes drawn.
 const CASES: u32 = 64;
@@ -129,6 +129,34 @@ proptest! {
         prop_assume!(z.abs().min(&(0..z.rank()).collect::<Vec<_>>(), false).to_scalar() > 1e-3);
         autograd::gradcheck("conv2d_relu", &[x, w, b], |v| v[0].try_conv2d_relu(&v[1], Some(&v[2]), params).unwrap(), &Default::default())
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    }
+
+    #[test]
+    fn conv2d_relu_max_pool2d_matches_the_three_ops((x, w, b, params, pool) in conv_case().prop_flat_map(|c| {
+        let o = c.weight[0];
+        let out = |len: usize, k: usize, s: usize, p: usize, d: usize| (len + 2 * p - d * (k - 1) - 1) / s + 1;
+        let (oh, ow) = (
+            out(c.input[2], c.weight[2], c.params.stride.0, c.params.padding.0, c.params.dilation.0),
+            out(c.input[3], c.weight[3], c.params.stride.1, c.params.padding.1, c.params.dilation.1),
+        );
+        // Windows of 1–3 with strides 1–2 (overlapping ones included) that fit the conv's output.
+        let pool = (1usize..=3, 1usize..=2, 0usize..=1).prop_filter_map("window fits", move |(k, s, p)| {
+            let p = p.min(k / 2);
+            (oh + 2 * p >= k && ow + 2 * p >= k).then_some(Pool2dParams { kernel: (k, k), stride: (s, s), padding: (p, p) })
+        });
+        (tensor(c.input), tensor(c.weight), tensor(vec![o]), Just(c.params), pool)
+    })) {
+        // Same value and bit-identical gradients to x, w and b: the fused
+        // rule gates by the pooled value, which is each window's maximum.
+        let (xv, wv, bv) = (Var::parameter(x), Var::parameter(w), Var::parameter(b));
+        let seed_of = |y: &Var| Tensor::randn(y.shape(), 0.0, 1.0, 11, y.dtype());
+        let fused = xv.try_conv2d_relu_max_pool2d(&wv, Some(&bv), params, pool).unwrap();
+        let apart = xv.try_conv2d(&wv, Some(&bv), params).unwrap().relu().try_max_pool2d(pool).unwrap();
+        prop_assert_eq!(fused.value().to_vec::<f64>(), apart.value().to_vec::<f64>());
+        let (g_fused, g_apart) = (fused.backward_with(seed_of(&fused)), apart.backward_with(seed_of(&apart)));
+        for v in [&xv, &wv, &bv] {
+            prop_assert_eq!(g_fused.get(v).unwrap().to_vec::<f64>(), g_apart.get(v).unwrap().to_vec::<f64>());
+        }
     }
 
     #[test]

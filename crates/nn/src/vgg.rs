@@ -424,7 +424,18 @@ impl Vgg {
         while index <= deepest {
             let fuse =
                 matches!(self.layers.get(index + 1), Some(Layer::Relu)) && !wanted.contains(&index) && index < deepest;
+            let fuse_pool = fuse
+                && self.pooling == Pooling::Max
+                && matches!(self.layers.get(index + 2), Some(Layer::Pool))
+                && !wanted.contains(&(index + 1))
+                && index + 1 < deepest;
             h = match &self.layers[index] {
+                // A convolution whose ReLU only feeds a max pool runs fused
+                // with both: the full-size activation is not kept for backward.
+                Layer::Conv { weight, bias } if fuse_pool => {
+                    index += 2;
+                    h.try_conv2d_relu_max_pool2d(weight, Some(bias), Conv2dParams::new(1, 1), Pool2dParams::new(2, 2))?
+                }
                 // A convolution whose own output nobody asked for runs fused
                 // with its ReLU: the pre-activation is never kept.
                 Layer::Conv { weight, bias } if fuse => {

@@ -49,6 +49,28 @@ fn random_vgg19_names_its_layers_and_halves_at_each_pool() {
     assert_eq!(shapes, [&[1, 8, 2, 2][..], &[1, 4, 32, 32], &[1, 6, 8, 8], &[1, 8, 4, 4]]);
 }
 
+/// Asking for the style layers fuses each block's last conv, ReLU and max
+/// pool (nobody asked for that ReLU); asking for those ReLUs too runs the
+/// three ops apart. Both give the same features and the same gradient.
+#[test]
+fn fused_conv_relu_pool_blocks_change_no_feature_and_no_gradient() {
+    let vgg = Vgg::random_with_widths(VggKind::Vgg16, WIDTHS, 2);
+    let style = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"];
+    let apart = [&style[..], &["relu1_2", "relu2_2", "relu3_3", "relu4_3"]].concat();
+    let run = |layers: &[&str]| {
+        let x = Var::parameter(Tensor::rand_uniform(&[1, 3, 32, 32], 0.0, 1.0, 9, DType::F32));
+        let features = vgg.forward_features(&x, layers).unwrap();
+        let values: Vec<Vec<f32>> = features[..style.len()].iter().map(|f| f.value().to_vec()).collect();
+        let loss = features[..style.len()].iter().map(|f| f.square().sum_all()).reduce(|a, b| &a + &b).unwrap();
+        (values, loss.backward().get(&x).unwrap().to_vec::<f32>())
+    };
+    let (fused_values, fused_gradient) = run(&style);
+    let (apart_values, apart_gradient) = run(&apart);
+    assert_eq!(fused_values, apart_values);
+    assert!(fused_gradient.iter().any(|&g| g != 0.0));
+    assert_eq!(fused_gradient, apart_gradient);
+}
+
 #[test]
 fn random_features_keep_a_sane_magnitude_through_depth() {
     let vgg = Vgg::random(VggKind::Vgg19, 3);

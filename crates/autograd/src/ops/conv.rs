@@ -1,7 +1,7 @@
 //! Convolution and transposed convolution on vars, with their gradient rules
 //! (which call the dedicated kernels: each backward is itself a convolution).
 
-use tensor::{Conv2dParams, Result, Tensor, TensorError};
+use tensor::{Conv2dParams, Pool2dParams, Result, Tensor, TensorError};
 
 use crate::op::Op;
 use crate::ops::elementwise::expect;
@@ -64,6 +64,28 @@ impl Var {
     pub fn try_conv2d_relu(&self, weight: &Var, bias: Option<&Var>, params: Conv2dParams) -> Result<Var> {
         let value = self.value().try_conv2d_relu(weight.value(), bias.map(Var::value), params)?;
         let op = Op::Conv2dRelu { input: self.clone(), weight: weight.clone(), bias: bias.cloned(), params };
+        Ok(Var::from_op(value, op))
+    }
+
+    /// `max_pool2d(relu(conv2d(…)))` as one op, for a network whose ReLU
+    /// output feeds only a max pool: the full-size activation is freed once
+    /// pooled, and backward keeps the pooled value and the window positions
+    /// (a quarter and, as u32 positions, another quarter of the activation's
+    /// bytes for 2×2 windows). Gradients equal those of the three ops.
+    ///
+    /// # Errors
+    /// As [`Var::try_conv2d`] and [`Var::try_max_pool2d`].
+    pub fn try_conv2d_relu_max_pool2d(
+        &self,
+        weight: &Var,
+        bias: Option<&Var>,
+        params: Conv2dParams,
+        pool: Pool2dParams,
+    ) -> Result<Var> {
+        let activation = self.value().try_conv2d_relu(weight.value(), bias.map(Var::value), params)?;
+        let (value, indices) = activation.try_max_pool2d(pool)?;
+        drop(activation);
+        let op = Op::Conv2dReluMaxPool { input: self.clone(), weight: weight.clone(), bias: bias.cloned(), params, indices };
         Ok(Var::from_op(value, op))
     }
 
