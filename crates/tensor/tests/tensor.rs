@@ -195,6 +195,54 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// The optimisers' one-pass dot product and in-place axpy give what the
+    /// two-op forms give, bit for bit (their runs are reproduced exactly):
+    /// contiguous tensors of any length (vector bodies and scalar tails),
+    /// views (which take the two-op path), and a buffer another tensor
+    /// shares (which must be left as it was).
+    #[test]
+    fn dot_and_axpy_equal_their_two_op_forms(
+        len in 1usize..300,
+        seed in any::<u64>(),
+        scale in -3.0f64..3.0,
+        f64_dtype in any::<bool>(),
+    ) {
+        let dtype = if f64_dtype { DType::F64 } else { DType::F32 };
+        let (a, b) = (Tensor::randn(&[len], 0.0, 1.0, seed, dtype), Tensor::randn(&[len], 0.0, 1.0, seed ^ 1, dtype));
+        prop_assert_eq!(a.try_dot(&b).unwrap().to_bits(), a.mul(&b).sum_all().to_scalar().to_bits());
+        let expected = a.add(&b.mul_scalar(scale)).to_f64_vec();
+        let fresh = Tensor::from_vec(a.to_f64_vec(), &[len]).to_dtype(dtype);
+        prop_assert_eq!(fresh.try_add_scaled_consuming(&b, scale).unwrap().to_f64_vec(), expected.clone());
+        let kept = a.clone();
+        prop_assert_eq!(a.clone().try_add_scaled_consuming(&b, scale).unwrap().to_f64_vec(), expected);
+        prop_assert_eq!(kept.to_f64_vec(), a.to_f64_vec());
+        // A transposed view: the general path.
+        let m = Tensor::randn(&[3, len], 0.0, 1.0, seed ^ 2, dtype);
+        let (t, u) = (m.permute(&[1, 0]), Tensor::randn(&[len, 3], 0.0, 1.0, seed ^ 3, dtype));
+        prop_assert_eq!(t.try_dot(&u).unwrap().to_bits(), t.mul(&u).sum_all().to_scalar().to_bits());
+    }
+}
+
+/// Long enough that the axpy runs in parallel chunks (a 512² RGB image).
+#[test]
+fn dot_and_axpy_of_an_image_equal_their_two_op_forms() {
+    let shape = [1, 3, 512, 512];
+    let (a, b) = (Tensor::randn(&shape, 0.0, 1.0, 5, DType::F32), Tensor::randn(&shape, 0.0, 1.0, 6, DType::F32));
+    assert_eq!(a.try_dot(&b).unwrap().to_bits(), a.mul(&b).sum_all().to_scalar().to_bits());
+    let expected = a.add(&b.mul_scalar(-0.37)).to_vec::<f32>();
+    let fresh = Tensor::from_vec(a.to_vec::<f32>(), &shape);
+    assert_eq!(fresh.try_add_scaled_consuming(&b, -0.37).unwrap().to_vec::<f32>(), expected);
+}
+
+#[test]
+fn dot_of_two_shapes_is_an_error_naming_both() {
+    let message = Tensor::zeros(&[2, 3], DType::F32).try_dot(&Tensor::zeros(&[3, 2], DType::F32)).unwrap_err().to_string();
+    assert!(message.contains("dot") && message.contains("[2, 3]") && message.contains("[3, 2]"), "{message}");
+}
+
 /// Storage-only dtypes (f16, bf16) reach no kernel: every op that computes
 /// refuses them with an error naming the op as the user called it.
 #[test]

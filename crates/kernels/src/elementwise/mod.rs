@@ -344,6 +344,37 @@ pub fn binary_assign<T: Float>(op: BinaryOp, shape: &[usize], lhs: &mut [T], rhs
     with_binary_kernel!(op, |kernel| binary_assign_with(kernel, shape, lhs, rhs))
 }
 
+/// `acc ← acc + scale·x` in place over two runs of one length (an axpy),
+/// each product rounded before the sum as the separate multiply and add
+/// kernels round them, so the result equals theirs bit for bit. In
+/// parallel for long runs.
+///
+/// # Panics
+/// If the runs' lengths differ.
+pub fn add_scaled_assign<T: Float>(acc: &mut [T], x: &[T], scale: T) {
+    assert_eq!(acc.len(), x.len(), "add_scaled: runs of {} and {} values", acc.len(), x.len());
+    let run = |(acc, x): (&mut [T], &[T])| {
+        let lanes = T::LANES;
+        let whole = acc.len() / lanes * lanes;
+        let s = T::Vector::splat(scale);
+        for i in (0..whole).step_by(lanes) {
+            // SAFETY: i + LANES ≤ whole ≤ both runs' length.
+            unsafe {
+                let sum = T::Vector::load(acc.as_ptr().add(i)) + T::Vector::load(x.as_ptr().add(i)) * s;
+                sum.store(acc.as_mut_ptr().add(i));
+            }
+        }
+        for (a, &v) in acc[whole..].iter_mut().zip(&x[whole..]) {
+            *a = *a + v * scale;
+        }
+    };
+    if acc.len() < 2 * PARALLEL_THRESHOLD {
+        run((acc, x));
+    } else {
+        acc.par_chunks_mut(PARALLEL_THRESHOLD).zip(x.par_chunks(PARALLEL_THRESHOLD)).for_each(run);
+    }
+}
+
 /// Copies a strided layout into contiguous `out` (the `contiguous()` kernel).
 pub fn copy_strided<T: Float>(shape: &[usize], input: Strided<'_, T>, out: &mut [T]) {
     unary_with(&MulScalarK { c: T::ONE, _t: PhantomData }, shape, input, out)

@@ -97,6 +97,32 @@ fn reduce_run<T: Float>(op: ReduceOp, run: &[T]) -> T {
     result
 }
 
+/// `Σᵢ aᵢ·bᵢ` over two runs of one length, in the order [`reduce`] sums a
+/// contiguous buffer of the products (each product rounded to `T`, four
+/// vector accumulators, then the tail): equal bit for bit to reducing `a * b`,
+/// without writing the products. One thread, as that reduction is.
+///
+/// # Panics
+/// If the runs' lengths differ.
+pub fn dot_run<T: Float>(a: &[T], b: &[T]) -> T {
+    assert_eq!(a.len(), b.len(), "dot: runs of {} and {} values", a.len(), b.len());
+    let lanes = T::LANES;
+    let mut acc = [T::Vector::splat(T::ZERO); 4];
+    let (mut a_chunks, mut b_chunks) = (a.chunks_exact(4 * lanes), b.chunks_exact(4 * lanes));
+    for (ca, cb) in (&mut a_chunks).zip(&mut b_chunks) {
+        for (k, slot) in acc.iter_mut().enumerate() {
+            // SAFETY: both chunks hold 4·LANES values.
+            let (va, vb) = unsafe { (T::Vector::load(ca.as_ptr().add(k * lanes)), T::Vector::load(cb.as_ptr().add(k * lanes))) };
+            *slot = *slot + va * vb;
+        }
+    }
+    let mut result = ((acc[0] + acc[1]) + (acc[2] + acc[3])).reduce_sum();
+    for (&x, &y) in a_chunks.remainder().iter().zip(b_chunks.remainder()) {
+        result = result + x * y;
+    }
+    result
+}
+
 /// Σ of a slice, vectorised. Large slices are summed in fixed chunks whose
 /// partial sums are added in order, so the result does not depend on how
 /// threads happened to split the work (runs are reproducible bit for bit).

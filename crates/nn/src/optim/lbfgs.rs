@@ -224,18 +224,20 @@ impl Lbfgs {
         self.iterations
     }
 
-    /// `H·(−g)` by the two-loop recursion over the stored pairs.
+    /// `H·(−g)` by the two-loop recursion over the stored pairs (its
+    /// products and updates in place, one pass each: with 20 pairs of a
+    /// 512² image they were 80 ops and 80 new 3 MB buffers per iteration).
     fn descent_direction(&self, gradient: &Tensor) -> Tensor {
         let mut q = gradient.neg();
         let mut alphas = vec![0.0; self.pairs.len()];
         for (i, (s, y)) in self.pairs.iter().enumerate().rev() {
             alphas[i] = dot(s, &q) * self.inverse_curvatures[i];
-            q = q - y.mul_scalar(alphas[i]);
+            q = q.try_add_scaled_consuming(y, -alphas[i]).expect("pairs share the gradient's shape");
         }
         let mut r = self.precondition(&q).mul_scalar(self.hessian_scale);
         for (((s, y), &rho), &alpha) in self.pairs.iter().zip(&self.inverse_curvatures).zip(&alphas) {
             let beta = dot(y, &r) * rho;
-            r = r + s.mul_scalar(alpha - beta);
+            r = r.try_add_scaled_consuming(s, alpha - beta).expect("pairs share the gradient's shape");
         }
         r
     }

@@ -24,7 +24,7 @@ pub(crate) struct Probe {
 }
 
 pub(crate) fn dot(a: &Tensor, b: &Tensor) -> f64 {
-    (a * b).sum_all().to_scalar()
+    a.try_dot(b).expect("the optimiser's vectors share one shape and dtype")
 }
 
 /// The minimiser of the cubic through two points with known values and

@@ -76,6 +76,44 @@ impl Tensor {
         }
         self.try_binary(op, rhs)
     }
+
+    /// `self + scale·x` (an axpy), consuming `self` and, under the conditions
+    /// of [`Tensor::try_binary_consuming`] with `x` of `self`'s shape and
+    /// contiguous too, computed in `self`'s buffer in one pass instead of
+    /// two ops and two new buffers. The values equal `self + x.mul_scalar(scale)`
+    /// bit for bit either way (the product is rounded before the sum).
+    ///
+    /// # Errors
+    /// If the shapes do not broadcast or the dtypes differ.
+    pub fn try_add_scaled_consuming(mut self, x: &Tensor, scale: f64) -> Result<Tensor> {
+        let fits = self.dtype() == x.dtype()
+            && self.device() == Device::Cpu
+            && x.device() == Device::Cpu
+            && self.shape() == x.shape()
+            && self.layout.is_contiguous()
+            && x.layout.is_contiguous()
+            && self.layout.offset() == 0
+            && self.numel() == self.storage.len();
+        if fits {
+            let x_storage = Arc::clone(&x.storage);
+            let start = x.layout.offset();
+            let count = x.numel();
+            if let Some(storage) = Arc::get_mut(&mut self.storage) {
+                match (storage, x_storage.as_ref()) {
+                    (Storage::F32(values), Storage::F32(xs)) => {
+                        kernels::elementwise::add_scaled_assign(values, &xs[start..start + count], scale as f32);
+                        return Ok(self);
+                    }
+                    (Storage::F64(values), Storage::F64(xs)) => {
+                        kernels::elementwise::add_scaled_assign(values, &xs[start..start + count], scale);
+                        return Ok(self);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        self.try_add(&x.mul_scalar(scale))
+    }
 }
 
 fn binary_name(op: BinaryOp) -> &'static str {

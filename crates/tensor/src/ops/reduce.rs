@@ -41,6 +41,38 @@ impl Tensor {
         on_device(name, &[self], |backend| backend.reduce(self, op, &reduced, &out_shape))
     }
 
+    /// `Σᵢ selfᵢ·otherᵢ` over two tensors of one shape and dtype, as f64.
+    /// For contiguous host tensors one pass without a product buffer, equal
+    /// bit for bit to `(self * other).sum_all()` (see
+    /// [`kernels::reduce::dot_run`]); otherwise that expression.
+    ///
+    /// # Errors
+    /// If the shapes or dtypes differ, or the dtype is storage-only.
+    pub fn try_dot(&self, other: &Tensor) -> Result<f64> {
+        if self.shape() != other.shape() {
+            return Err(crate::TensorError::ShapeMismatch {
+                op: "dot",
+                lhs: self.shape().to_vec(),
+                rhs: other.shape().to_vec(),
+                detail: "the operands must have one shape".into(),
+            });
+        }
+        let host = self.device() == crate::Device::Cpu && other.device() == crate::Device::Cpu;
+        if host && self.dtype() == other.dtype() && self.layout.is_contiguous() && other.layout.is_contiguous() {
+            match self.dtype() {
+                crate::DType::F32 => {
+                    return Ok(kernels::reduce::dot_run(self.contiguous_data::<f32>(), other.contiguous_data::<f32>())
+                        as f64)
+                }
+                crate::DType::F64 => {
+                    return Ok(kernels::reduce::dot_run(self.contiguous_data::<f64>(), other.contiguous_data::<f64>()))
+                }
+                _ => {}
+            }
+        }
+        Ok(self.try_mul(other)?.try_reduce(ReduceOp::Sum, &(0..self.rank()).collect::<Vec<_>>(), false)?.to_scalar())
+    }
+
     /// Σ over `axes`.
     ///
     /// # Panics
