@@ -16,12 +16,12 @@ starry=examples/images/starry_night.jpg
 for photo in astronaut:examples/images/astronaut.jpg grace_hopper:examples/photos/grace_hopper.jpg text:examples/photos/text.jpg; do
     name=${photo%%:*}; content=${photo#*:}
     for weight in 0 1; do
-        "$fresco" gatys --quiet --content "$content" --style "$starry" --laplacian-weight $weight \
+        "$fresco" gatys --quiet --iters 65 --history 10 --content "$content" --style "$starry" --laplacian-weight $weight \
             --output "$out/${name}_laplacian$weight.png"
     done
     pool24=
     if [ "$name" != grace_hopper ]; then
-        "$fresco" gatys --quiet --content "$content" --style "$starry" --laplacian-weight 2 --laplacian-pool 2,4 \
+        "$fresco" gatys --quiet --iters 65 --history 10 --content "$content" --style "$starry" --laplacian-weight 2 --laplacian-pool 2,4 \
             --output "$out/${name}_laplacian2_pool24.png"
         pool24="$out/${name}_laplacian2_pool24.png"
     fi
@@ -41,7 +41,7 @@ for weight in 0 10; do
     for seed in 0 1 2 3 4; do
         for run in "$out:--line-search" "$fixed:"; do
             # shellcheck disable=SC2086
-            "$fresco" gatys --quiet --content examples/images/chelsea.jpg --style "$starry" --size 256 --init noise \
+            "$fresco" gatys --quiet --iters 65 --history 10 --content examples/images/chelsea.jpg --style "$starry" --size 256 --init noise \
                 --seed $seed --histogram-weight $weight ${run#*:} --output "${run%%:*}/chelsea_histogram${weight}_seed$seed.png"
         done
     done
@@ -53,9 +53,9 @@ done > "$out/histogram_scores.jsonl"
 
 # Masks: The Starry Night everywhere but the face; The Great Wave left, The Starry Night right.
 python3 "$out/masks.py" "$out"
-"$fresco" gatys --quiet --content examples/images/astronaut.jpg --style "$starry" \
+"$fresco" gatys --quiet --iters 65 --history 10 --content examples/images/astronaut.jpg --style "$starry" \
     --style-mask "$out/mask_not_face.png" --output "$out/astronaut_mask_face_kept.png"
-"$fresco" gatys --quiet --content examples/images/astronaut.jpg --style examples/images/wave.jpg \
+"$fresco" gatys --quiet --iters 65 --history 10 --content examples/images/astronaut.jpg --style examples/images/wave.jpg \
     --style-mask "$out/mask_left.png" --style "$starry" --style-mask "$out/mask_right.png" \
     --output "$out/astronaut_mask_two_styles.png"
 # The style term in each region, for the photo, the masked run and the unmasked one.
@@ -73,4 +73,4 @@ done > "$out/mask_two_styles_scores.jsonl"
 
 # 2048 px, four scales.
 "$fresco" gatys --quiet --content examples/images/astronaut.jpg --style "$starry" --size 2048 --scales 4 \
-    --coarse-iters 40 --iters 30 --output "$out/astronaut_2048.jpg" --log "$out/astronaut_2048.jsonl"
+    --coarse-iters 40 --iters 30 --history 10 --output "$out/astronaut_2048.jpg" --log "$out/astronaut_2048.jsonl"

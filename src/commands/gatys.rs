@@ -39,7 +39,7 @@ pub struct GatysArgs {
     #[arg(long, default_value_t = 512)]
     pub size: usize,
     /// Iterations (L-BFGS: loss evaluations) at the full size.
-    #[arg(long, default_value_t = 65, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 125, allow_negative_numbers = true)]
     pub iters: usize,
     /// Iterations at each coarser scale.
     #[arg(long, default_value_t = 60, allow_negative_numbers = true)]
@@ -48,7 +48,7 @@ pub struct GatysArgs {
     #[arg(long, default_value_t = 0.0, value_name = "FRACTION", allow_negative_numbers = true)]
     pub min_progress: f64,
     /// L-BFGS: how many (step, gradient change) pairs it keeps; each pair holds two images' worth of memory.
-    #[arg(long, default_value_t = 10, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 20, allow_negative_numbers = true)]
     pub history: usize,
     /// L-BFGS on the CPU: levels of the image pyramid that precondition its steps, so the picture's large-scale layout converges as fast as its detail; 0: plain L-BFGS. Adam and GPU runs go without.
     #[arg(long, default_value_t = 4, value_name = "LEVELS", allow_negative_numbers = true)]

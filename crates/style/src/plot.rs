@@ -24,8 +24,16 @@ const RIGHT: i64 = 30;
 const TOP: i64 = 40;
 const BOTTOM: i64 = 50;
 const SCALE: i64 = 2;
-const COLOURS: [[u8; 3]; 6] =
-    [[31, 119, 180], [214, 39, 40], [44, 160, 44], [148, 103, 189], [255, 127, 14], [23, 190, 207]];
+const COLOURS: [[u8; 3]; 8] = [
+    [31, 119, 180],
+    [214, 39, 40],
+    [44, 160, 44],
+    [148, 103, 189],
+    [255, 127, 14],
+    [23, 190, 207],
+    [140, 86, 75],
+    [0, 0, 0],
+];
 
 /// 3×5 glyphs (digits, capitals, a little punctuation; lower case is drawn
 /// as capitals), one row of three bits per entry, top row first.
