@@ -41,8 +41,12 @@ fn lbfgs_overhead(c: &mut Criterion) {
         group.bench_function(format!("25 iterations, history {history}"), |bench| {
             bench.iter(|| {
                 pixels.set(start.clone());
-                let config =
-                    LbfgsConfig { max_iter: ITERATIONS, max_eval: ITERATIONS, history_size: history, ..Default::default() };
+                let config = LbfgsConfig {
+                    max_iter: ITERATIONS,
+                    max_eval: ITERATIONS,
+                    history_size: history,
+                    ..Default::default()
+                };
                 let m = PyramidPreconditioner::new(3, SHAPE[2], SHAPE[3], 4, PRECONDITIONER_LIFT);
                 let mut lbfgs = Lbfgs::new(config).with_bounds(0.0, 1.0).with_preconditioner(move |v| {
                     let mut values = v.to_vec::<f32>();

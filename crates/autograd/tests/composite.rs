@@ -32,9 +32,8 @@ fn fused_conv_relu_max_pool_block_gradient_to_the_input() {
     let w2 = Var::constant(Tensor::randn(&[5, 4, 3, 3], 0.0, 0.3, 3, DType::F64));
     let target = Var::constant(Tensor::rand_uniform(&[1, 5, 5], 0.0, 0.2, 4, DType::F64));
     let block = |v: &[Var]| {
-        let h = v[0]
-            .try_conv2d_relu_max_pool2d(&w1, Some(&b1), Conv2dParams::new(1, 1), Pool2dParams::new(2, 2))
-            .unwrap();
+        let h =
+            v[0].try_conv2d_relu_max_pool2d(&w1, Some(&b1), Conv2dParams::new(1, 1), Pool2dParams::new(2, 2)).unwrap();
         h.conv2d(&w2, None, Conv2dParams::new(1, 1)).gram().mse(&target)
     };
     let image = Tensor::rand_uniform(&[1, 3, 8, 8], -1.0, 1.0, 5, DType::F64);

@@ -239,7 +239,8 @@ fn dot_and_axpy_of_an_image_equal_their_two_op_forms() {
 
 #[test]
 fn dot_of_two_shapes_is_an_error_naming_both() {
-    let message = Tensor::zeros(&[2, 3], DType::F32).try_dot(&Tensor::zeros(&[3, 2], DType::F32)).unwrap_err().to_string();
+    let message =
+        Tensor::zeros(&[2, 3], DType::F32).try_dot(&Tensor::zeros(&[3, 2], DType::F32)).unwrap_err().to_string();
     assert!(message.contains("dot") && message.contains("[2, 3]") && message.contains("[3, 2]"), "{message}");
 }
 

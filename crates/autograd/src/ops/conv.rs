@@ -85,7 +85,8 @@ impl Var {
         let activation = self.value().try_conv2d_relu(weight.value(), bias.map(Var::value), params)?;
         let (value, indices) = activation.try_max_pool2d(pool)?;
         drop(activation);
-        let op = Op::Conv2dReluMaxPool { input: self.clone(), weight: weight.clone(), bias: bias.cloned(), params, indices };
+        let op =
+            Op::Conv2dReluMaxPool { input: self.clone(), weight: weight.clone(), bias: bias.cloned(), params, indices };
         Ok(Var::from_op(value, op))
     }
 

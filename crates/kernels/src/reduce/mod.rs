@@ -112,7 +112,8 @@ pub fn dot_run<T: Float>(a: &[T], b: &[T]) -> T {
     for (ca, cb) in (&mut a_chunks).zip(&mut b_chunks) {
         for (k, slot) in acc.iter_mut().enumerate() {
             // SAFETY: both chunks hold 4·LANES values.
-            let (va, vb) = unsafe { (T::Vector::load(ca.as_ptr().add(k * lanes)), T::Vector::load(cb.as_ptr().add(k * lanes))) };
+            let (va, vb) =
+                unsafe { (T::Vector::load(ca.as_ptr().add(k * lanes)), T::Vector::load(cb.as_ptr().add(k * lanes))) };
             *slot = *slot + va * vb;
         }
     }

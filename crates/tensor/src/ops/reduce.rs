@@ -61,8 +61,9 @@ impl Tensor {
         if host && self.dtype() == other.dtype() && self.layout.is_contiguous() && other.layout.is_contiguous() {
             match self.dtype() {
                 crate::DType::F32 => {
-                    return Ok(kernels::reduce::dot_run(self.contiguous_data::<f32>(), other.contiguous_data::<f32>())
-                        as f64)
+                    return Ok(
+                        kernels::reduce::dot_run(self.contiguous_data::<f32>(), other.contiguous_data::<f32>()) as f64
+                    )
                 }
                 crate::DType::F64 => {
                     return Ok(kernels::reduce::dot_run(self.contiguous_data::<f64>(), other.contiguous_data::<f64>()))
