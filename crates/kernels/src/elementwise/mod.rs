@@ -365,7 +365,7 @@ pub fn add_scaled_assign<T: Float>(acc: &mut [T], x: &[T], scale: T) {
             }
         }
         for (a, &v) in acc[whole..].iter_mut().zip(&x[whole..]) {
-            *a = *a + v * scale;
+            *a += v * scale;
         }
     };
     if acc.len() < 2 * PARALLEL_THRESHOLD {

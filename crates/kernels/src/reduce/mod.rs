@@ -119,7 +119,7 @@ pub fn dot_run<T: Float>(a: &[T], b: &[T]) -> T {
     }
     let mut result = ((acc[0] + acc[1]) + (acc[2] + acc[3])).reduce_sum();
     for (&x, &y) in a_chunks.remainder().iter().zip(b_chunks.remainder()) {
-        result = result + x * y;
+        result += x * y;
     }
     result
 }
