@@ -84,8 +84,12 @@ impl Tensor {
     /// bit for bit either way (the product is rounded before the sum).
     ///
     /// # Errors
-    /// If the shapes do not broadcast or the dtypes differ.
+    /// If the dtypes differ, the shapes do not broadcast (named `add`), or
+    /// the dtype is storage-only.
     pub fn try_add_scaled_consuming(mut self, x: &Tensor, scale: f64) -> Result<Tensor> {
+        if self.dtype() != x.dtype() {
+            return Err(TensorError::DTypeMismatch { op: "add_scaled", lhs: self.dtype(), rhs: x.dtype() });
+        }
         let fits = self.dtype() == x.dtype()
             && self.device() == Device::Cpu
             && x.device() == Device::Cpu
@@ -112,7 +116,7 @@ impl Tensor {
                 }
             }
         }
-        self.try_add(&x.mul_scalar(scale))
+        self.try_add(&x.try_unary(UnaryOp::MulScalar(scale))?)
     }
 }
 

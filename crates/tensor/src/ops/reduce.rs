@@ -57,8 +57,11 @@ impl Tensor {
                 detail: "the operands must have one shape".into(),
             });
         }
+        if self.dtype() != other.dtype() {
+            return Err(crate::TensorError::DTypeMismatch { op: "dot", lhs: self.dtype(), rhs: other.dtype() });
+        }
         let host = self.device() == crate::Device::Cpu && other.device() == crate::Device::Cpu;
-        if host && self.dtype() == other.dtype() && self.layout.is_contiguous() && other.layout.is_contiguous() {
+        if host && self.layout.is_contiguous() && other.layout.is_contiguous() {
             match self.dtype() {
                 crate::DType::F32 => {
                     return Ok(
