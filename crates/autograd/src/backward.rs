@@ -94,6 +94,9 @@ fn input_gradients(op: &Op, y: &Tensor, g_owned: Tensor, needs: &[bool]) -> Vec<
         // A reshape moves no values: the gradient takes the input's shape back.
         Op::Reshape(x) => one(&|| g.reshape(x.shape())),
         Op::Permute(_, order) => one(&|| shape::permute_backward(g, order)),
+        // A flip is its own inverse and moves values without changing them:
+        // the gradient is flipped back.
+        Op::Flip(_, dim) => one(&|| g.flip(*dim)),
         Op::Narrow { input, dim, start } => one(&|| shape::narrow_backward(g, input.shape(), *dim, *start)),
         Op::Cat(parts, dim) => shape::cat_backward(g, parts, *dim, needs),
         Op::Conv2d { input, weight, params, .. } => {

@@ -72,12 +72,13 @@ pub(crate) enum Op {
     BroadcastTo(Var),
     Reshape(Var),
     Permute(Var, Vec<usize>),
+    Flip(Var, usize),
     Narrow { input: Var, dim: usize, start: usize },
     Cat(Vec<Var>, usize),
     Conv2d { input: Var, weight: Var, bias: Option<Var>, params: Conv2dParams },
     Conv2dRelu { input: Var, weight: Var, bias: Option<Var>, params: Conv2dParams },
-    /// `max_pool2d(relu(conv2d(…)))`: only the pooled value and the window
-    /// positions are kept, not the full-size activation.
+    // max_pool2d(relu(conv2d(…))): only the pooled value and the window
+    // positions are kept, not the full-size activation.
     Conv2dReluMaxPool { input: Var, weight: Var, bias: Option<Var>, params: Conv2dParams, indices: MaxPoolIndices },
     ConvTranspose2d { input: Var, weight: Var, bias: Option<Var>, params: Conv2dParams },
     MaxPool2d { input: Var, indices: MaxPoolIndices },
@@ -99,6 +100,7 @@ impl Op {
             | Op::BroadcastTo(x)
             | Op::Reshape(x)
             | Op::Permute(x, _)
+            | Op::Flip(x, _)
             | Op::Narrow { input: x, .. }
             | Op::Reduce { input: x, .. }
             | Op::MaxPool2d { input: x, .. }
@@ -152,6 +154,7 @@ impl Op {
             Op::BroadcastTo(_) => "broadcast_to",
             Op::Reshape(_) => "reshape",
             Op::Permute(..) => "permute",
+            Op::Flip(..) => "flip",
             Op::Narrow { .. } => "narrow",
             Op::Cat(..) => "cat",
             Op::Conv2d { .. } => "conv2d",

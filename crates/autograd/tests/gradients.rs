@@ -99,6 +99,11 @@ gradcheck_property!(reshape, CASES, [any_tensor(shape(2..=2, 2..=4))], |v| {
     v[0].reshape(&[s[1], s[0]])
 });
 gradcheck_property!(permute, CASES, [any_tensor(shape(3..=3, 1..=4))], |v| v[0].permute(&[2, 0, 1]).square());
+// Weighted after flipping, so a rule that forgot to flip back is caught.
+gradcheck_property!(flip, CASES, [any_tensor(shape(3..=3, 1..=4))], |v| {
+    let weights = Var::constant(Tensor::randn(v[0].shape(), 0.0, 1.0, 3, v[0].dtype()));
+    &v[0].flip(1).flip(2) * &weights
+});
 gradcheck_property!(narrow, CASES, [any_tensor(shape(2..=3, 3..=5))], |v| v[0].narrow(1, 1, 2));
 gradcheck_property!(cat, CASES, [any_tensor(shape(2..=2, 1..=3)), any_tensor(shape(2..=2, 1..=3))], |v| {
     // Join along dim 0 after making the second operand's other dim agree.
@@ -146,8 +151,9 @@ proptest! {
         });
         (tensor(c.input), tensor(c.weight), tensor(vec![o]), Just(c.params), pool)
     })) {
-        // Same value and bit-identical gradients to x, w and b: the fused
-        // rule gates by the pooled value, which is each window's maximum.
+        // Same value and equal gradients to x, w and b (a gated zero may
+        // differ in sign): the fused rule gates by the pooled value, which
+        // is each window's maximum.
         let (xv, wv, bv) = (Var::parameter(x), Var::parameter(w), Var::parameter(b));
         let seed_of = |y: &Var| Tensor::randn(y.shape(), 0.0, 1.0, 11, y.dtype());
         let fused = xv.try_conv2d_relu_max_pool2d(&wv, Some(&bv), params, pool).unwrap();

@@ -226,6 +226,27 @@ proptest! {
     }
 }
 
+/// `flip` reverses one axis of any layout (storage-only dtypes are refused
+/// by name), and a quarter turn of an image (transpose, then mirror) is
+/// undone by mirror, then transpose.
+#[test]
+fn flip_reverses_one_axis_and_undoes_a_quarter_turn() {
+    let t = seq(&[2, 3, 4]);
+    let flipped = t.flip(1).to_f64_vec();
+    for (i, j, k) in (0..2).flat_map(|i| (0..3).flat_map(move |j| (0..4).map(move |k| (i, j, k)))) {
+        assert_eq!(flipped[i * 12 + j * 4 + k], t.to_f64_vec()[i * 12 + (2 - j) * 4 + k]);
+    }
+    assert_eq!(t.flip(2).flip(2).to_f64_vec(), t.to_f64_vec());
+    assert_eq!(t.permute(&[2, 0, 1]).flip(0).to_f64_vec(), t.flip(2).permute(&[2, 0, 1]).to_f64_vec());
+    let error = t.to_dtype(DType::F16).try_flip(1).unwrap_err().to_string();
+    assert!(error.contains("flip") && error.contains("f16"), "{error}");
+    let image = Tensor::randn(&[1, 3, 5, 7], 0.0, 1.0, 4, DType::F32);
+    let turned = image.permute(&[0, 1, 3, 2]).flip(3);
+    assert_eq!(turned.shape(), [1, 3, 7, 5]);
+    assert_eq!(turned.flip(3).permute(&[0, 1, 3, 2]).to_vec::<f32>(), image.to_vec::<f32>());
+    assert!(t.try_flip(3).unwrap_err().to_string().contains("flip"));
+}
+
 /// Long enough that the axpy runs in parallel chunks (a 512² RGB image).
 #[test]
 fn dot_and_axpy_of_an_image_equal_their_two_op_forms() {

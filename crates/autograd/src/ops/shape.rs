@@ -118,6 +118,24 @@ impl Var {
         expect(self.try_permute(order))
     }
 
+    /// The values in reverse order along `dim` (a mirror image for `dim` 3
+    /// of an NCHW image).
+    ///
+    /// # Errors
+    /// If `dim` is out of range.
+    pub fn try_flip(&self, dim: usize) -> Result<Var> {
+        let value = self.value().try_flip(dim)?;
+        Ok(Var::from_op(value, Op::Flip(self.clone(), dim)))
+    }
+
+    /// As [`Var::try_flip`].
+    ///
+    /// # Panics
+    /// If `dim` is out of range.
+    pub fn flip(&self, dim: usize) -> Var {
+        expect(self.try_flip(dim))
+    }
+
     /// Dimensions `a` and `b` swapped.
     ///
     /// # Panics

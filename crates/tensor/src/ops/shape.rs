@@ -226,6 +226,56 @@ impl Tensor {
         Self::try_cat(&parts.iter().collect::<Vec<_>>(), dim)
     }
 
+    /// The values in reverse order along `dim`, as a new contiguous tensor.
+    ///
+    /// # Errors
+    /// If `dim` is out of range or the dtype is storage-only (f16, bf16).
+    pub fn try_flip(&self, dim: usize) -> Result<Tensor> {
+        self.layout.check_dim("flip", dim)?;
+        if !self.dtype().is_compute() {
+            return Err(TensorError::UnsupportedDType {
+                op: "flip",
+                dtype: self.dtype(),
+                hint: "; convert to f32 or f64 with to_dtype first",
+            });
+        }
+        let len = self.shape()[dim];
+        if len <= 1 || self.numel() == 0 {
+            return Ok(self.contiguous());
+        }
+        // On the host, one pass over a contiguous copy: runs of `inner`
+        // values are copied in reverse order of their index along `dim`.
+        if self.device() == crate::Device::Cpu && matches!(self.dtype(), crate::DType::F32 | crate::DType::F64) {
+            let source = self.contiguous();
+            let inner: usize = self.shape()[dim + 1..].iter().product();
+            fn reverse_runs<T: Copy>(from: &[T], to: &mut [T], len: usize, inner: usize) {
+                for (block_in, block_out) in from.chunks_exact(len * inner).zip(to.chunks_exact_mut(len * inner)) {
+                    for (k, run) in block_out.chunks_exact_mut(inner).enumerate() {
+                        run.copy_from_slice(&block_in[(len - 1 - k) * inner..(len - k) * inner]);
+                    }
+                }
+            }
+            return Ok(match self.dtype() {
+                crate::DType::F32 => Tensor::build::<f32>(self.shape(), |out| {
+                    reverse_runs(source.contiguous_data::<f32>(), out, len, inner)
+                }),
+                _ => Tensor::build::<f64>(self.shape(), |out| {
+                    reverse_runs(source.contiguous_data::<f64>(), out, len, inner)
+                }),
+            });
+        }
+        let reversed: Vec<usize> = (0..len).rev().collect();
+        self.try_index_select(dim, &reversed)
+    }
+
+    /// As [`Tensor::try_flip`].
+    ///
+    /// # Panics
+    /// If `dim` is out of range.
+    pub fn flip(&self, dim: usize) -> Tensor {
+        expect(self.try_flip(dim))
+    }
+
     /// As [`Tensor::try_index_select`].
     ///
     /// # Panics
