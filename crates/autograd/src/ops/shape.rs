@@ -122,7 +122,7 @@ impl Var {
     /// of an NCHW image).
     ///
     /// # Errors
-    /// If `dim` is out of range.
+    /// If `dim` is out of range or the dtype is storage-only.
     pub fn try_flip(&self, dim: usize) -> Result<Var> {
         let value = self.value().try_flip(dim)?;
         Ok(Var::from_op(value, Op::Flip(self.clone(), dim)))

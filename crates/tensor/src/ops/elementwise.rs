@@ -90,8 +90,7 @@ impl Tensor {
         if self.dtype() != x.dtype() {
             return Err(TensorError::DTypeMismatch { op: "add_scaled", lhs: self.dtype(), rhs: x.dtype() });
         }
-        let fits = self.dtype() == x.dtype()
-            && self.device() == Device::Cpu
+        let fits = self.device() == Device::Cpu
             && x.device() == Device::Cpu
             && self.shape() == x.shape()
             && self.layout.is_contiguous()
