@@ -92,6 +92,16 @@ pub struct Lbfgs {
     bounds: Option<(f64, f64)>,
 }
 
+/// 1 where a parameter `x` with gradient `g` is free in `[lower, upper]`,
+/// 0 where it is held: on a bound, with the gradient pushing it out.
+fn free_flags<T: PartialOrd + Copy + Default>(x: &[T], g: &[T], lower: T, upper: T) -> Vec<f32> {
+    let zero = T::default();
+    x.iter()
+        .zip(g)
+        .map(|(&x, &g)| if (x <= lower && g > zero) || (x >= upper && g < zero) { 0.0 } else { 1.0 })
+        .collect()
+}
+
 /// `v ↦ M·v` for L-BFGS's starting inverse Hessian `γ·M`
 /// (see [`Lbfgs::with_preconditioner`]).
 type Preconditioner = Box<dyn Fn(&Tensor) -> Tensor>;
@@ -164,16 +174,12 @@ impl Lbfgs {
     fn free_mask(&self, params: &[Param], gradient: &Tensor) -> Option<Tensor> {
         let (lower, upper) = self.bounds?;
         let x = flatten(params);
-        let free: Vec<f32> = if x.dtype() == DType::F32 && gradient.dtype() == DType::F32 {
+        let free = if x.dtype() == DType::F32 && gradient.dtype() == DType::F32 {
             // Compared in f32, as the projection clamps f32 values to the
             // bounds rounded to f32 (0.1 becomes 0.100000001).
-            let (lower, upper) = (lower as f32, upper as f32);
-            let (x, g) = (x.to_vec::<f32>(), gradient.to_vec::<f32>());
-            let is_free = |x: f32, g: f32| if (x <= lower && g > 0.0) || (x >= upper && g < 0.0) { 0.0 } else { 1.0 };
-            x.iter().zip(&g).map(|(&x, &g)| is_free(x, g)).collect()
+            free_flags(&x.to_vec::<f32>(), &gradient.to_vec::<f32>(), lower as f32, upper as f32)
         } else {
-            let is_free = |x: f64, g: f64| if (x <= lower && g > 0.0) || (x >= upper && g < 0.0) { 0.0 } else { 1.0 };
-            x.to_f64_vec().iter().zip(gradient.to_f64_vec()).map(|(&x, g)| is_free(x, g)).collect()
+            free_flags(&x.to_f64_vec(), &gradient.to_f64_vec(), lower, upper)
         };
         Some(Tensor::from_vec(free, gradient.shape()).to_dtype(gradient.dtype()).to_device(gradient.device()))
     }

@@ -39,6 +39,19 @@ impl Tensor {
         on_device(name, &[self, rhs], |backend| backend.binary(op, &a, &b, &shape))
     }
 
+    /// What the consuming ops need, but for their shapes and for nobody
+    /// else holding the buffer (`Arc::get_mut`, checked where it is
+    /// written): both operands in host memory with one dtype, and `self`
+    /// contiguous over its whole buffer.
+    fn can_write_in_place_beside(&self, rhs: &Tensor) -> bool {
+        self.dtype() == rhs.dtype()
+            && self.device() == Device::Cpu
+            && rhs.device() == Device::Cpu
+            && self.layout.is_contiguous()
+            && self.layout.offset() == 0
+            && self.numel() == self.storage.len()
+    }
+
     /// [`Tensor::try_binary`] that consumes its left operand and, where it
     /// can, writes the result into that operand's buffer instead of a new
     /// one: when nothing else holds the buffer (no other tensor, view or
@@ -51,12 +64,7 @@ impl Tensor {
     /// uses it for gradients it is about to replace.
     pub fn try_binary_consuming(mut self, op: BinaryOp, rhs: &Tensor) -> Result<Tensor> {
         let shape = self.layout.shape().to_vec();
-        let fits = self.dtype() == rhs.dtype()
-            && self.device() == Device::Cpu
-            && rhs.device() == Device::Cpu
-            && self.layout.is_contiguous()
-            && self.layout.offset() == 0
-            && self.numel() == self.storage.len()
+        let fits = self.can_write_in_place_beside(rhs)
             && broadcast_shapes(binary_name(op), &shape, rhs.shape()).is_ok_and(|joint| joint == shape);
         if fits {
             let rhs = rhs.try_broadcast_to(&shape)?;
@@ -90,25 +98,15 @@ impl Tensor {
         if self.dtype() != x.dtype() {
             return Err(TensorError::DTypeMismatch { op: "add_scaled", lhs: self.dtype(), rhs: x.dtype() });
         }
-        let fits = self.device() == Device::Cpu
-            && x.device() == Device::Cpu
-            && self.shape() == x.shape()
-            && self.layout.is_contiguous()
-            && x.layout.is_contiguous()
-            && self.layout.offset() == 0
-            && self.numel() == self.storage.len();
-        if fits {
-            let x_storage = Arc::clone(&x.storage);
-            let start = x.layout.offset();
-            let count = x.numel();
+        if self.can_write_in_place_beside(x) && self.shape() == x.shape() && x.layout.is_contiguous() {
             if let Some(storage) = Arc::get_mut(&mut self.storage) {
-                match (storage, x_storage.as_ref()) {
-                    (Storage::F32(values), Storage::F32(xs)) => {
-                        kernels::elementwise::add_scaled_assign(values, &xs[start..start + count], scale as f32);
+                match storage {
+                    Storage::F32(values) => {
+                        kernels::elementwise::add_scaled_assign(values, x.contiguous_data::<f32>(), scale as f32);
                         return Ok(self);
                     }
-                    (Storage::F64(values), Storage::F64(xs)) => {
-                        kernels::elementwise::add_scaled_assign(values, &xs[start..start + count], scale);
+                    Storage::F64(values) => {
+                        kernels::elementwise::add_scaled_assign(values, x.contiguous_data::<f64>(), scale);
                         return Ok(self);
                     }
                     _ => {}
