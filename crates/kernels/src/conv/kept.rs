@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 
 use super::geometry::Conv2dGeometry;
-use super::winograd::{self, TransformedKernels};
+use super::winograd::{self, KernelSource};
 use crate::buffer_pool::PooledVec;
 use crate::gemm::{GemmFloat, PackedRows};
 
@@ -45,36 +45,28 @@ impl<T: GemmFloat> WinogradKernels<T> {
     pub fn new(geo: &Conv2dGeometry, weight: &[T], pass: ConvPass) -> Option<Self> {
         assert_eq!(weight.len(), geo.weight_len(), "WinogradKernels: weight of {} for geometry {geo:?}", weight.len());
         match pass {
-            ConvPass::Forward => {
-                winograd::applies(geo).then(|| Self::transformed(weight, pass, geo.out_channels, geo.in_channels))
-            }
+            ConvPass::Forward => winograd::applies(geo)
+                .then(|| Self::transformed(weight, KernelSource::Weight, pass, geo.out_channels, geo.in_channels)),
             ConvPass::InputGradient => {
                 let adjoint = adjoint_geometry(geo);
                 (winograd::applies(geo) && winograd::applies(&adjoint))
-                    .then(|| Self::transformed(&flipped_kernels(geo, weight), pass, geo.in_channels, geo.out_channels))
+                    .then(|| Self::transformed(weight, KernelSource::Adjoint, pass, geo.in_channels, geo.out_channels))
             }
         }
     }
 
-    /// The transform, each position's `outputs × inputs` matrix packed for
-    /// the products ([`PackedRows`]): a kept transform is read by every
-    /// later call, so it is packed once here instead of at each product
-    /// (where packing it cost about as much as reading it).
-    fn transformed(kernels: &[T], pass: ConvPass, outputs: usize, inputs: usize) -> Self {
-        // In the per-call kernels' scratch slot: no second 36·O·C allocation.
-        let row_major = winograd::transform_kernels(kernels, outputs, inputs);
-        let plane = PackedRows::<T>::packed_len(outputs, inputs);
-        let mut values = vec![T::ZERO; winograd::POSITIONS * plane];
-        values
-            .par_chunks_mut(plane.max(1))
-            .zip(row_major.par_chunks(outputs * inputs).take(winograd::POSITIONS))
-            .for_each(|(packed, u)| PackedRows::pack(u, outputs, inputs, packed));
+    /// The transform of `weight`'s kernels as `source` reads them, each
+    /// position's `outputs × inputs` matrix packed for the products
+    /// ([`PackedRows`]), as the per-call transform writes it.
+    fn transformed(weight: &[T], source: KernelSource, pass: ConvPass, outputs: usize, inputs: usize) -> Self {
+        let mut values = vec![T::ZERO; winograd::POSITIONS * PackedRows::<T>::packed_len(outputs, inputs)];
+        winograd::transform_kernels_into(weight, source, outputs, inputs, &mut values);
         WinogradKernels { values, pass, outputs, inputs }
     }
 
     /// The transform as the convolution takes it.
-    pub(super) fn transformed_kernels(&self) -> TransformedKernels<'_, T> {
-        TransformedKernels::Packed(&self.values)
+    pub(super) fn transformed_kernels(&self) -> &[T] {
+        &self.values
     }
 
     /// True when keeping this geometry's transformed kernels across calls

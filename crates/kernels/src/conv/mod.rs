@@ -30,7 +30,7 @@ pub use geometry::Conv2dGeometry;
 pub use kept::{ConvPass, WinogradKernels};
 
 use kept::{adjoint_geometry, flipped_kernels};
-use winograd::TransformedKernels;
+use winograd::KernelSource;
 
 use gather::{AxisMap, PatchMatrix};
 
@@ -148,8 +148,8 @@ pub fn conv2d_forward_with<T: GemmFloat>(
                 winograd::conv2d_winograd(geo, input, kept.transformed_kernels(), bias, activation, output);
             }
             None => {
-                let u = winograd::transform_kernels(weight, geo.out_channels, geo.in_channels);
-                winograd::conv2d_winograd(geo, input, TransformedKernels::RowMajor(&u), bias, activation, output);
+                let u = winograd::transform_kernels(weight, KernelSource::Weight, geo.out_channels, geo.in_channels);
+                winograd::conv2d_winograd(geo, input, &u, bias, activation, output);
             }
         }
         return;
@@ -229,15 +229,8 @@ pub fn conv2d_backward_input_with<T: GemmFloat>(
                 );
             }
             None => {
-                let u = winograd::transform_kernels(&flipped_kernels(geo, weight), geo.in_channels, geo.out_channels);
-                winograd::conv2d_winograd(
-                    &adjoint,
-                    grad_output,
-                    TransformedKernels::RowMajor(&u),
-                    None,
-                    Activation::Identity,
-                    grad_input,
-                );
+                let u = winograd::transform_kernels(weight, KernelSource::Adjoint, geo.in_channels, geo.out_channels);
+                winograd::conv2d_winograd(&adjoint, grad_output, &u, None, Activation::Identity, grad_input);
             }
         }
         return;

@@ -54,14 +54,17 @@ pub(crate) fn applies(geo: &Conv2dGeometry) -> bool {
 
 /// `G x` for the three taps `x` of a kernel row or column: the 1-D kernel
 /// transform, with `G = [[¼, 0, 0], [−⅙, −⅙, −⅙], [−⅙, ⅙, −⅙],
-/// [1⁄24, 1⁄12, ⅙], [1⁄24, −1⁄12, ⅙], [0, 0, 1]]`.
-fn kernel_1d<T: GemmFloat>([a, b, c]: [T; 3]) -> [T; IN] {
-    let f = T::from_f64;
-    let (quarter, sixth, twelfth, twenty_fourth) = (f(0.25), f(1.0 / 6.0), f(1.0 / 12.0), f(1.0 / 24.0));
+/// [1⁄24, 1⁄12, ⅙], [1⁄24, −1⁄12, ⅙], [0, 0, 1]]`. `L` is a scalar or a SIMD
+/// vector of them (`constant` makes the fractions): the same operations in
+/// the same order either way.
+#[inline(always)]
+fn kernel_1d<L: Lane>([a, b, c]: [L; 3], constant: impl Fn(f64) -> L) -> [L; IN] {
+    let (zero, quarter, sixth) = (constant(0.0), constant(0.25), constant(1.0 / 6.0));
+    let (twelfth, twenty_fourth) = (constant(1.0 / 12.0), constant(1.0 / 24.0));
     [
         a * quarter,
-        T::ZERO - (a + b + c) * sixth,
-        T::ZERO - (a - b + c) * sixth,
+        zero - (a + b + c) * sixth,
+        zero - (a - b + c) * sixth,
         a * twenty_fourth + b * twelfth + c * sixth,
         a * twenty_fourth - b * twelfth + c * sixth,
         c,
@@ -153,52 +156,150 @@ fn transform_runs<T: GemmFloat, const N: usize>(
     }
 }
 
-/// `U[ξ][o][c] = (G g Gᵀ)[ξ]` for every kernel `g = weight[o][c]` (3×3).
-///
-/// Kernels are transformed in parallel chunks, each into a small
-/// position-major block first, so that every position's plane receives
-/// contiguous runs rather than one scattered value per kernel.
-/// The result lives in a kept scratch buffer ([`ScratchSlot::WinogradKernels`]):
-/// for a call's own use, not to be kept.
-pub(crate) fn transform_kernels<T: GemmFloat>(weight: &[T], outputs: usize, inputs: usize) -> Scratch<T> {
-    let mut u = Scratch::take(ScratchSlot::WinogradKernels, POSITIONS * outputs * inputs);
-    transform_kernels_into(weight, outputs, inputs, &mut u);
+/// Which kernels a transform reads from a weight `W` (`O × C × 3 × 3`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum KernelSource {
+    /// The forward pass's: kernel `(o, c)` is `W[o][c]` (`O` outputs, `C`
+    /// inputs).
+    Weight,
+    /// The input gradient's: the transposed, flipped `W̃`, whose kernel
+    /// `(c, o)` is `W[o][c]` turned half a turn, `W̃[c][o][ky][kx] =
+    /// W[o][c][2 − ky][2 − kx]` (`C` outputs, `O` inputs).
+    Adjoint,
+}
+
+/// `U[ξ] = (G g Gᵀ)[ξ]` for every kernel `g` of `weight` read as `source`
+/// says: 36 matrices of `outputs × inputs`, each written already packed as
+/// the products read their left operand ([`PackedRows`]), in a kept scratch
+/// buffer ([`ScratchSlot::WinogradKernels`]; for a call's own use, not to be
+/// kept).
+pub(crate) fn transform_kernels<T: GemmFloat>(
+    weight: &[T],
+    source: KernelSource,
+    outputs: usize,
+    inputs: usize,
+) -> Scratch<T> {
+    let plane = PackedRows::<T>::packed_len(outputs, inputs);
+    let mut u = Scratch::take(ScratchSlot::WinogradKernels, POSITIONS * plane);
+    transform_kernels_into(weight, source, outputs, inputs, &mut u);
     u
 }
 
-/// As [`transform_kernels`], into `u` (`36 × O × C` values, all written).
-fn transform_kernels_into<T: GemmFloat>(weight: &[T], outputs: usize, inputs: usize, u: &mut [T]) {
-    const CHUNK: usize = 64;
-    let plane = outputs * inputs;
+/// As [`transform_kernels`], into `u` (36 planes of
+/// [`PackedRows::packed_len`]`(outputs, inputs)` values, all written: the
+/// padding rows of the last panel get zeros, the transform of a zero kernel).
+///
+/// The kernels' transform and the packing are one pass. One task per panel
+/// of `MR` output rows gathers, for a run of inputs, each kernel's taps in
+/// the order of the packed run (`taps[t][q·MR + i]`), then transforms the
+/// run `LANES` kernels at a time, storing each position's values straight
+/// into its packed plane. (Transformed one kernel at a time in scalars into
+/// row-major planes, then packed at each product, with the input gradient's
+/// `W̃` first copied out of the weight, the kernels cost 9% of a Gatys
+/// evaluation at 512², where no kernels are kept.) The arithmetic is the
+/// same in vectors and scalars, so results do not depend on the layout.
+///
+/// # Panics
+/// If `weight` or `u` has the wrong length.
+pub(crate) fn transform_kernels_into<T: GemmFloat>(
+    weight: &[T],
+    source: KernelSource,
+    outputs: usize,
+    inputs: usize,
+    u: &mut [T],
+) {
+    /// Inputs per run: the taps of `STAGED · MR` kernels are gathered at once.
+    const STAGED: usize = 32;
+    let mr = T::MR;
+    let plane = PackedRows::<T>::packed_len(outputs, inputs);
     assert_eq!(
         weight.len(),
-        9 * plane,
+        9 * outputs * inputs,
         "transform_kernels: {} weights for {outputs}x{inputs} 3x3 kernels",
         weight.len()
     );
     assert_eq!(u.len(), POSITIONS * plane, "transform_kernels: {} values for {outputs}x{inputs} kernels", u.len());
+    if plane == 0 {
+        return;
+    }
+    let depth = crate::gemm::depth_block::<T>(inputs);
     let u_ptr = SharedSlice(u.as_mut_ptr());
-    weight.par_chunks(9 * CHUNK).enumerate().for_each(|(chunk, kernels)| {
-        let mut block = [[T::ZERO; CHUNK]; POSITIONS];
-        for (k, g) in kernels.chunks_exact(9).enumerate() {
-            // G g: 6×3, one column at a time.
-            let columns: [[T; IN]; 3] = std::array::from_fn(|j| kernel_1d([g[j], g[3 + j], g[6 + j]]));
-            // (G g) Gᵀ: 6×6, one row at a time.
-            for i in 0..IN {
-                let row = kernel_1d([columns[0][i], columns[1][i], columns[2][i]]);
-                for (j, v) in row.into_iter().enumerate() {
-                    block[i * IN + j][k] = v;
+    let kernel = |row: usize, col: usize| -> [T; 9] {
+        match source {
+            KernelSource::Weight => std::array::from_fn(|t| weight[(row * inputs + col) * 9 + t]),
+            KernelSource::Adjoint => std::array::from_fn(|t| weight[(col * outputs + row) * 9 + 8 - t]),
+        }
+    };
+    let panels = outputs.div_ceil(mr);
+    let run_len = STAGED * mr;
+    (0..panels).into_par_iter().for_each_init(
+        || vec![T::ZERO; 9 * run_len],
+        |taps, panel| {
+            for k0 in (0..inputs).step_by(depth) {
+                let kcur = depth.min(inputs - k0);
+                for c0 in (k0..k0 + kcur).step_by(STAGED) {
+                    let len = STAGED.min(k0 + kcur - c0) * mr;
+                    // taps[t][q·MR + i]: tap t of kernel (panel·MR + i, c0 + q),
+                    // in the order of the packed run.
+                    for (slot, (q, i)) in (0..len).map(|l| (l / mr, l % mr)).enumerate() {
+                        let row = panel * mr + i;
+                        let g = if row < outputs { kernel(row, c0 + q) } else { [T::ZERO; 9] };
+                        for (t, &tap) in g.iter().enumerate() {
+                            taps[t * run_len + slot] = tap;
+                        }
+                    }
+                    let start = PackedRows::<T>::offset_in(outputs, inputs, panel * mr, c0);
+                    let taps_at = |t: usize| &taps[t * run_len..t * run_len + len];
+                    let kernel_taps: [&[T]; 9] = std::array::from_fn(taps_at);
+                    let mut runs: [&mut [T]; POSITIONS] = std::array::from_fn(|xi| {
+                        // SAFETY: the task of `panel` alone writes that
+                        // panel's runs, each inside plane ξ of u (the offset
+                        // is PackedRows's, and the run's inputs stay inside
+                        // one depth block), and the 36 runs lie in 36
+                        // different planes.
+                        unsafe { u_ptr.run_mut(xi * plane + start, len) }
+                    });
+                    transform_kernel_runs(kernel_taps, &mut runs, len);
                 }
             }
+        },
+    );
+}
+
+/// `runs[ξ][l] = (G g Gᵀ)[ξ]` for the kernels `g[t] = taps[t][l]`, `l < len`:
+/// `LANES` kernels at a time in SIMD vectors, the rest one at a time with
+/// the same arithmetic.
+#[inline(always)]
+fn transform_kernel_runs<T: GemmFloat>(taps: [&[T]; 9], runs: &mut [&mut [T]; POSITIONS], len: usize) {
+    let lanes = T::LANES;
+    let whole = len / lanes * lanes;
+    let splat = |c: f64| T::Vector::splat(T::from_f64(c));
+    for l in (0..whole).step_by(lanes) {
+        // SAFETY: l + LANES ≤ len, and every tap run holds len values.
+        let g = taps.map(|run| unsafe { T::Vector::load(run.as_ptr().add(l)) });
+        for (run, value) in runs.iter_mut().zip(kernel_2d(g, splat)) {
+            // SAFETY: as above, for the output runs of len values.
+            unsafe { value.store(run.as_mut_ptr().add(l)) };
         }
-        let count = kernels.len() / 9;
-        for (xi, values) in block.iter().enumerate() {
-            // SAFETY: chunk `chunk` alone writes kernels chunk·64.. of each
-            // position's plane, inside u (36 planes of O·C values).
-            let run = unsafe { u_ptr.run_mut(xi * plane + chunk * CHUNK, count) };
-            run.copy_from_slice(&values[..count]);
+    }
+    for l in whole..len {
+        let g = taps.map(|run| run[l]);
+        for (run, value) in runs.iter_mut().zip(kernel_2d(g, T::from_f64)) {
+            run[l] = value;
         }
-    });
+    }
+}
+
+/// `G g Gᵀ` (6×6, row-major) for one 3×3 kernel `g` (row-major), of scalars
+/// or of SIMD vectors of them (`constant` as in [`kernel_1d`]).
+#[inline(always)]
+fn kernel_2d<L: Lane>(g: [L; 9], constant: impl Fn(f64) -> L + Copy) -> [L; POSITIONS] {
+    // G g: 6×3, one column at a time.
+    let columns: [[L; IN]; 3] = std::array::from_fn(|j| kernel_1d([g[j], g[3 + j], g[6 + j]], constant));
+    // (G g) Gᵀ: 6×6, one row at a time.
+    let rows: [[L; IN]; IN] =
+        std::array::from_fn(|i| kernel_1d([columns[0][i], columns[1][i], columns[2][i]], constant));
+    std::array::from_fn(|xi| rows[xi / IN][xi % IN])
 }
 
 /// One task's buffers for the input transform: a padded image row, the four
@@ -282,22 +383,13 @@ pub(crate) fn kernels_worth_keeping(geo: &Conv2dGeometry) -> bool {
 /// The largest number of output tiles for which [`kernels_worth_keeping`].
 const KEPT_KERNEL_TILES: usize = 64;
 
-/// The kernels' transform as [`conv2d_winograd`] takes it: `36 × O × C`
-/// values from [`transform_kernels`], or each position's `O × C` matrix
-/// already packed for the products ([`PackedRows`], as kept kernels hold
-/// them).
-#[derive(Clone, Copy)]
-pub(crate) enum TransformedKernels<'a, T> {
-    RowMajor(&'a [T]),
-    Packed(&'a [T]),
-}
-
 /// `output = activation(conv2d(input, weight) + bias)` by F(4×4, 3×3), with `u` the
-/// kernels' transform. The caller checked [`applies`] and the buffer lengths.
+/// kernels' transform, packed ([`transform_kernels`]). The caller checked
+/// [`applies`] and the buffer lengths.
 pub(crate) fn conv2d_winograd<T: GemmFloat>(
     geo: &Conv2dGeometry,
     input: &[T],
-    u: TransformedKernels<'_, T>,
+    u: &[T],
     bias: Option<&[T]>,
     activation: Activation,
     output: &mut [T],
@@ -306,13 +398,8 @@ pub(crate) fn conv2d_winograd<T: GemmFloat>(
     // with it a NaN becomes 0, as the separate ReLU op made it.
     let relu = activation == Activation::Relu;
     let finish = |v: T| if relu { v.max(T::ZERO) } else { v };
-    let (u_len, u_expected) = match u {
-        TransformedKernels::RowMajor(u) => (u.len(), POSITIONS * geo.out_channels * geo.in_channels),
-        TransformedKernels::Packed(u) => {
-            (u.len(), POSITIONS * PackedRows::<T>::packed_len(geo.out_channels, geo.in_channels))
-        }
-    };
-    debug_assert_eq!(u_len, u_expected, "conv2d_winograd: transformed kernels for {geo:?}");
+    let u_plane = PackedRows::<T>::packed_len(geo.out_channels, geo.in_channels);
+    debug_assert_eq!(u.len(), POSITIONS * u_plane, "conv2d_winograd: transformed kernels for {geo:?}");
     let (c_in, c_out) = (geo.in_channels, geo.out_channels);
     let (h, w) = (geo.in_height, geo.in_width);
     let (oh, ow) = (geo.out_height(), geo.out_width());
@@ -362,17 +449,8 @@ pub(crate) fn conv2d_winograd<T: GemmFloat>(
             m[..POSITIONS * m_plane].par_chunks_mut(m_plane).enumerate().for_each(|(xi, m_xi)| {
                 let v_xi = MatRef::row_major(&v[xi * v_plane..(xi + 1) * v_plane], c_in, count);
                 let m_xi = MatMut::row_major(m_xi, c_out, count);
-                match u {
-                    TransformedKernels::RowMajor(u) => {
-                        let u_xi = MatRef::row_major(&u[xi * c_out * c_in..(xi + 1) * c_out * c_in], c_out, c_in);
-                        gemm(T::ONE, &u_xi, &v_xi, T::ZERO, m_xi);
-                    }
-                    TransformedKernels::Packed(u) => {
-                        let plane = PackedRows::<T>::packed_len(c_out, c_in);
-                        let u_xi = PackedRows::view(&u[xi * plane..(xi + 1) * plane], c_out, c_in);
-                        gemm(T::ONE, &u_xi, &v_xi, T::ZERO, m_xi);
-                    }
-                }
+                let u_xi = PackedRows::view(&u[xi * u_plane..(xi + 1) * u_plane], c_out, c_in);
+                gemm(T::ONE, &u_xi, &v_xi, T::ZERO, m_xi);
             });
             // Output: Aᵀ m A, a tile row of one channel at a time, as loops
             // over contiguous runs.
@@ -477,5 +555,84 @@ impl<T> SharedSlice<T> {
     unsafe fn run_mut<'a>(self, start: usize, len: usize) -> &'a mut [T] {
         // SAFETY: forwarded contract.
         unsafe { std::slice::from_raw_parts_mut(self.0.add(start), len) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gemm::MatrixSource;
+
+    /// `G g Gᵀ` by the matrices, in f64 (Lavin & Gray's `G` for the points
+    /// 0, ±1, ±2 and ∞).
+    fn reference_transform(g: [f64; 9]) -> [f64; POSITIONS] {
+        let big_g = [
+            [1.0 / 4.0, 0.0, 0.0],
+            [-1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0],
+            [-1.0 / 6.0, 1.0 / 6.0, -1.0 / 6.0],
+            [1.0 / 24.0, 1.0 / 12.0, 1.0 / 6.0],
+            [1.0 / 24.0, -1.0 / 12.0, 1.0 / 6.0],
+            [0.0, 0.0, 1.0],
+        ];
+        std::array::from_fn(|xi| {
+            let (i, j) = (xi / IN, xi % IN);
+            let mut sum = 0.0;
+            for a in 0..3 {
+                for b in 0..3 {
+                    sum += big_g[i][a] * g[a * 3 + b] * big_g[j][b];
+                }
+            }
+            sum
+        })
+    }
+
+    /// Every position's matrix, read back through [`PackedRows`], holds the
+    /// transform of the kernel `source` names, over several depth blocks
+    /// (600 inputs: two for f32, three for f64), with a last panel of one
+    /// row (13 outputs) and staged runs cut short by the blocks' ends; the
+    /// padding rows are zeros.
+    fn check_transform<T: GemmFloat>(tolerance: f64) {
+        let (outputs, inputs) = (13, 600);
+        let weight: Vec<f64> = (0..9 * outputs * inputs).map(|i| ((i * 37 % 101) as f64 - 50.0) / 25.0).collect();
+        let weight_t: Vec<T> = weight.iter().map(|&v| T::from_f64(v)).collect();
+        let plane = PackedRows::<T>::packed_len(outputs, inputs);
+        for source in [KernelSource::Weight, KernelSource::Adjoint] {
+            let mut u = vec![T::from_f64(f64::NAN); POSITIONS * plane];
+            transform_kernels_into(&weight_t, source, outputs, inputs, &mut u);
+            let mut row_values = vec![T::ZERO; inputs];
+            for row in 0..outputs.div_ceil(T::MR) * T::MR {
+                for col in 0..inputs {
+                    let g: [f64; 9] = std::array::from_fn(|t| match (row < outputs, source) {
+                        (false, _) => 0.0,
+                        (true, KernelSource::Weight) => weight[(row * inputs + col) * 9 + t],
+                        // W̃[row][col][ky][kx] = W[col][row][2 − ky][2 − kx].
+                        (true, KernelSource::Adjoint) => {
+                            let (ky, kx) = (t / 3, t % 3);
+                            weight[((col * outputs + row) * 3 + 2 - ky) * 3 + 2 - kx]
+                        }
+                    });
+                    let expected = reference_transform(g);
+                    for (xi, &want) in expected.iter().enumerate() {
+                        let value = if row < outputs {
+                            let view = PackedRows::view(&u[xi * plane..(xi + 1) * plane], outputs, inputs);
+                            view.read_row(row, col, 1, &mut row_values, 1);
+                            row_values[0].to_f64()
+                        } else {
+                            u[xi * plane + PackedRows::<T>::offset_in(outputs, inputs, row, col)].to_f64()
+                        };
+                        assert!(
+                            (value - want).abs() <= tolerance * (1.0 + want.abs()),
+                            "{source:?}: position {xi} of kernel ({row}, {col}) is {value}, expected {want}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn kernels_are_transformed_into_the_packed_layout() {
+        check_transform::<f64>(1e-14);
+        check_transform::<f32>(1e-6);
     }
 }

@@ -263,10 +263,19 @@ impl<'a, T: GemmFloat> PackedRows<'a, T> {
 
     /// Where `(row, col)` lies in the packed layout.
     fn offset(&self, row: usize, col: usize) -> usize {
-        let block = Self::padded_rows(self.rows);
-        let k0 = col / self.kc * self.kc;
-        let kcur = self.kc.min(self.cols - k0);
-        block * k0 + (row / T::MR) * T::MR * kcur + (col - k0) * T::MR + row % T::MR
+        Self::offset_in(self.rows, self.cols, row, col)
+    }
+
+    /// Where `(row, col)` of a `rows × cols` matrix lies packed: a panel's
+    /// values for consecutive columns of one depth block
+    /// ([`super::depth_block`]) follow each other `MR` apart, so a writer
+    /// that fills whole panels (a transform producing its values already
+    /// packed) writes runs from here.
+    pub(crate) fn offset_in(rows: usize, cols: usize, row: usize, col: usize) -> usize {
+        let kc = super::depth_block::<T>(cols);
+        let k0 = col / kc * kc;
+        let kcur = kc.min(cols - k0);
+        Self::padded_rows(rows) * k0 + (row / T::MR) * T::MR * kcur + (col - k0) * T::MR + row % T::MR
     }
 }
 
