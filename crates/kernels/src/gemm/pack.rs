@@ -166,8 +166,8 @@ pub(crate) fn pack_b<T: GemmFloat, S: MatrixSource<T> + ?Sized>(
 
 /// Fills one B panel k-major from `valid` (≤ `NR`) columns that `b` stores
 /// contiguously (a transposed operand such as the Gram matrix's `Fᵀ`),
-/// reading the columns side by side so the panel is written in order
-/// instead of one column at a time `NR` values apart; missing columns are
+/// reading a group of columns side by side so the panel is written in runs
+/// instead of one value at a time `NR` values apart; missing columns are
 /// zeros. False (nothing written) when the columns are not stored so.
 fn pack_cols_in_place<T: GemmFloat, S: MatrixSource<T> + ?Sized>(
     b: &S,
@@ -187,7 +187,25 @@ fn pack_cols_in_place<T: GemmFloat, S: MatrixSource<T> + ?Sized>(
             None => return false,
         }
     }
-    interleave_runs(&cols[..valid], nr, kc, panel);
+    // Eight columns at a time. Reading all NR side by side kept 64 streams of
+    // memory open at once, more than the prefetchers follow: a Gram matrix
+    // F·Fᵀ of 64 × 262,144 features (VGG's relu1_1 at 512²) took 35.5 ms
+    // (60 GFLOP/s); in groups of 32, 16, 8 and 4 columns, 31.3, 21.5, 16.4
+    // and 19.2 ms.
+    const GROUP: usize = 8;
+    for (g, group) in cols[..valid].chunks(GROUP).enumerate() {
+        for k in 0..kc {
+            let step = &mut panel[k * nr + g * GROUP..k * nr + g * GROUP + group.len()];
+            for (slot, col) in step.iter_mut().zip(group) {
+                *slot = col[k];
+            }
+        }
+    }
+    if valid < nr {
+        for k in 0..kc {
+            panel[k * nr + valid..(k + 1) * nr].fill(T::ZERO);
+        }
+    }
     true
 }
 
