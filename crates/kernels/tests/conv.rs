@@ -388,6 +388,19 @@ fn winograd_spans_several_panels_and_short_tiles() {
     assert!(input_gradient < 1e-11, "input gradient: worst error {input_gradient}");
 }
 
+/// An image wide enough that Winograd's path works in several blocks of
+/// tile rows (3,400 px: about 4 MB of transformed tiles a row in f32 and 8 MB
+/// in f64, so blocks of two rows, the last one of one, and of one row), with
+/// a last tile row of two image rows, forward and input gradient.
+#[test]
+fn winograd_blocks_of_tile_rows_match_definition() {
+    let g = three_by_three(1, 16, 18, 3400, 16, 1);
+    let (forward, forward_f32, input_gradient) = winograd_errors(&g, 41);
+    assert!(forward < 1e-11, "forward: worst error {forward}");
+    assert!(forward_f32 < 1e-3, "f32 forward: worst error {forward_f32}");
+    assert!(input_gradient < 1e-11, "input gradient: worst error {input_gradient}");
+}
+
 /// Rows wide enough that Winograd's transforms run whole SIMD vectors of
 /// tiles and a scalar remainder (18 and 19 tiles a row: 16 + 2, 8 + 8 + 2 /
 /// 8 + 8 + 3 for AVX-512's f32 / f64, 2·8 + 2 with AVX2's f32): with bias,
