@@ -72,17 +72,21 @@ pub(crate) fn applies(geo: &Conv2dGeometry) -> bool {
 /// vector of them (`constant` makes the fractions): the same operations in
 /// the same order either way.
 #[inline(always)]
-fn kernel_1d<L: Lane>([a, b, c]: [L; 3], constant: impl Fn(f64) -> L) -> [L; IN] {
-    let (zero, quarter, sixth) = (constant(0.0), constant(0.25), constant(1.0 / 6.0));
-    let (twelfth, twenty_fourth) = (constant(1.0 / 12.0), constant(1.0 / 24.0));
-    [
-        a * quarter,
-        zero - (a + b + c) * sixth,
-        zero - (a - b + c) * sixth,
-        a * twenty_fourth + b * twelfth + c * sixth,
-        a * twenty_fourth - b * twelfth + c * sixth,
-        c,
-    ]
+fn kernel_1d<L: Lane>(x: [L; 3], constant: impl Fn(f64) -> L + Copy) -> [L; IN] {
+    std::array::from_fn(|i| kernel_1d_at(i, x, constant))
+}
+
+/// Value `i` of [`kernel_1d`] alone (the same operations).
+#[inline(always)]
+fn kernel_1d_at<L: Lane>(i: usize, [a, b, c]: [L; 3], constant: impl Fn(f64) -> L) -> L {
+    match i {
+        0 => a * constant(0.25),
+        1 => constant(0.0) - (a + b + c) * constant(1.0 / 6.0),
+        2 => constant(0.0) - (a - b + c) * constant(1.0 / 6.0),
+        3 => a * constant(1.0 / 24.0) + b * constant(1.0 / 12.0) + c * constant(1.0 / 6.0),
+        4 => a * constant(1.0 / 24.0) - b * constant(1.0 / 12.0) + c * constant(1.0 / 6.0),
+        _ => c,
+    }
 }
 
 /// `Bᵀ x` for six input samples `x`: the 1-D input transform, with
@@ -238,12 +242,6 @@ pub(crate) fn transform_kernels_into<T: GemmFloat>(
     }
     let depth = crate::gemm::depth_block::<T>(inputs);
     let u_ptr = SharedSlice(u.as_mut_ptr());
-    let kernel = |row: usize, col: usize| -> [T; 9] {
-        match source {
-            KernelSource::Weight => std::array::from_fn(|t| weight[(row * inputs + col) * 9 + t]),
-            KernelSource::Adjoint => std::array::from_fn(|t| weight[(col * outputs + row) * 9 + 8 - t]),
-        }
-    };
     let panels = outputs.div_ceil(mr);
     let run_len = STAGED * mr;
     (0..panels).into_par_iter().for_each_init(
@@ -252,14 +250,30 @@ pub(crate) fn transform_kernels_into<T: GemmFloat>(
             for k0 in (0..inputs).step_by(depth) {
                 let kcur = depth.min(inputs - k0);
                 for c0 in (k0..k0 + kcur).step_by(STAGED) {
-                    let len = STAGED.min(k0 + kcur - c0) * mr;
+                    let count = STAGED.min(k0 + kcur - c0);
+                    let len = count * mr;
                     // taps[t][q·MR + i]: tap t of kernel (panel·MR + i, c0 + q),
                     // in the order of the packed run.
-                    for (slot, (q, i)) in (0..len).map(|l| (l / mr, l % mr)).enumerate() {
+                    for i in 0..mr {
                         let row = panel * mr + i;
-                        let g = if row < outputs { kernel(row, c0 + q) } else { [T::ZERO; 9] };
-                        for (t, &tap) in g.iter().enumerate() {
-                            taps[t * run_len + slot] = tap;
+                        let mut put = |q: usize, t: usize, tap: T| taps[t * run_len + q * mr + i] = tap;
+                        if row >= outputs {
+                            (0..count).for_each(|q| (0..9).for_each(|t| put(q, t, T::ZERO)));
+                            continue;
+                        }
+                        match source {
+                            KernelSource::Weight => {
+                                let kernels = &weight[(row * inputs + c0) * 9..][..count * 9];
+                                for (q, g) in kernels.chunks_exact(9).enumerate() {
+                                    g.iter().enumerate().for_each(|(t, &tap)| put(q, t, tap));
+                                }
+                            }
+                            KernelSource::Adjoint => {
+                                for q in 0..count {
+                                    let g = &weight[((c0 + q) * outputs + row) * 9..][..9];
+                                    g.iter().rev().enumerate().for_each(|(t, &tap)| put(q, t, tap));
+                                }
+                            }
                         }
                     }
                     let start = PackedRows::<T>::offset_in(outputs, inputs, panel * mr, c0);
@@ -291,29 +305,29 @@ fn transform_kernel_runs<T: GemmFloat>(taps: [&[T]; 9], runs: &mut [&mut [T]; PO
     for l in (0..whole).step_by(lanes) {
         // SAFETY: l + LANES ≤ len, and every tap run holds len values.
         let g = taps.map(|run| unsafe { T::Vector::load(run.as_ptr().add(l)) });
-        for (run, value) in runs.iter_mut().zip(kernel_2d(g, splat)) {
-            // SAFETY: as above, for the output runs of len values.
-            unsafe { value.store(run.as_mut_ptr().add(l)) };
-        }
+        // SAFETY: as above, for the output runs of len values.
+        kernel_2d(g, splat, |xi, value| unsafe { value.store(runs[xi].as_mut_ptr().add(l)) });
     }
     for l in whole..len {
         let g = taps.map(|run| run[l]);
-        for (run, value) in runs.iter_mut().zip(kernel_2d(g, T::from_f64)) {
-            run[l] = value;
-        }
+        kernel_2d(g, T::from_f64, |xi, value| runs[xi][l] = value);
     }
 }
 
-/// `G g Gᵀ` (6×6, row-major) for one 3×3 kernel `g` (row-major), of scalars
-/// or of SIMD vectors of them (`constant` as in [`kernel_1d`]).
+/// `G g Gᵀ` (6×6) for one 3×3 kernel `g` (row-major), of scalars or of SIMD
+/// vectors of them (`constant` as in [`kernel_1d`]): `store(6i + j, value)`
+/// for each of its values, one row `i` at a time. Each row takes value `i`
+/// of the three columns of `G g` and transforms it, so that no more than a
+/// row of values is live at once (whole 6×6 arrays of vectors went through
+/// memory); the operations are those of `G g` then `(G g) Gᵀ` either way.
 #[inline(always)]
-fn kernel_2d<L: Lane>(g: [L; 9], constant: impl Fn(f64) -> L + Copy) -> [L; POSITIONS] {
-    // G g: 6×3, one column at a time.
-    let columns: [[L; IN]; 3] = std::array::from_fn(|j| kernel_1d([g[j], g[3 + j], g[6 + j]], constant));
-    // (G g) Gᵀ: 6×6, one row at a time.
-    let rows: [[L; IN]; IN] =
-        std::array::from_fn(|i| kernel_1d([columns[0][i], columns[1][i], columns[2][i]], constant));
-    std::array::from_fn(|xi| rows[xi / IN][xi % IN])
+fn kernel_2d<L: Lane>(g: [L; 9], constant: impl Fn(f64) -> L + Copy, mut store: impl FnMut(usize, L)) {
+    for i in 0..IN {
+        let column_values = [0, 1, 2].map(|j| kernel_1d_at(i, [g[j], g[3 + j], g[6 + j]], constant));
+        for (j, value) in kernel_1d(column_values, constant).into_iter().enumerate() {
+            store(IN * i + j, value);
+        }
+    }
 }
 
 /// One task's buffers for the input transform: a padded image row, the four
