@@ -2,8 +2,9 @@
 //! calls instead of going back to the buffer pool.
 //!
 //! A Winograd convolution asks for its transformed tiles (`36 × C × tiles`
-//! values in and `36 × O × tiles` out, blocks of tile rows of about 32 MiB
-//! together, one tile row when a row alone is larger) at every call
+//! values in and `36 × O × tiles` out, blocks of tile rows of about 8 or
+//! 32 MiB together (see the Winograd module's `BLOCK_BYTES`), one tile row
+//! when a row alone is larger) at every call
 //! and gives them back at its end. Through the pool these buffers were the
 //! first to be freed by its budget (largest first) whenever an activation
 //! missed, and were mapped and zeroed again by the next convolution: at
@@ -31,8 +32,10 @@ const _: () = assert!(ScratchSlot::WinogradKernels as usize == SLOTS - 1, "one s
 pub enum ScratchSlot {
     /// A Winograd convolution's transformed input and output tiles.
     WinogradTiles = 0,
-    /// The Winograd-domain kernels `36 × O × C` of a layer whose transforms
-    /// are not kept ([`crate::conv::WinogradKernels`]), made at each call.
+    /// The Winograd-domain kernels of a layer whose transforms are not kept
+    /// ([`crate::conv::WinogradKernels`]), made at each call: 36 `O × C`
+    /// matrices packed for the products ([`crate::gemm::PackedRows`], rows
+    /// padded to whole panels of `MR`).
     WinogradKernels = 1,
 }
 

@@ -388,6 +388,19 @@ fn winograd_spans_several_panels_and_short_tiles() {
     assert!(input_gradient < 1e-11, "input gradient: worst error {input_gradient}");
 }
 
+/// More channels than one depth block of the products (256 in f64, 384 in
+/// f32), as inputs and as outputs: the transformed kernels span several
+/// depth blocks in the forward pass or in the input gradient's.
+#[test]
+fn winograd_products_deeper_than_a_depth_block_match_definition() {
+    for g in [three_by_three(1, 400, 8, 8, 20, 1), three_by_three(1, 20, 8, 8, 400, 1)] {
+        let (forward, forward_f32, input_gradient) = winograd_errors(&g, 43);
+        assert!(forward < 1e-11, "{g:?} forward: worst error {forward}");
+        assert!(forward_f32 < 1e-3, "{g:?} f32 forward: worst error {forward_f32}");
+        assert!(input_gradient < 1e-11, "{g:?} input gradient: worst error {input_gradient}");
+    }
+}
+
 /// An image wide enough that Winograd's path works in several blocks of
 /// tile rows (3,400 px: about 4 MB of transformed tiles a row in f32 and 8 MB
 /// in f64, so blocks of two rows, the last one of one, and of one row), with

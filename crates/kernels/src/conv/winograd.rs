@@ -44,6 +44,7 @@ use crate::scratch::{Scratch, ScratchSlot};
 /// | 256 → 256 at 128² (9.4 MB) | 40 ms | 43–45 ms |
 /// | 512 → 512 at 64² (37.7 MB) | 37–38 ms | 50–52 ms |
 const BLOCK_BYTES: usize = 32 << 20;
+/// The small budget of [`BLOCK_BYTES`]'s rule.
 const SMALL_BLOCK_BYTES: usize = 8 << 20;
 
 /// Outputs per tile side, input samples per tile side, and transformed
@@ -226,7 +227,9 @@ pub(crate) fn transform_kernels_into<T: GemmFloat>(
     inputs: usize,
     u: &mut [T],
 ) {
-    /// Inputs per run: the taps of `STAGED · MR` kernels are gathered at once.
+    /// Inputs per run: the taps of `STAGED · MR` kernels are gathered at
+    /// once, `9 · STAGED · MR` values (6.9 KB in f32 with `MR` 6), so the
+    /// taps stay in L1 beside the 36 output runs being written.
     const STAGED: usize = 32;
     let mr = T::MR;
     let plane = PackedRows::<T>::packed_len(outputs, inputs);
@@ -297,15 +300,23 @@ pub(crate) fn transform_kernels_into<T: GemmFloat>(
 /// `runs[ξ][l] = (G g Gᵀ)[ξ]` for the kernels `g[t] = taps[t][l]`, `l < len`:
 /// `LANES` kernels at a time in SIMD vectors, the rest one at a time with
 /// the same arithmetic.
+///
+/// # Panics
+/// If a tap run or an output run is shorter than `len`.
 #[inline(always)]
 fn transform_kernel_runs<T: GemmFloat>(taps: [&[T]; 9], runs: &mut [&mut [T]; POSITIONS], len: usize) {
+    let taps = taps.map(|run| &run[..len]);
+    for run in runs.iter() {
+        assert!(run.len() >= len, "transform_kernels: an output run of {} for {len} kernels", run.len());
+    }
     let lanes = T::LANES;
     let whole = len / lanes * lanes;
     let splat = |c: f64| T::Vector::splat(T::from_f64(c));
     for l in (0..whole).step_by(lanes) {
-        // SAFETY: l + LANES ≤ len, and every tap run holds len values.
+        // SAFETY: l + LANES ≤ len, and every tap run holds len values
+        // (sliced above).
         let g = taps.map(|run| unsafe { T::Vector::load(run.as_ptr().add(l)) });
-        // SAFETY: as above, for the output runs of len values.
+        // SAFETY: as above, for the output runs (asserted above).
         kernel_2d(g, splat, |xi, value| unsafe { value.store(runs[xi].as_mut_ptr().add(l)) });
     }
     for l in whole..len {
@@ -436,7 +447,7 @@ pub(crate) fn conv2d_winograd<T: GemmFloat>(
     // Blocks of whole tile rows within the scratch budget.
     let row_bytes = POSITIONS * (c_in + c_out) * tiles_x * size_of::<T>();
     // Balanced blocks: 16 tile rows with room for 13 go as 8 + 8, not 13 + 3.
-    let budget = if std::mem::size_of_val(u) <= SMALL_BLOCK_BYTES { SMALL_BLOCK_BYTES } else { BLOCK_BYTES };
+    let budget = if size_of_val(u) <= SMALL_BLOCK_BYTES { SMALL_BLOCK_BYTES } else { BLOCK_BYTES };
     let blocks = tiles_y.div_ceil((budget / row_bytes).clamp(1, tiles_y));
     let block_rows = tiles_y.div_ceil(blocks);
     let block = block_rows * tiles_x;
@@ -617,38 +628,49 @@ mod tests {
 
     /// Every position's matrix, read back through [`PackedRows`], holds the
     /// transform of the kernel `source` names, over several depth blocks
-    /// (600 inputs: two for f32, three for f64), with a last panel of one
-    /// row (13 outputs) and staged runs cut short by the blocks' ends; the
-    /// padding rows are zeros.
+    /// (602 inputs: 301 + 301 for f32, 201 + 201 + 200 for f64), with a last
+    /// panel of one row (13 outputs), runs cut short by the blocks' ends and
+    /// a scalar tail after the vectors whatever the lane count; the padding
+    /// rows are zeros. And to the bit, the values are those of the scalar
+    /// transform packed by [`PackedRows::pack`] (another writer of the
+    /// layout): the vectors compute what the scalars do.
     fn check_transform<T: GemmFloat>(tolerance: f64) {
-        let (outputs, inputs) = (13, 600);
+        let (outputs, inputs) = (13, 602);
         let weight: Vec<f64> = (0..9 * outputs * inputs).map(|i| ((i * 37 % 101) as f64 - 50.0) / 25.0).collect();
         let weight_t: Vec<T> = weight.iter().map(|&v| T::from_f64(v)).collect();
         let plane = PackedRows::<T>::packed_len(outputs, inputs);
         for source in [KernelSource::Weight, KernelSource::Adjoint] {
             let mut u = vec![T::from_f64(f64::NAN); POSITIONS * plane];
             transform_kernels_into(&weight_t, source, outputs, inputs, &mut u);
-            let mut row_values = vec![T::ZERO; inputs];
-            for row in 0..outputs.div_ceil(T::MR) * T::MR {
+            let kernel = |row: usize, col: usize| -> [f64; 9] {
+                std::array::from_fn(|t| match source {
+                    KernelSource::Weight => weight[(row * inputs + col) * 9 + t],
+                    // W̃[row][col][ky][kx] = W[col][row][2 − ky][2 − kx].
+                    KernelSource::Adjoint => {
+                        let (ky, kx) = (t / 3, t % 3);
+                        weight[((col * outputs + row) * 3 + 2 - ky) * 3 + 2 - kx]
+                    }
+                })
+            };
+            // Row-major planes by the scalar transform, then packed.
+            let mut row_major = vec![T::ZERO; POSITIONS * outputs * inputs];
+            for row in 0..outputs {
                 for col in 0..inputs {
-                    let g: [f64; 9] = std::array::from_fn(|t| match (row < outputs, source) {
-                        (false, _) => 0.0,
-                        (true, KernelSource::Weight) => weight[(row * inputs + col) * 9 + t],
-                        // W̃[row][col][ky][kx] = W[col][row][2 − ky][2 − kx].
-                        (true, KernelSource::Adjoint) => {
-                            let (ky, kx) = (t / 3, t % 3);
-                            weight[((col * outputs + row) * 3 + 2 - ky) * 3 + 2 - kx]
-                        }
-                    });
-                    let expected = reference_transform(g);
-                    for (xi, &want) in expected.iter().enumerate() {
-                        let value = if row < outputs {
-                            let view = PackedRows::view(&u[xi * plane..(xi + 1) * plane], outputs, inputs);
-                            view.read_row(row, col, 1, &mut row_values, 1);
-                            row_values[0].to_f64()
-                        } else {
-                            u[xi * plane + PackedRows::<T>::offset_in(outputs, inputs, row, col)].to_f64()
-                        };
+                    let g = kernel(row, col).map(T::from_f64);
+                    kernel_2d(g, T::from_f64, |xi, value| row_major[(xi * outputs + row) * inputs + col] = value);
+                }
+            }
+            let bits = |v: &[T]| v.iter().map(|x| x.to_f64().to_bits()).collect::<Vec<_>>();
+            let mut row_values = vec![T::ZERO; inputs];
+            for xi in 0..POSITIONS {
+                let mut packed = vec![T::ZERO; plane];
+                PackedRows::pack(&row_major[xi * outputs * inputs..][..outputs * inputs], outputs, inputs, &mut packed);
+                assert!(bits(&u[xi * plane..(xi + 1) * plane]) == bits(&packed), "{source:?}: position {xi}");
+                let view = PackedRows::view(&u[xi * plane..(xi + 1) * plane], outputs, inputs);
+                for row in 0..outputs {
+                    view.read_row(row, 0, inputs, &mut row_values, 1);
+                    for (col, value) in row_values.iter().enumerate() {
+                        let (value, want) = (value.to_f64(), reference_transform(kernel(row, col))[xi]);
                         assert!(
                             (value - want).abs() <= tolerance * (1.0 + want.abs()),
                             "{source:?}: position {xi} of kernel ({row}, {col}) is {value}, expected {want}"

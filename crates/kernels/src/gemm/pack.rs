@@ -187,8 +187,9 @@ fn pack_cols_in_place<T: GemmFloat, S: MatrixSource<T> + ?Sized>(
             None => return false,
         }
     }
-    // Eight columns at a time. Reading all NR side by side kept 64 streams of
-    // memory open at once, more than the prefetchers follow: a Gram matrix
+    // Eight columns at a time. Reading all NR side by side (64 with
+    // AVX-512's f32) kept that many streams of memory open at once, more
+    // than the prefetchers follow: a Gram matrix
     // F·Fᵀ of 64 × 262,144 features (VGG's relu1_1 at 512²) took 35.5 ms
     // (60 GFLOP/s); in groups of 32, 16, 8 and 4 columns, 31.3, 21.5, 16.4
     // and 19.2 ms.
@@ -212,8 +213,10 @@ fn pack_cols_in_place<T: GemmFloat, S: MatrixSource<T> + ?Sized>(
 /// A matrix held already packed as the product's left operand: for each
 /// depth block of `kc` columns (the last may be shorter), every `MR`-row
 /// panel k-major, rows past the last zero. A constant operand used in many
-/// products (a pretrained layer's Winograd-domain kernels) is packed once
-/// instead of at every product. Made by [`PackedRows::pack`]; any other use
+/// products is packed once instead of at every product, and a producer that
+/// can write its values in this order (Winograd's kernel transform, through
+/// [`PackedRows::offset_in`]) saves the packing altogether. Made by
+/// [`PackedRows::pack`] or written in that layout; any other use
 /// of it as a [`MatrixSource`] reads through the layout (two divisions per
 /// value: slow, but right). The layout depends on the element type's `MR`
 /// and `KC` (its GEMM blocking), so packed values are for this build only.
@@ -253,7 +256,7 @@ impl<'a, T: GemmFloat> PackedRows<'a, T> {
         }
     }
 
-    /// Views `data`, made by [`PackedRows::pack`] for `rows × cols` (only
+    /// Views `data`, packed for `rows × cols` (only
     /// the length is checked: give the shape it was packed with).
     ///
     /// # Panics
@@ -281,7 +284,7 @@ impl<'a, T: GemmFloat> PackedRows<'a, T> {
 
     /// Where `(row, col)` lies in the packed layout.
     fn offset(&self, row: usize, col: usize) -> usize {
-        Self::offset_in(self.rows, self.cols, row, col)
+        Self::offset_with(self.kc, self.rows, self.cols, row, col)
     }
 
     /// Where `(row, col)` of a `rows × cols` matrix lies packed: a panel's
@@ -290,7 +293,11 @@ impl<'a, T: GemmFloat> PackedRows<'a, T> {
     /// that fills whole panels (a transform producing its values already
     /// packed) writes runs from here.
     pub(crate) fn offset_in(rows: usize, cols: usize, row: usize, col: usize) -> usize {
-        let kc = super::depth_block::<T>(cols);
+        Self::offset_with(super::depth_block::<T>(cols), rows, cols, row, col)
+    }
+
+    /// As [`PackedRows::offset_in`], for depth blocks of `kc`.
+    fn offset_with(kc: usize, rows: usize, cols: usize, row: usize, col: usize) -> usize {
         let k0 = col / kc * kc;
         let kcur = kc.min(cols - k0);
         Self::padded_rows(rows) * k0 + (row / T::MR) * T::MR * kcur + (col - k0) * T::MR + row % T::MR
