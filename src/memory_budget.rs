@@ -101,7 +101,7 @@ impl MemoryModel {
     /// by about 2.2 kB per pixel. So: 160 MiB, plus the pool's 1 GiB, plus
     /// 2.4 kB per pixel and the history — 11.5 GiB at 2048² with 10 pairs
     /// (12.4 GiB with the default 20), 1.9 GiB at 512² with 20 against the
-    /// 0.83 GiB measured (over-estimates small runs, never under). The pool's
+    /// 0.81 GiB measured (over-estimates small runs, never under). The pool's
     /// budget (later the same day) holds it to about 12% over the working
     /// set, so peaks are now lower (the main job at 512²: 0.90 GiB against
     /// 1.14) and the model, fitted before it, over-estimates more. Callers
