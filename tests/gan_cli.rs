@@ -227,6 +227,34 @@ fn bad_inputs_fail_in_one_line() {
         let message = one_line(fresco(&args.iter().map(String::as_str).collect::<Vec<_>>(), &dir));
         assert!(message.contains("--temporal-weight") && message.contains(needle), "{message}");
     }
+    let args = train_args(&photos, &painting, &model, &["--teacher-weight", "5"]);
+    let message = one_line(fresco(&args.iter().map(String::as_str).collect::<Vec<_>>(), &dir));
+    assert!(message.contains("--teacher-weight 5") && message.contains("--teacher-dir"), "{message}");
+    let args = train_args(&photos, &painting, &model, &["--teacher-dir", &s(&photos)]);
+    let message = one_line(fresco(&args.iter().map(String::as_str).collect::<Vec<_>>(), &dir));
+    assert!(message.contains("--teacher-dir") && message.contains("teacher weight is 0"), "{message}");
+    let partial = dir.join("teachers");
+    std::fs::create_dir_all(&partial).unwrap();
+    std::fs::copy(photos.join("p0.png"), partial.join("p0.png")).unwrap();
+    let args = train_args(&photos, &painting, &model, &["--teacher-dir", &s(&partial), "--teacher-weight", "5"]);
+    let message = one_line(fresco(&args.iter().map(String::as_str).collect::<Vec<_>>(), &dir));
+    assert!(message.contains("no picture for the training photo p1.png"), "{message}");
+    // With every picture there, the run trains and logs the teacher term.
+    for k in 1..3 {
+        std::fs::copy(photos.join(format!("p{k}.png")), partial.join(format!("p{k}.png"))).unwrap();
+    }
+    let log = dir.join("taught.jsonl");
+    let taught = dir.join("taught.safetensors");
+    let args = train_args(
+        &photos,
+        &painting,
+        &taught,
+        &["--teacher-dir", &s(&partial), "--teacher-weight", "5", "--log", &s(&log)],
+    );
+    let out = fresco(&args.iter().map(String::as_str).collect::<Vec<_>>(), &dir);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let first = std::fs::read_to_string(&log).unwrap().lines().next().unwrap().to_string();
+    assert!(first.contains("\"teacher\":") && !first.contains("\"teacher\":0e0"), "{first}");
     let args = train_args(&photos, &painting, &model, &["--card", &s(&dir.join("card.txt"))]);
     let message = one_line(fresco(&args.iter().map(String::as_str).collect::<Vec<_>>(), &dir));
     assert!(message.contains("card.txt"), "{message}");

@@ -88,6 +88,14 @@ pub struct TrainArgs {
     /// `fresco video --method gan`; the README's Video section measures it; needs --crop-size 48 or more; 0: none).
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub temporal_weight: f64,
+    /// Weight of the teacher term: the mean absolute difference between the output and a teacher's picture of
+    /// the same crop, each training photo's `fresco gatys` result in --teacher-dir (0: none).
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub teacher_weight: f64,
+    /// Folder of the teachers' pictures: for each training photo NAME.ext, an image NAME.* (e.g. made by
+    /// `fresco gatys --content photos/NAME.jpg --output teachers/NAME.png`).
+    #[arg(long)]
+    pub teacher_dir: Option<PathBuf>,
     /// Content layers, `name[:weight],...` (as `gatys` and `score`).
     #[arg(long, default_value = DEFAULT_CONTENT_LAYERS)]
     pub content_layers: String,
@@ -208,6 +216,30 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     path.with_file_name(format!("{stem}{suffix}"))
 }
 
+/// The teachers' pictures in `dir` for the photos `names` (`NAME.*` for
+/// `NAME.ext`), at the training size.
+fn teacher_pictures(dir: &Path, names: &[String], config: &GanConfig) -> Result<Vec<tensor::Tensor>> {
+    if names.len() > training_photos::MAX_IN_MEMORY {
+        bail!(
+            "--teacher-dir: {} photos; teachers' pictures are held in memory, for at most {}",
+            names.len(),
+            training_photos::MAX_IN_MEMORY
+        );
+    }
+    let files = images_in(dir)?;
+    names
+        .iter()
+        .map(|name| {
+            let stem = Path::new(name).file_stem().unwrap_or_default();
+            let path = files
+                .iter()
+                .find(|f| f.file_stem() == Some(stem))
+                .ok_or_else(|| anyhow::anyhow!("{}: no picture for the training photo {name}", dir.display()))?;
+            Ok(training_photos::fit_for_training(&load_image(path, None)?, config))
+        })
+        .collect()
+}
+
 /// The training settings `args` ask for.
 fn config_from(args: &TrainArgs) -> GanConfig {
     GanConfig {
@@ -230,6 +262,7 @@ fn config_from(args: &TrainArgs) -> GanConfig {
         tv_weight: args.tv_weight,
         adversarial_weight: args.adversarial_weight,
         temporal_weight: args.temporal_weight,
+        teacher_weight: args.teacher_weight,
         content_layers: args.content_layers.clone(),
         style_layers: args.style_layers.clone(),
         loss: match args.loss {
@@ -342,6 +375,13 @@ pub fn train(args: TrainArgs) -> Result<()> {
         }
         None => config,
     };
+    match (config.teacher_weight > 0.0, &args.teacher_dir) {
+        (true, None) => {
+            bail!("--teacher-weight {} needs the teachers' pictures: give --teacher-dir", config.teacher_weight)
+        }
+        (false, Some(dir)) => bail!("--teacher-dir {}: the teacher weight is 0; give --teacher-weight", dir.display()),
+        _ => {}
+    }
     let sample_image =
         args.sample_image.as_deref().map(|path| load_image(path, Some(config.train_size))).transpose()?;
     let photos = training_photos::open(&args.content_dir, images_in(&args.content_dir)?, &config)?;
@@ -367,10 +407,17 @@ pub fn train(args: TrainArgs) -> Result<()> {
     let sample_input = sample_image.unwrap_or_else(|| photos.first.clone());
     let photo_names = photos.names;
     let vgg_description = vgg.description().to_string();
+    let teachers = match &args.teacher_dir {
+        Some(dir) => Some(teacher_pictures(dir, &photo_names, &config)?),
+        None => None,
+    };
     let mut trainer = match &args.resume {
         Some(path) => Trainer::resume_with_source(path, vgg, style, photos.source, args.run.device)?,
         None => Trainer::with_source(config, vgg, style, photos.source)?,
     };
+    if let Some(teachers) = teachers {
+        trainer = trainer.with_teachers(Box::new(teachers))?;
+    }
     let interrupted = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&interrupted);
     // A second handler cannot be installed (tests call train twice in one
@@ -415,12 +462,13 @@ pub fn train(args: TrainArgs) -> Result<()> {
         ));
         record.record(step as f64, [l.generator, l.discriminator, l.style, l.content], || {
             format!(
-                "{{\"step\":{step},\"content\":{:e},\"style\":{:e},\"tv\":{:e},\"adversarial\":{:e},\"temporal\":{:e},\"generator\":{:e},\"discriminator\":{:e},\"elapsed_s\":{:.3}}}",
+                "{{\"step\":{step},\"content\":{:e},\"style\":{:e},\"tv\":{:e},\"adversarial\":{:e},\"temporal\":{:e},\"teacher\":{:e},\"generator\":{:e},\"discriminator\":{:e},\"elapsed_s\":{:.3}}}",
                 l.content,
                 l.style,
                 l.tv,
                 l.adversarial,
                 l.temporal,
+                l.teacher,
                 l.generator,
                 l.discriminator,
                 start.elapsed().as_secs_f64()

@@ -268,3 +268,27 @@ fn a_checkpoint_with_a_temporal_term_resumes_to_identical_parameters() {
     }
     std::fs::remove_file(&path).ok();
 }
+
+/// The teacher term pulls the generator's outputs toward the teachers'
+/// pictures (here each photo's negative, far from anything the photo's own
+/// statistics ask for), and is refused without pictures or with too few.
+#[test]
+fn the_teacher_term_pulls_the_outputs_toward_the_teachers_pictures() {
+    let teachers: Vec<Tensor> = photos().iter().map(|p| p.neg().add_scalar(1.0)).collect();
+    let config = GanConfig { teacher_weight: 1.0, content_weight: 0.0, style_weight: 0.0, tv_weight: 0.0, ..tiny(60) };
+    let mut trainer =
+        Trainer::new(config.clone(), vgg(), painting(), photos()).unwrap().with_teachers(Box::new(teachers)).unwrap();
+    let first = trainer.step().unwrap().teacher;
+    let mut last = first;
+    for _ in 1..60 {
+        last = trainer.step().unwrap().teacher;
+    }
+    assert!(first > 0.2 && last < 0.8 * first, "teacher term {first} -> {last}");
+
+    let untaught = Trainer::new(config.clone(), vgg(), painting(), photos()).unwrap().step();
+    assert!(untaught.is_err_and(|e| e.to_string().contains("--teacher-weight")));
+    let short = Trainer::new(config, vgg(), painting(), photos()).unwrap().with_teachers(Box::new(vec![painting()]));
+    assert!(short.is_err_and(|e| e.to_string().contains("1 pictures for 3 photos")));
+    // Without a teacher weight, the term is not computed.
+    assert_eq!(Trainer::new(tiny(1), vgg(), painting(), photos()).unwrap().step().unwrap().teacher, 0.0);
+}

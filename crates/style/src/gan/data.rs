@@ -66,6 +66,28 @@ impl PhotoSource for ColourMatched {
     }
 }
 
+/// Photos each paired with a teacher's stylisation of it: photo `i` comes
+/// back as `[1, 6, H, W]`, the photo's three channels and then the
+/// teacher's picture, resized to the photo's size if it differs, so that
+/// one crop draw cuts both alike ([`random_crop`]'s colour jitter touches
+/// the first three channels only).
+pub(crate) struct Paired {
+    pub photos: Box<dyn PhotoSource>,
+    pub teachers: Box<dyn PhotoSource>,
+}
+
+impl PhotoSource for Paired {
+    fn count(&self) -> usize {
+        self.photos.count()
+    }
+
+    fn photo(&self, index: usize) -> Result<Tensor> {
+        let photo = self.photos.photo(index)?.to_dtype(DType::F32);
+        let teacher = resize(&self.teachers.photo(index)?, photo.shape()[2], photo.shape()[3]);
+        Ok(Tensor::cat(&[&photo, &teacher], 1))
+    }
+}
+
 /// A uniform value in `[0, 1)` for (seed, step, stream, index).
 pub(crate) fn uniform(seed: u64, step: usize, stream: u64, index: usize) -> f64 {
     let mut z = seed
@@ -130,7 +152,11 @@ pub(crate) fn random_crop(
     let x = ((draw(2) * (w - side + 1) as f64) as usize).min(w - side);
     let mut crop = image.narrow(2, y, side).narrow(3, x, side).contiguous();
     if side != size {
-        crop = resize(&crop, size, size);
+        // Three channels at a time: a photo, or a photo and its teacher's
+        // picture (`Paired`).
+        let groups: Vec<Tensor> =
+            (0..crop.shape()[1]).step_by(3).map(|k| resize(&crop.narrow(1, k, 3).contiguous(), size, size)).collect();
+        crop = Tensor::cat(&groups.iter().collect::<Vec<_>>(), 1);
     }
     if draw(3) < 0.5 {
         let reversed: Vec<usize> = (0..size).rev().collect();
@@ -242,6 +268,33 @@ mod tests {
                 assert!(crop.to_vec::<f32>().iter().all(|v| (0.0..=1.0).contains(v)));
             }
         }
+    }
+
+    /// A paired photo's teacher channels are cut, zoomed and mirrored as
+    /// its photo channels are, and are not colour-jittered: a teacher that
+    /// is the photo's negative stays its negative, up to the resampling.
+    #[test]
+    fn a_teachers_picture_is_cropped_as_its_photo_is() {
+        let photo = ramp(40, 50);
+        let teacher = photo.neg().add_scalar(1.0);
+        let paired = Paired { photos: Box::new(vec![photo]), teachers: Box::new(vec![teacher]) };
+        assert_eq!(paired.count(), 1);
+        let both = paired.photo(0).unwrap();
+        assert_eq!(both.shape(), [1, 6, 40, 50]);
+        for (augment, tolerance) in [(Augment::NONE, 1e-6), (Augment { scale: 2.0, colour: 0.0 }, 0.02)] {
+            for step in 0..20 {
+                let crop = random_crop(&both, 16, augment, 7, step, stream::CONTENT, 1);
+                assert_eq!(crop.shape(), [1, 6, 16, 16]);
+                let (p, t) = (crop.narrow(1, 0, 3).to_vec::<f32>(), crop.narrow(1, 3, 3).to_vec::<f32>());
+                let worst = p.iter().zip(&t).map(|(a, b)| (a + b - 1.0).abs()).fold(0.0f32, f32::max);
+                assert!(worst <= tolerance, "step {step}: photo + teacher is 1 within {worst}");
+            }
+        }
+        // Colour jitter changes the photo channels only.
+        let crop = random_crop(&both, 16, Augment { scale: 1.0, colour: 0.4 }, 7, 3, stream::CONTENT, 1);
+        let plain = random_crop(&both, 16, Augment::NONE, 7, 3, stream::CONTENT, 1);
+        assert_eq!(crop.narrow(1, 3, 3).to_vec::<f32>(), plain.narrow(1, 3, 3).to_vec::<f32>());
+        assert_ne!(crop.narrow(1, 0, 3).to_vec::<f32>(), plain.narrow(1, 0, 3).to_vec::<f32>());
     }
 
     #[test]

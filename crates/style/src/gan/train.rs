@@ -11,7 +11,7 @@ use nn::optim::{Adam, AdamConfig};
 use nn::{ParamStore, Vgg};
 use tensor::{DType, Device, Tensor};
 
-use super::data::{batch, below, stream, Augment, ColourMatched, FakePool, PhotoSource};
+use super::data::{batch, below, stream, Augment, ColourMatched, FakePool, Paired, PhotoSource};
 use super::nets::{Discriminator, DiscriminatorConfig, Generator, GeneratorConfig};
 use crate::color::{match_colours, ColourStatistics};
 use crate::error::{setting, Result, StyleError};
@@ -88,6 +88,13 @@ pub struct GanConfig {
     /// they computed on consecutive video frames with optical flow; here
     /// the motion is known. 0: none.
     pub temporal_weight: f64,
+    /// Weight of the teacher term: the mean absolute difference, in 0–1
+    /// pixels, between the generator's output and a teacher's stylisation
+    /// of the same crop (a `fresco gatys` result of each training photo,
+    /// given by [`Trainer::with_teachers`]), so that the generator learns
+    /// where an optimiser puts the strokes, not only their statistics.
+    /// 0: none.
+    pub teacher_weight: f64,
     /// Content layers, `name[:weight],…`.
     pub content_layers: String,
     /// Style layers, `name[:weight],…`.
@@ -130,6 +137,7 @@ impl Default for GanConfig {
             tv_weight: 10.0,
             adversarial_weight: 0.1,
             temporal_weight: 0.0,
+            teacher_weight: 0.0,
             content_layers: crate::gatys::DEFAULT_CONTENT_LAYERS.into(),
             style_layers: crate::gatys::DEFAULT_STYLE_LAYERS.into(),
             loss: AdversarialLoss::LeastSquares,
@@ -164,6 +172,7 @@ impl GanConfig {
         put("tv_weight", format!("{:e}", self.tv_weight));
         put("adversarial_weight", format!("{:e}", self.adversarial_weight));
         put("temporal_weight", format!("{:e}", self.temporal_weight));
+        put("teacher_weight", format!("{:e}", self.teacher_weight));
         put("content_layers", self.content_layers.clone());
         put("style_layers", self.style_layers.clone());
         put("loss", if self.loss == AdversarialLoss::Hinge { "hinge" } else { "lsgan" }.into());
@@ -227,6 +236,7 @@ impl GanConfig {
             adversarial_weight: num("adversarial_weight")?,
             // Checkpoints from before the temporal term had none.
             temporal_weight: if m.contains_key("gan.temporal_weight") { num("temporal_weight")? } else { 0.0 },
+            teacher_weight: if m.contains_key("gan.teacher_weight") { num("teacher_weight")? } else { 0.0 },
             content_layers: get("content_layers")?.clone(),
             style_layers: get("style_layers")?.clone(),
             loss: if get("loss")? == "hinge" { AdversarialLoss::Hinge } else { AdversarialLoss::LeastSquares },
@@ -314,6 +324,7 @@ impl GanConfig {
             ("--tv-weight", self.tv_weight),
             ("--adversarial-weight", self.adversarial_weight),
             ("--temporal-weight", self.temporal_weight),
+            ("--teacher-weight", self.teacher_weight),
         ];
         for (option, value) in weights {
             if !(value.is_finite() && value >= 0.0) {
@@ -368,6 +379,8 @@ pub struct StepLosses {
     pub adversarial: f64,
     /// Generator's temporal term (0 without one).
     pub temporal: f64,
+    /// Generator's teacher term (0 without one).
+    pub teacher: f64,
     /// The generator's whole loss.
     pub generator: f64,
     /// The discriminator's loss.
@@ -402,6 +415,9 @@ pub struct Trainer {
     style_targets: Vec<Target>,
     pool: FakePool,
     step: usize,
+    /// Whether each photo comes with a teacher's picture (`contents` then
+    /// gives six channels).
+    taught: bool,
 }
 
 impl Trainer {
@@ -477,7 +493,27 @@ impl Trainer {
             pool,
             step: 0,
             config,
+            taught: false,
         })
+    }
+
+    /// The same run with each photo paired with a teacher's stylisation of
+    /// it (`teachers.photo(i)` for `photo(i)`, resized to its size), for
+    /// [`GanConfig::teacher_weight`].
+    ///
+    /// # Errors
+    /// When the two sources hold different numbers of images.
+    pub fn with_teachers(mut self, teachers: Box<dyn PhotoSource>) -> Result<Trainer> {
+        if teachers.count() != self.contents.count() {
+            return Err(setting(
+                "teachers",
+                format!("{} pictures for {} photos", teachers.count(), self.contents.count()),
+            ));
+        }
+        let photos = std::mem::replace(&mut self.contents, Box::new(Vec::<Tensor>::new()));
+        self.contents = Box::new(Paired { photos, teachers });
+        self.taught = true;
+        Ok(self)
     }
 
     /// The settings.
@@ -565,9 +601,17 @@ impl Trainer {
         let lr = self.learning_rate();
         self.adam_g.config.lr = lr;
         self.adam_d.config.lr = lr;
-        let inputs =
+        let drawn =
             batch(&*self.contents, c.batch_size, c.crop_size, c.photo_augment(), c.seed, self.step, stream::CONTENT)?
                 .try_to_device(c.device)?;
+        let (inputs, teacher) = if self.taught {
+            (drawn.narrow(1, 0, 3).contiguous(), Some(drawn.narrow(1, 3, 3).contiguous()))
+        } else {
+            (drawn, None)
+        };
+        if c.teacher_weight > 0.0 && teacher.is_none() {
+            return Err(setting("--teacher-weight", "needs teachers' pictures (--teacher-dir)"));
+        }
 
         // Generator: perceptual losses plus fooling the discriminator.
         let outputs = self.generator.forward(&Var::constant(inputs.clone()))?;
@@ -579,6 +623,15 @@ impl Trainer {
         }
         .mul_scalar(c.adversarial_weight);
         let mut total = &(&(&content + &style) + &tv) + &adversarial;
+        let teacher_term = match &teacher {
+            Some(picture) if c.teacher_weight > 0.0 => {
+                let term =
+                    outputs.try_sub(&Var::constant(picture.clone()))?.abs().mean_all().mul_scalar(c.teacher_weight);
+                total = &total + &term;
+                term.to_scalar()
+            }
+            _ => 0.0,
+        };
         let temporal = if c.temporal_weight > 0.0 {
             let term = self.temporal_term(&inputs, &outputs)?.mul_scalar(c.temporal_weight);
             total = &total + &term;
@@ -615,6 +668,7 @@ impl Trainer {
             tv: tv.to_scalar(),
             adversarial: adversarial.to_scalar(),
             temporal,
+            teacher: teacher_term,
             generator: total.to_scalar(),
             discriminator: d_loss.to_scalar(),
         })
