@@ -249,12 +249,23 @@ fn bad_inputs_fail_in_one_line() {
         &photos,
         &painting,
         &taught,
-        &["--teacher-dir", &s(&partial), "--teacher-weight", "5", "--log", &s(&log)],
+        &[
+            "--teacher-dir",
+            &s(&partial),
+            "--teacher-weight",
+            "5",
+            "--log",
+            &s(&log),
+            "--card",
+            &s(&dir.join("taught.md")),
+        ],
     );
     let out = fresco(&args.iter().map(String::as_str).collect::<Vec<_>>(), &dir);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let first = std::fs::read_to_string(&log).unwrap().lines().next().unwrap().to_string();
     assert!(first.contains("\"teacher\":") && !first.contains("\"teacher\":0e0"), "{first}");
+    let card = std::fs::read_to_string(dir.join("taught.md")).unwrap();
+    assert!(card.contains("teacher (L1 to Gatys pictures) x5") && card.contains(", teacher "), "{card}");
     let args = train_args(&photos, &painting, &model, &["--card", &s(&dir.join("card.txt"))]);
     let message = one_line(fresco(&args.iter().map(String::as_str).collect::<Vec<_>>(), &dir));
     assert!(message.contains("card.txt"), "{message}");

@@ -111,7 +111,7 @@ pub fn render(r: &TrainingRecord) -> String {
     row(
         "objective",
         format!(
-            "content {} x{}, style {} x{}, tv x{}, adversarial x{} ({}){}",
+            "content {} x{}, style {} x{}, tv x{}, adversarial x{} ({}){}{}",
             c.content_layers,
             c.content_weight,
             c.style_layers,
@@ -119,7 +119,12 @@ pub fn render(r: &TrainingRecord) -> String {
             c.tv_weight,
             c.adversarial_weight,
             if c.loss == style::gan::AdversarialLoss::Hinge { "hinge" } else { "LSGAN" },
-            if c.temporal_weight > 0.0 { format!(", temporal x{}", c.temporal_weight) } else { String::new() }
+            if c.temporal_weight > 0.0 { format!(", temporal x{}", c.temporal_weight) } else { String::new() },
+            if c.teacher_weight > 0.0 {
+                format!(", teacher (L1 to Gatys pictures) x{}", c.teacher_weight)
+            } else {
+                String::new()
+            }
         ),
     );
     row("VGG", r.vgg.to_string());
@@ -132,12 +137,13 @@ pub fn render(r: &TrainingRecord) -> String {
     row(
         &format!("final losses (weighted, mean of the last {} steps)", r.last_losses.len()),
         format!(
-            "content {:.3}, style {:.3}, tv {:.3}, adversarial {:.3}{}; discriminator {:.3}",
+            "content {:.3}, style {:.3}, tv {:.3}, adversarial {:.3}{}{}; discriminator {:.3}",
             mean(|l| l.content),
             mean(|l| l.style),
             mean(|l| l.tv),
             mean(|l| l.adversarial),
             if c.temporal_weight > 0.0 { format!(", temporal {:.3}", mean(|l| l.temporal)) } else { String::new() },
+            if c.teacher_weight > 0.0 { format!(", teacher {:.3}", mean(|l| l.teacher)) } else { String::new() },
             mean(|l| l.discriminator)
         ),
     );
