@@ -152,11 +152,7 @@ pub(crate) fn random_crop(
     let x = ((draw(2) * (w - side + 1) as f64) as usize).min(w - side);
     let mut crop = image.narrow(2, y, side).narrow(3, x, side).contiguous();
     if side != size {
-        // Three channels at a time: a photo, or a photo and its teacher's
-        // picture (`Paired`).
-        let groups: Vec<Tensor> =
-            (0..crop.shape()[1]).step_by(3).map(|k| resize(&crop.narrow(1, k, 3).contiguous(), size, size)).collect();
-        crop = Tensor::cat(&groups.iter().collect::<Vec<_>>(), 1);
+        crop = resize_in_threes(&crop, size);
     }
     if draw(3) < 0.5 {
         let reversed: Vec<usize> = (0..size).rev().collect();
@@ -167,6 +163,17 @@ pub(crate) fn random_crop(
         crop = jitter_colour(&crop, factor(4), factor(5), factor(6));
     }
     crop
+}
+
+/// `crop` (`[1, 3k, S, S]`: a photo, or a photo and its teacher's picture
+/// from [`Paired`]) resized to `size × size`, three channels at a time.
+fn resize_in_threes(crop: &Tensor, size: usize) -> Tensor {
+    if crop.shape()[1] == 3 {
+        return resize(crop, size, size);
+    }
+    let groups: Vec<Tensor> =
+        (0..crop.shape()[1]).step_by(3).map(|k| resize(&crop.narrow(1, k, 3).contiguous(), size, size)).collect();
+    Tensor::cat(&groups.iter().collect::<Vec<_>>(), 1)
 }
 
 /// `image` (`[1, 3, H, W]` in 0–1) with its brightness, contrast and

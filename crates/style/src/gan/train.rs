@@ -415,9 +415,6 @@ pub struct Trainer {
     style_targets: Vec<Target>,
     pool: FakePool,
     step: usize,
-    /// Whether each photo comes with a teacher's picture (`contents` then
-    /// gives six channels).
-    taught: bool,
 }
 
 impl Trainer {
@@ -493,7 +490,6 @@ impl Trainer {
             pool,
             step: 0,
             config,
-            taught: false,
         })
     }
 
@@ -504,15 +500,19 @@ impl Trainer {
     /// # Errors
     /// When the two sources hold different numbers of images.
     pub fn with_teachers(mut self, teachers: Box<dyn PhotoSource>) -> Result<Trainer> {
-        if teachers.count() != self.contents.count() {
-            return Err(setting(
-                "teachers",
-                format!("{} pictures for {} photos", teachers.count(), self.contents.count()),
-            ));
+        let count = self.contents.count();
+        if teachers.count() != count {
+            return Err(setting("teachers", format!("{} pictures for {count} photos", teachers.count())));
         }
-        let photos = std::mem::replace(&mut self.contents, Box::new(Vec::<Tensor>::new()));
-        self.contents = Box::new(Paired { photos, teachers });
-        self.taught = true;
+        let mut photos = std::mem::replace(&mut self.contents, Box::new(Vec::<Tensor>::new()));
+        self.contents = match photos.take_held() {
+            // Photos in memory are paired once, not at every draw.
+            Some(held) => {
+                let paired = Paired { photos: Box::new(held), teachers };
+                Box::new((0..count).map(|i| paired.photo(i)).collect::<Result<Vec<_>>>()?)
+            }
+            None => Box::new(Paired { photos, teachers }),
+        };
         Ok(self)
     }
 
@@ -604,7 +604,8 @@ impl Trainer {
         let drawn =
             batch(&*self.contents, c.batch_size, c.crop_size, c.photo_augment(), c.seed, self.step, stream::CONTENT)?
                 .try_to_device(c.device)?;
-        let (inputs, teacher) = if self.taught {
+        // Photos paired with teachers' pictures come with six channels.
+        let (inputs, teacher) = if drawn.shape()[1] == 6 {
             (drawn.narrow(1, 0, 3).contiguous(), Some(drawn.narrow(1, 3, 3).contiguous()))
         } else {
             (drawn, None)
